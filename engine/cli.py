@@ -1,0 +1,92 @@
+"""The ``bt`` command line. Heavy imports happen inside commands, so ``bt --help``
+stays fast and never loads torch, vectorbt, plotly or dask."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+def _fail(debug: bool, exc: Exception):
+    if debug:
+        raise exc
+    raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return str(v)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """bt: vectorized backtests of ML trading strategies, with no lookahead."""
+
+
+@main.command()
+@click.argument("plugin", type=click.Path())
+@click.option("--data", "source", default=None, help="Embedded sample name or file; default: the plugin's.")
+@click.option("--start", default=None, help="First timestamp to use (inclusive).")
+@click.option("--end", default=None, help="Last timestamp to use (inclusive).")
+@click.option("--fee", type=float, default=0.0, show_default=True, help="Fee per fill, fraction of notional.")
+@click.option("--fixed-fee", type=float, default=0.0, show_default=True, help="Fee per fill, currency.")
+@click.option("--slippage", type=float, default=0.0, show_default=True, help="Adverse fill move, fraction.")
+@click.option("--cash", type=float, default=100_000.0, show_default=True, help="Initial cash.")
+@click.option("--fill", type=click.Choice(["next_open", "close"]), default="next_open", show_default=True)
+@click.option("--sl", type=float, default=None, help="Stop-loss distance, fraction of entry price.")
+@click.option("--tp", type=float, default=None, help="Take-profit distance, fraction of entry price.")
+@click.option("--trail", is_flag=True, help="Make the stop-loss trailing.")
+@click.option("--max-hold", type=int, default=None, help="Close after this many bars in a trade.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a strategy param.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def run(plugin, source, start, end, fee, fixed_fee, slippage, cash, fill, sl, tp, trail, max_hold,
+        sets, as_json, quiet, debug):
+    """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
+    try:
+        from data import load
+        from engine.backtest import backtest
+        from engine.plugins import load_strategy
+
+        strategy = load_strategy(plugin, **_parse_sets(sets))
+        bars = load(source or strategy.data, start=start, end=end)
+        signals = strategy.signals(bars)
+        result = backtest(bars, signals, fee=fee, fixed_fee=fixed_fee, slippage=slippage, cash=cash,
+                          fill=fill, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
+    except (ValueError, OSError, KeyError) as exc:
+        _fail(debug, exc)
+    stats = result.stats
+    if isinstance(stats, type(result.stats)) and getattr(stats, "ndim", 1) == 2:
+        stats = stats.iloc[0]
+    if as_json:
+        click.echo(json.dumps({"strategy": strategy.name, "params": strategy.values,
+                               "data": source or strategy.data, "stats": stats.to_dict()}, default=float))
+        return
+    if not quiet:
+        click.echo(f"{strategy!r} on {source or strategy.data}: {len(bars)} bars "
+                   f"{bars.index[0]} .. {bars.index[-1]}, fill={fill}, fee={fee}")
+    width = max(len(k) for k in stats.index)
+    for k, v in stats.items():
+        click.echo(f"{k:<{width}}  {_fmt(v)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

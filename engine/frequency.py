@@ -1,0 +1,38 @@
+"""Annualization: periods (bars) per year inferred from a DatetimeIndex."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_DAY = pd.Timedelta(days=1)
+
+
+def periods_per_year(index: pd.Index) -> float:
+    """Bars per year implied by ``index``.
+
+    Markets that trade on weekends (crypto: any Saturday or Sunday bar) have 365
+    trading days a year, others 252. Bars per trading day come from the median bar
+    spacing for intraday data with weekend bars (24/7), else from the median
+    number of bars per calendar day present. Weekly and slower data: 365.25 days
+    divided by the median spacing. Raises ValueError if it cannot tell (fewer than
+    two timestamps, or not a DatetimeIndex): pass ``periods_per_year`` then.
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        raise ValueError(
+            "periods_per_year: cannot infer the bar frequency from this index "
+            f"({type(index).__name__} of {len(index)} rows); pass periods_per_year="
+        )
+    step = pd.Series(index[1:] - index[:-1]).median()
+    if step <= pd.Timedelta(0):
+        raise ValueError("periods_per_year: the index is not increasing; sort the bars first")
+    weekends = bool(np.any(index.day_of_week >= 5))
+    days = 365.0 if weekends else 252.0
+    if step >= pd.Timedelta(days=4):
+        return 365.25 * _DAY / step
+    if step >= _DAY:
+        return days
+    if weekends:
+        return days * (_DAY / step)
+    per_day = pd.Series(1, index=index).groupby(index.normalize()).size().median()
+    return days * float(per_day)

@@ -1,0 +1,158 @@
+"""Validation and broadcasting of backtest() inputs into the kernel's flex arrays.
+
+Every error is a ValueError naming the argument, the first offending position (row
+and timestamp, column) and what would be valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+
+
+def where(index: pd.Index, columns: pd.Index, i: int, c: int | None = None) -> str:
+    """Human position of element (i, c): row number, its timestamp and column."""
+    at = f"row {i} ({index[i]})" if i < len(index) else f"row {i}"
+    if c is not None and len(columns) > 1:
+        at += f", column {columns[c]!r}"
+    return at
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, int]:
+    flat = int(np.argmax(mask.reshape(-1)))
+    return divmod(flat, mask.shape[1]) if mask.ndim == 2 else (flat, 0)
+
+
+def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...]:
+    """(open, high, low, close) as float64 arrays of shape (T, 1), or (T, N) when
+    ``bars`` has MultiIndex columns (field, asset) with one asset per column.
+
+    A bar is either complete or entirely NaN (no trading); prices must be finite,
+    positive, and consistent (low <= open, close <= high)."""
+    if not isinstance(bars, pd.DataFrame):
+        raise ValueError(f"bars: expected a DataFrame of open/high/low/close, got {type(bars).__name__}")
+    index = bars.index
+    if not index.is_unique or not index.is_monotonic_increasing:
+        bad = index.duplicated() | np.r_[False, np.asarray(index[1:] < index[:-1])]
+        i = int(np.argmax(bad))
+        raise ValueError(f"bars: index must be sorted and unique; first problem at {where(index, columns, i)}")
+    level0 = bars.columns.get_level_values(0) if isinstance(bars.columns, pd.MultiIndex) else bars.columns
+    missing = [f for f in PRICE_FIELDS if f not in level0]
+    if missing:
+        raise ValueError(f"bars: missing column(s) {missing}; bars need {list(PRICE_FIELDS)}")
+    arrays = []
+    for name in PRICE_FIELDS:
+        a = np.asarray(bars[name], dtype=np.float64)
+        a = a.reshape(len(index), -1)
+        if a.shape[1] not in (1, len(columns)):
+            raise ValueError(
+                f"bars[{name!r}]: {a.shape[1]} asset columns but the signals have {len(columns)}; "
+                "give one asset per signal column or a single price series"
+            )
+        arrays.append(a)
+    width = max(a.shape[1] for a in arrays)
+    o, h, lo, c = (np.ascontiguousarray(np.broadcast_to(a, (len(index), width))) for a in arrays)
+    nan = np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c)
+    for name, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True):
+        bad = np.isnan(a) != nan
+        if bad.any():
+            i, j = _first_bad(bad)
+            raise ValueError(
+                f"bars[{name!r}] is NaN at {where(index, columns, i, j)} while the bar's other prices "
+                "are not; a bar must be complete or entirely NaN (drop or fill it)"
+            )
+        bad = np.isinf(a) | (a <= 0)
+        if bad.any():
+            i, j = _first_bad(bad)
+            raise ValueError(
+                f"bars[{name!r}] = {a[i, j]} at {where(index, columns, i, j)}: prices must be finite and positive"
+            )
+    checks = (
+        (h < lo, "high is below low"),
+        (h < np.maximum(o, c), "high is below max(open, close)"),
+        (lo > np.minimum(o, c), "low is above min(open, close)"),
+    )
+    for bad, what in checks:
+        if bad.any():
+            i, j = _first_bad(bad)
+            raise ValueError(f"bars: {what} at {where(index, columns, i, j)}; fix or drop that bar")
+    return o, h, lo, c
+
+
+def target_array(target, index: pd.Index, columns: pd.Index) -> np.ndarray:
+    """Target as a C-contiguous (T, N) float64 array of +1/-1/0/NaN aligned to ``index``."""
+    if isinstance(target, (pd.Series, pd.DataFrame)):
+        if not target.index.equals(index):
+            if len(target.index) != len(index):
+                raise ValueError(f"signals.target: {len(target.index)} rows but bars have {len(index)}")
+            i = int(np.argmax(target.index != index))
+            raise ValueError(
+                f"signals.target: index differs from the bars' index at row {i} "
+                f"({target.index[i]} vs {index[i]}); reindex the target to the bars"
+            )
+    a = np.asarray(target, dtype=np.float64)
+    if a.ndim == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2 or a.shape[0] != len(index):
+        raise ValueError(f"signals.target: shape {a.shape} does not match {len(index)} bars")
+    bad = ~(np.isnan(a) | (a == 1.0) | (a == -1.0) | (a == 0.0))
+    if bad.any():
+        i, j = _first_bad(bad)
+        raise ValueError(
+            f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: "
+            "targets must be +1 (long), -1 (short), 0 (flat) or NaN (keep)"
+        )
+    return np.ascontiguousarray(a)
+
+
+def flex_array(
+    name: str,
+    value,
+    index: pd.Index,
+    columns: pd.Index,
+    valid: Callable[[np.ndarray], np.ndarray],
+    rule: str,
+    allow_nan: bool = False,
+) -> np.ndarray:
+    """``value`` as a (1|T, 1|N) float64 array: a scalar, a per-column Series (index
+    equal to ``columns``) or array (N,), a per-bar Series (index equal to
+    ``index``), or a (T, N) / (T, 1) / (1, N) frame or array. ``valid`` maps values
+    to a boolean mask; NaN passes only with ``allow_nan``."""
+    T, N = len(index), len(columns)
+    if isinstance(value, pd.DataFrame):
+        if len(value) == T and not value.index.equals(index):
+            raise ValueError(f"{name}: index differs from the bars' index; reindex it to the bars")
+        a = value.to_numpy(dtype=np.float64)
+    elif isinstance(value, pd.Series):
+        if len(value) == T and value.index.equals(index):
+            a = value.to_numpy(dtype=np.float64).reshape(T, 1)
+        elif len(value) == N and (value.index.equals(columns) or isinstance(value.index, pd.RangeIndex)):
+            a = value.to_numpy(dtype=np.float64).reshape(1, N)
+        else:
+            raise ValueError(f"{name}: a Series must be indexed by the bars' timestamps or the signal columns")
+    else:
+        a = np.asarray(value, dtype=np.float64)
+        if a.ndim == 0:
+            a = a.reshape(1, 1)
+        elif a.ndim == 1:
+            if a.shape[0] == N:
+                a = a.reshape(1, N)
+            elif a.shape[0] == T:
+                a = a.reshape(T, 1)
+            else:
+                raise ValueError(f"{name}: length {a.shape[0]} matches neither {N} columns nor {T} bars")
+    if a.ndim != 2 or a.shape[0] not in (1, T) or a.shape[1] not in (1, N):
+        raise ValueError(f"{name}: shape {a.shape} does not broadcast to ({T}, {N})")
+    with np.errstate(invalid="ignore"):
+        ok = np.isnan(a) if allow_nan else np.zeros(a.shape, dtype=bool)
+        ok |= ~np.isnan(a) & valid(a)
+    if not ok.all():
+        i, j = _first_bad(~ok)
+        at = where(index, columns, i, j) if a.shape[0] > 1 else (
+            f"column {columns[j]!r}" if a.shape[1] > 1 else "")
+        raise ValueError(f"{name} = {a[i, j]}{' at ' + at if at else ''}: {rule}")
+    return np.ascontiguousarray(a)

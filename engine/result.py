@@ -1,0 +1,174 @@
+"""Result: equity, trades, orders and metrics of a backtest, with Parquet round trip."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine import kernels
+from engine.stats_nb import STAT_NAMES
+
+_SIDES = {1.0: "long", -1.0: "short"}
+
+
+class Result:
+    """Outcome of backtest() for N columns over T bars.
+
+    equity: account value at each bar's close (cash + units x last valid close),
+        in the cash currency. trades: one row per trade; an open trade at the end is
+        marked at the last close with exit_reason "end". stats: metrics per column
+        (see engine.stats_nb for definitions; max_dd_duration is in bars).
+    """
+
+    def __init__(self, *, index, columns, stats, equity, trades, init_cash, settings, close=None):
+        self.index = index
+        self.columns = columns
+        self._stats = stats
+        self._equity = equity
+        self._trades = trades
+        self.init_cash = init_cash
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        n_trades = "?" if self._trades is None else len(self._trades)
+        return (f"Result({len(self.index)} bars x {len(self.columns)} columns, "
+                f"{n_trades} trades, fill={self.settings.get('fill')!r})")
+
+    def _one(self, frame: pd.DataFrame):
+        return frame.iloc[:, 0] if len(self.columns) == 1 else frame
+
+    @property
+    def stats(self) -> pd.Series | pd.DataFrame:
+        """Metrics: a Series for one column, else a DataFrame (row per column)."""
+        frame = pd.DataFrame(self._stats, index=self.columns, columns=list(STAT_NAMES))
+        return frame.iloc[0].rename(None) if len(self.columns) == 1 else frame
+
+    @property
+    def equity(self) -> pd.Series | pd.DataFrame:
+        """Account value per bar (Series for one column)."""
+        if self._equity is None:
+            raise ValueError("equity was not recorded: run backtest(..., record=True)")
+        return self._one(pd.DataFrame(self._equity, index=self.index, columns=self.columns))
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per trade, ordered by column then entry. Prices include slippage;
+        pnl is net of both fees; return = pnl / (size x entry_price)."""
+        if self._trades is None:
+            raise ValueError("trades were not recorded: run backtest(..., record=True)")
+        t = self._trades
+        col = t[:, kernels.T_COL].astype(np.int64)
+        entry = t[:, kernels.T_ENTRY_BAR].astype(np.int64)
+        exit_ = t[:, kernels.T_EXIT_BAR].astype(np.int64)
+        reason = t[:, kernels.T_REASON].astype(np.int64)
+        return pd.DataFrame({
+            "col": col,
+            "column": self.columns[col] if len(t) else pd.Index([], dtype=object),
+            "side": [_SIDES[s] for s in t[:, kernels.T_SIDE]],
+            "entry_bar": entry,
+            "entry_time": self.index[entry],
+            "entry_price": t[:, kernels.T_ENTRY_PRICE],
+            "exit_bar": exit_,
+            "exit_time": self.index[exit_],
+            "exit_price": t[:, kernels.T_EXIT_PRICE],
+            "size": t[:, kernels.T_SIZE],
+            "entry_fee": t[:, kernels.T_ENTRY_FEE],
+            "exit_fee": t[:, kernels.T_EXIT_FEE],
+            "fees": t[:, kernels.T_ENTRY_FEE] + t[:, kernels.T_EXIT_FEE],
+            "pnl": t[:, kernels.T_PNL],
+            "return": t[:, kernels.T_RETURN],
+            "bars_held": exit_ - entry,
+            "exit_reason": pd.Categorical.from_codes(reason, kernels.REASON_NAMES),
+            "is_open": reason == kernels.REASON_END,
+        })
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        """Fills: every trade's entry and (unless still open) exit, in time order per
+        column; a reversal is an exit and an entry on the same bar (two fees)."""
+        tr = self.trades
+        entries = pd.DataFrame({
+            "col": tr["col"], "bar": tr["entry_bar"], "time": tr["entry_time"],
+            "side": np.where(tr["side"] == "long", "buy", "sell"), "size": tr["size"],
+            "price": tr["entry_price"], "fee": tr["entry_fee"], "reason": "entry", "seq": 1,
+        })
+        closed = tr[~tr["is_open"]]
+        exits = pd.DataFrame({
+            "col": closed["col"], "bar": closed["exit_bar"], "time": closed["exit_time"],
+            "side": np.where(closed["side"] == "long", "sell", "buy"), "size": closed["size"],
+            "price": closed["exit_price"], "fee": closed["exit_fee"],
+            "reason": closed["exit_reason"].astype(str), "seq": 0,
+        })
+        orders = pd.concat([entries, exits], ignore_index=True)
+        orders = orders.sort_values(["col", "bar", "seq"], kind="stable").drop(columns="seq")
+        orders.insert(1, "column", self.columns[orders["col"].to_numpy()] if len(orders) else [])
+        return orders.reset_index(drop=True)
+
+    # -- persistence ---------------------------------------------------------
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        """Write a directory of Parquet files (equity, trades, stats, columns) and a
+        meta.json; written under a temporary name and renamed into place."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            names = [str(i) for i in range(len(self.columns))]
+            pd.DataFrame(self._stats, columns=list(STAT_NAMES)).to_parquet(tmp / "stats.parquet")
+            self.columns.to_frame(index=False).astype(str).to_parquet(tmp / "columns.parquet")
+            if self._equity is not None:
+                pd.DataFrame(self._equity, index=self.index, columns=names).to_parquet(tmp / "equity.parquet")
+            if self._trades is not None:
+                pd.DataFrame(self._trades).rename(columns=str).to_parquet(tmp / "trades.parquet")
+            pd.DataFrame(index=self.index).to_parquet(tmp / "index.parquet")
+            meta = {"settings": self.settings, "init_cash": list(map(float, self.init_cash)),
+                    "columns": {"names": [str(n) for n in self.columns.names],
+                                "values": [list(map(_jsonable, _as_tuple(v))) for v in self.columns]}}
+            (tmp / "meta.json").write_text(json.dumps(meta, default=str))
+            old = None
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                path.rename(old)
+            tmp.rename(path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> Result:
+        """Load a Result written by to_parquet()."""
+        path = Path(path)
+        meta = json.loads((path / "meta.json").read_text())
+        index = pd.read_parquet(path / "index.parquet").index
+        names = meta["columns"]["names"]
+        values = [tuple(v) for v in meta["columns"]["values"]]
+        if len(names) > 1:
+            columns = pd.MultiIndex.from_tuples(values, names=names)
+        else:
+            columns = pd.Index([v[0] for v in values], name=None if names[0] == "None" else names[0])
+        equity = path / "equity.parquet"
+        trades = path / "trades.parquet"
+        return cls(
+            index=index, columns=columns,
+            stats=pd.read_parquet(path / "stats.parquet").to_numpy(),
+            equity=pd.read_parquet(equity).to_numpy() if equity.exists() else None,
+            trades=pd.read_parquet(trades).to_numpy() if trades.exists() else None,
+            init_cash=np.asarray(meta["init_cash"]), settings=meta["settings"],
+        )
+
+
+def _as_tuple(v):
+    return v if isinstance(v, tuple) else (v,)
+
+
+def _jsonable(v):
+    return v.item() if isinstance(v, np.generic) else v

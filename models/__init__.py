@@ -1,0 +1,3 @@
+"""bt models: torch networks, walk-forward training and batched inference."""
+
+__all__: list[str] = []

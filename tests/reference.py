@@ -1,0 +1,192 @@
+"""A plain-Python reference simulator: one column, one bar at a time, written to be
+read against the execution semantics in the README. The numba kernel must produce
+exactly the same trades and equity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Position:
+    side: int  # +1 long, -1 short
+    units: float
+    entry_bar: int
+    entry_price: float
+    entry_fee: float
+    sl: float
+    tp: float
+    trail: float
+    max_hold: float
+    best: float  # best price since entry, for the trailing stop
+
+
+@dataclass
+class Account:
+    cash: float
+    position: Position | None = None
+    trades: list = field(default_factory=list)
+    fees: float = 0.0
+
+
+def is_nan(x: float) -> bool:
+    return x != x
+
+
+def stop_exit(pos: Position, o: float, h: float, low: float, stop_tie: str):
+    """(price, reason) of a stop triggered on this bar, else None."""
+    long = pos.side > 0
+    candidates = []  # in priority order
+    protective = None
+    if not is_nan(pos.sl):
+        level = pos.entry_price * (1 - pos.sl) if long else pos.entry_price * (1 + pos.sl)
+        protective = (level, "sl")
+    if not is_nan(pos.trail):
+        level = pos.best * (1 - pos.trail) if long else pos.best * (1 + pos.trail)
+        tighter = protective is None or (level > protective[0] if long else level < protective[0])
+        if tighter:
+            protective = (level, "trail")
+    profit = None
+    if not is_nan(pos.tp):
+        level = pos.entry_price * (1 + pos.tp) if long else pos.entry_price * (1 - pos.tp)
+        profit = (level, "tp")
+    candidates = [protective, profit] if stop_tie == "sl" else [profit, protective]
+    for cand in candidates:
+        if cand is None:
+            continue
+        level, reason = cand
+        adverse = reason != "tp"
+        # Does the price move through the level in the stop's direction?
+        falls_to = long == adverse  # long SL and short TP trigger on the way down
+        if falls_to:
+            if o <= level:
+                return o, reason
+            if low <= level:
+                return level, reason
+        else:
+            if o >= level:
+                return o, reason
+            if h >= level:
+                return level, reason
+    return None
+
+
+def close_position(acc: Account, bar: int, price: float, reason: str, fee: float, fixed: float, slip: float):
+    pos = acc.position
+    if pos.side > 0:
+        fill = price * (1 - slip)  # selling: slippage lowers the price
+    else:
+        fill = price * (1 + slip)  # buying back: slippage raises it
+    notional = pos.units * fill
+    exit_fee = notional * fee + fixed
+    entry_value = pos.units * pos.entry_price
+    if pos.side > 0:
+        acc.cash += notional - exit_fee
+        pnl = (notional - entry_value) - pos.entry_fee - exit_fee
+    else:
+        acc.cash -= notional + exit_fee
+        pnl = (entry_value - notional) - pos.entry_fee - exit_fee
+    acc.fees += exit_fee
+    acc.trades.append(dict(
+        side=pos.side, entry_bar=pos.entry_bar, exit_bar=bar, size=pos.units,
+        entry_price=pos.entry_price, exit_price=fill, entry_fee=pos.entry_fee,
+        exit_fee=exit_fee, pnl=pnl, ret=pnl / entry_value, reason=reason,
+    ))
+    acc.position = None
+
+
+def open_position(acc: Account, bar: int, side: int, price: float, p: dict, dec: int):
+    """Commit size x equity (all cash when flat) to notional + fees."""
+    fee, fixed, slip = p["fee"][bar], p["fixed_fee"][bar], p["slippage"][bar]
+    budget = p["size"][dec] * acc.cash - fixed
+    if budget <= 0:
+        return
+    fill = price * (1 + slip) if side > 0 else price * (1 - slip)
+    units = budget / (1 + fee) / fill
+    lot = p["lot"][dec]
+    if lot > 0:
+        units = math.floor(units / lot) * lot
+    if units <= 0:
+        return
+    notional = units * fill
+    entry_fee = notional * fee + fixed
+    if side > 0:
+        acc.cash -= notional + entry_fee
+    else:
+        acc.cash += notional - entry_fee
+    acc.fees += entry_fee
+    acc.position = Position(side, units, bar, fill, entry_fee, p["sl"][dec], p["tp"][dec],
+                            p["trail"][dec], p["max_hold"][dec], fill)
+
+
+def execute(acc: Account, bar: int, want: float, price: float, reason: str, p: dict, dec: int):
+    """Bring the account to target side ``want`` with fills at ``price``."""
+    pos = acc.position
+    if pos is not None and pos.side != want:
+        close_position(acc, bar, price, reason, p["fee"][bar], p["fixed_fee"][bar], p["slippage"][bar])
+    if want != 0 and acc.position is None:
+        open_position(acc, bar, int(want), price, p, dec)
+
+
+def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open",
+             stop_tie="sl", reentry=False):
+    """Simulate one column. ``p`` maps size, sl, tp, trail, max_hold, lot, fee,
+    fixed_fee, slippage to per-bar lists (NaN = unset for stops/max_hold, 0 = no
+    lot). Returns (trades, equity per bar, fees paid)."""
+    acc = Account(cash=cash)
+    equity = []
+    last_target = 0.0
+    pending = None  # (target side, decision bar)
+    last_close = float("nan")
+    for i in range(len(closes)):
+        o, h, low, c = opens[i], highs[i], lows[i], closes[i]
+        valid = not any(is_nan(x) for x in (o, h, low, c))
+        forced = False
+        if valid:
+            pos = acc.position
+            if pos is not None and pos.entry_bar < i:
+                hit = stop_exit(pos, o, h, low, stop_tie)
+                if hit is None and i - pos.entry_bar >= pos.max_hold:  # NaN compares False
+                    hit = (o if fill == "next_open" else c, "time")
+                if hit is not None:
+                    forced = True
+                    pending = None  # a forced exit beats the pending signal
+                    execute(acc, i, 0, hit[0], hit[1], p, -1)
+                else:
+                    if pos.side > 0:
+                        pos.best = max(pos.best, h)
+                    else:
+                        pos.best = min(pos.best, low)
+            if fill == "next_open" and pending is not None:
+                execute(acc, i, pending[0], o, "signal", p, pending[1])
+                pending = None
+        t = targets[i]
+        if not is_nan(t):
+            fresh = t != last_target or (reentry and t != 0 and acc.position is None)
+            last_target = t
+            if fresh and not (forced and fill == "close"):
+                pending = (t, i)
+        if valid:
+            if fill == "close" and pending is not None:
+                execute(acc, i, pending[0], c, "signal", p, pending[1])
+                pending = None
+            last_close = c
+        pos = acc.position
+        if pos is None:
+            equity.append(acc.cash)
+        else:
+            units = pos.units if pos.side > 0 else -pos.units
+            equity.append(acc.cash + units * last_close)
+    pos = acc.position
+    if pos is not None:
+        entry_value = pos.units * pos.entry_price
+        diff = pos.units * last_close - entry_value
+        pnl = (diff if pos.side > 0 else -diff) - pos.entry_fee
+        acc.trades.append(dict(
+            side=pos.side, entry_bar=pos.entry_bar, exit_bar=len(closes) - 1, size=pos.units,
+            entry_price=pos.entry_price, exit_price=last_close, entry_fee=pos.entry_fee,
+            exit_fee=0.0, pnl=pnl, ret=pnl / entry_value, reason="end",
+        ))
+    return acc.trades, equity, acc.fees
