@@ -6,7 +6,7 @@ Names load lazily (PEP 562) so that ``bt --help`` does not import numba or panda
 from importlib import import_module
 
 _EXPORTS = {
-    "backtest": "engine.backtest",
+    "backtest": "engine.simulation",
     "Result": "engine.result",
     "Signals": "engine.signals",
     "Strategy": "engine.strategy",

@@ -63,8 +63,8 @@ def run(plugin, source, start, end, fee, fixed_fee, slippage, cash, fill, sl, tp
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
         from data import load
-        from engine.backtest import backtest
         from engine.plugins import load_strategy
+        from engine.simulation import backtest
 
         strategy = load_strategy(plugin, **_parse_sets(sets))
         bars = load(source or strategy.data, start=start, end=end)

@@ -56,15 +56,16 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
         arrays.append(a)
     width = max(a.shape[1] for a in arrays)
     o, h, lo, c = (np.ascontiguousarray(np.broadcast_to(a, (len(index), width))) for a in arrays)
-    nan = np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c)
+    nans = [np.isnan(a) for a in (o, h, lo, c)]
+    partial = (nans[0] | nans[1] | nans[2] | nans[3]) & ~(nans[0] & nans[1] & nans[2] & nans[3])
+    if partial.any():
+        i, j = _first_bad(partial)
+        name = next(f for f, m in zip(PRICE_FIELDS, nans, strict=True) if m[i, j])
+        raise ValueError(
+            f"bars[{name!r}] is NaN at {where(index, columns, i, j)} while the bar's other prices "
+            "are not; a bar must be complete or entirely NaN (drop or fill it)"
+        )
     for name, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True):
-        bad = np.isnan(a) != nan
-        if bad.any():
-            i, j = _first_bad(bad)
-            raise ValueError(
-                f"bars[{name!r}] is NaN at {where(index, columns, i, j)} while the bar's other prices "
-                "are not; a bar must be complete or entirely NaN (drop or fill it)"
-            )
         bad = np.isinf(a) | (a <= 0)
         if bad.any():
             i, j = _first_bad(bad)

@@ -1,5 +1,5 @@
 """Numba simulation kernel: T bars x N columns of target positions -> fills, trades,
-equity and metrics. Pure functions over arrays; the pandas layer is engine.backtest.
+equity and metrics. Pure functions over arrays; the pandas layer is engine.simulation.
 
 Array conventions
 -----------------
