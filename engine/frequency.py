@@ -23,10 +23,16 @@ def periods_per_year(index: pd.Index) -> float:
             "periods_per_year: cannot infer the bar frequency from this index "
             f"({type(index).__name__} of {len(index)} rows); pass periods_per_year="
         )
-    step = pd.Series(index[1:] - index[:-1]).median()
-    if step <= pd.Timedelta(0):
+    ns = index.asi8
+    day = pd.Timedelta(days=1) // pd.Timedelta(1, unit=index.unit)  # day length in the index's unit
+    diffs = np.diff(ns)
+    # Regular series (the common case) skip the O(n log n) median.
+    step_raw = diffs[0] if (diffs == diffs[0]).all() else np.median(diffs)
+    if step_raw <= 0:
         raise ValueError("periods_per_year: the index is not increasing; sort the bars first")
-    weekends = bool(np.any(index.day_of_week >= 5))
+    step = pd.Timedelta(int(step_raw), unit=index.unit)
+    # Weekday of each bar on the UTC calendar (bt's bars are UTC); 1970-01-01 was a Thursday.
+    weekends = bool(((ns // day + 3) % 7 >= 5).any())
     days = 365.0 if weekends else 252.0
     if step >= pd.Timedelta(days=4):
         return 365.25 * _DAY / step

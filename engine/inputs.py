@@ -11,6 +11,16 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from engine.checks_nb import (
+    HIGH_BELOW_LOW,
+    HIGH_BELOW_OC,
+    LOW_ABOVE_OC,
+    NOT_FINITE_OR_POSITIVE,
+    PARTIAL_NAN,
+    check_prices_nb,
+    check_target_nb,
+)
+
 PRICE_FIELDS = ("open", "high", "low", "close")
 
 
@@ -56,31 +66,22 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
         arrays.append(a)
     width = max(a.shape[1] for a in arrays)
     o, h, lo, c = (np.ascontiguousarray(np.broadcast_to(a, (len(index), width))) for a in arrays)
-    nans = [np.isnan(a) for a in (o, h, lo, c)]
-    partial = (nans[0] | nans[1] | nans[2] | nans[3]) & ~(nans[0] & nans[1] & nans[2] & nans[3])
-    if partial.any():
-        i, j = _first_bad(partial)
-        name = next(f for f, m in zip(PRICE_FIELDS, nans, strict=True) if m[i, j])
+    i, j, code = check_prices_nb(o, h, lo, c)
+    if code == PARTIAL_NAN:
+        name = next(f for f, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True) if np.isnan(a[i, j]))
         raise ValueError(
             f"bars[{name!r}] is NaN at {where(index, columns, i, j)} while the bar's other prices "
             "are not; a bar must be complete or entirely NaN (drop or fill it)"
         )
-    for name, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True):
-        bad = np.isinf(a) | (a <= 0)
-        if bad.any():
-            i, j = _first_bad(bad)
-            raise ValueError(
-                f"bars[{name!r}] = {a[i, j]} at {where(index, columns, i, j)}: prices must be finite and positive"
-            )
-    checks = (
-        (h < lo, "high is below low"),
-        (h < np.maximum(o, c), "high is below max(open, close)"),
-        (lo > np.minimum(o, c), "low is above min(open, close)"),
-    )
-    for bad, what in checks:
-        if bad.any():
-            i, j = _first_bad(bad)
-            raise ValueError(f"bars: {what} at {where(index, columns, i, j)}; fix or drop that bar")
+    if code == NOT_FINITE_OR_POSITIVE:
+        name, value = next((f, a[i, j]) for f, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True)
+                           if not 0 < a[i, j] < np.inf)
+        raise ValueError(f"bars[{name!r}] = {value} at {where(index, columns, i, j)}: "
+                         "prices must be finite and positive")
+    what = {HIGH_BELOW_LOW: "high is below low", HIGH_BELOW_OC: "high is below max(open, close)",
+            LOW_ABOVE_OC: "low is above min(open, close)"}.get(code)
+    if what:
+        raise ValueError(f"bars: {what} at {where(index, columns, i, j)}; fix or drop that bar")
     return o, h, lo, c
 
 
@@ -100,9 +101,9 @@ def target_array(target, index: pd.Index, columns: pd.Index) -> np.ndarray:
         a = a.reshape(-1, 1)
     if a.ndim != 2 or a.shape[0] != len(index):
         raise ValueError(f"signals.target: shape {a.shape} does not match {len(index)} bars")
-    bad = ~(np.isnan(a) | (a == 1.0) | (a == -1.0) | (a == 0.0))
-    if bad.any():
-        i, j = _first_bad(bad)
+    a = np.ascontiguousarray(a)
+    i, j = check_target_nb(a)
+    if i >= 0:
         raise ValueError(
             f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: "
             "targets must be +1 (long), -1 (short), 0 (flat) or NaN (keep)"

@@ -14,8 +14,6 @@ import pandas as pd
 from engine import kernels
 from engine.stats_nb import STAT_NAMES
 
-_SIDES = {1.0: "long", -1.0: "short"}
-
 
 class Result:
     """Outcome of backtest() for N columns over T bars.
@@ -70,7 +68,7 @@ class Result:
         return pd.DataFrame({
             "col": col,
             "column": self.columns[col] if len(t) else pd.Index([], dtype=object),
-            "side": [_SIDES[s] for s in t[:, kernels.T_SIDE]],
+            "side": np.where(t[:, kernels.T_SIDE] > 0, "long", "short"),
             "entry_bar": entry,
             "entry_time": self.index[entry],
             "entry_price": t[:, kernels.T_ENTRY_PRICE],

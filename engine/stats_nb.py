@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 # Accumulator slots.
-A_N, A_MEAN, A_M2, A_DOWN2, A_POS, A_NEG = 0, 1, 2, 3, 4, 5
+A_N, A_SUM, A_SUM2, A_DOWN2, A_POS, A_NEG = 0, 1, 2, 3, 4, 5
 A_PREV, A_PEAK, A_PEAK_BAR, A_EP_MIN, A_MAX_DD, A_MAX_DD_DUR = 6, 7, 8, 9, 10, 11
 A_EXPOSED, A_FEES = 12, 13
 A_TRADES, A_WINS, A_LOSSES, A_GROSS_WIN, A_GROSS_LOSS = 14, 15, 16, 17, 18
@@ -70,11 +70,11 @@ def acc_bar(acc, i, equity, exposed):
     """Add bar ``i`` whose closing equity is ``equity``; ``exposed``: a position is held."""
     prev = acc[A_PREV]
     r = equity / prev - 1.0 if prev != 0.0 else 0.0
-    n = acc[A_N] + 1.0
-    delta = r - acc[A_MEAN]
-    acc[A_MEAN] += delta / n
-    acc[A_M2] += delta * (r - acc[A_MEAN])
-    acc[A_N] = n
+    # Plain sums, not Welford: no division in the loop-carried chain, and bar
+    # returns have |mean| << std, so the variance formula loses nothing measurable.
+    acc[A_N] += 1.0
+    acc[A_SUM] += r
+    acc[A_SUM2] += r * r
     if r < 0.0:
         acc[A_DOWN2] += r * r
         acc[A_NEG] -= r
@@ -124,8 +124,9 @@ def acc_finish(acc, out, init_cash, ppy, buy_hold):
     n = acc[A_N]
     final = acc[A_PREV]
     total = final / init_cash - 1.0
-    std = np.sqrt(acc[A_M2] / (n - 1.0)) if n > 1.0 else np.nan
-    mean = acc[A_MEAN]
+    mean = acc[A_SUM] / n if n > 0.0 else np.nan
+    var = (acc[A_SUM2] - acc[A_SUM] * mean) / (n - 1.0) if n > 1.0 else np.nan
+    std = np.sqrt(max(var, 0.0))
     down = np.sqrt(acc[A_DOWN2] / n) if n > 0.0 else np.nan
     if final > 0.0 and n > 0.0:
         cagr = (final / init_cash) ** (ppy / n) - 1.0
