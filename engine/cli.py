@@ -74,7 +74,7 @@ def run(plugin, source, start, end, fee, fixed_fee, slippage, cash, fill, sl, tp
     except (ValueError, OSError, KeyError) as exc:
         _fail(debug, exc)
     stats = result.stats
-    if isinstance(stats, type(result.stats)) and getattr(stats, "ndim", 1) == 2:
+    if stats.ndim == 2:  # a plugin that emits several columns: show the first
         stats = stats.iloc[0]
     if as_json:
         click.echo(json.dumps({"strategy": strategy.name, "params": strategy.values,

@@ -24,7 +24,7 @@ class Result:
         (see engine.stats_nb for definitions; max_dd_duration is in bars).
     """
 
-    def __init__(self, *, index, columns, stats, equity, trades, init_cash, settings, close=None):
+    def __init__(self, *, index, columns, stats, equity, trades, init_cash, settings):
         self.index = index
         self.columns = columns
         self._stats = stats

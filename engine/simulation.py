@@ -139,5 +139,5 @@ def backtest(
     )
     return Result(
         index=index, columns=columns, stats=stats, equity=equity if record else None,
-        trades=trades if record else None, close=c, init_cash=cash_a.reshape(-1), settings=settings,
+        trades=trades if record else None, init_cash=cash_a.reshape(-1), settings=settings,
     )
