@@ -141,6 +141,9 @@ def flex_array(
         if a.ndim == 0:
             a = a.reshape(1, 1)
         elif a.ndim == 1:
+            if a.shape[0] == N == T and N > 1:
+                raise ValueError(f"{name}: length {N} matches both the columns and the bars; pass a Series "
+                                 "indexed by the bars' timestamps or by the signal columns")
             if a.shape[0] == N:
                 a = a.reshape(1, N)
             elif a.shape[0] == T:

@@ -38,6 +38,8 @@ CASES = [
     ("fee too high", dict(fee=1.0), r"fee = 1.0: fee is a fraction of notional in \[0, 1\)"),
     ("negative fee", dict(fee=-0.001), r"fee = -0.001"),
     ("per-column fee", dict(target=np.tile(TARGET[:, None], 2), fee=[0.001, 2.0]), r"fee = 2.0 at column 1"),
+    ("ambiguous 1-D array", dict(bars=make_bars(2), target=np.zeros((2, 2)), fee=[0.001, 0.002]),
+     r"fee: length 2 matches both the columns and the bars; pass a Series"),
     ("negative fixed fee", dict(fixed_fee=-1.0), r"fixed_fee = -1.0"),
     ("slippage", dict(slippage=1.5), r"slippage = 1.5"),
     ("zero stop", dict(sl=0.0), r"sl = 0.0: stop distances must be positive"),
