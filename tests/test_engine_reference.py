@@ -92,9 +92,14 @@ def reference_params(kw, n):
     )
 
 
+def run_engine(bars, target, kw):
+    """backtest() with per-bar arrays passed as Series (unambiguous when T == N)."""
+    kw = {k: pd.Series(v, index=bars.index) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    return backtest(bars, Signals(pd.DataFrame(target, index=bars.index)), periods_per_year=8760, **kw)
+
+
 def run_both(bars, target, kw):
-    as_series = {k: pd.Series(v, index=bars.index) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
-    result = backtest(bars, Signals(pd.DataFrame(target, index=bars.index)), periods_per_year=8760, **as_series)
+    result = run_engine(bars, target, kw)
     p = reference_params(kw, len(bars))
     refs = [simulate(bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(),
                      target[:, j].tolist(), p, cash=kw["cash"], fill=kw["fill"],
@@ -130,8 +135,7 @@ def test_kernel_equals_reference(c):
 @given(case())
 def test_accounting_invariants(c):
     bars, target, kw = c
-    kw = {k: pd.Series(v, index=bars.index) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
-    result = backtest(bars, Signals(pd.DataFrame(target, index=bars.index)), periods_per_year=8760, **kw)
+    result = run_engine(bars, target, kw)
     equity = result.equity.to_numpy().reshape(len(bars), -1)
     orders = result.orders
     stats = result.stats.to_frame().T if target.shape[1] == 1 else result.stats
