@@ -8,15 +8,8 @@ import sys
 
 import click
 
-
-class UserError(click.ClickException):
-    exit_code = 2
-
-
-def _fail(debug: bool, exc: Exception):
-    if debug:
-        raise exc
-    raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+from engine.cli_common import fail as _fail
+from engine.cli_data import data_group
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
@@ -40,11 +33,29 @@ def main() -> None:
     """bt: vectorized backtests of ML trading strategies, with no lookahead."""
 
 
+main.add_command(data_group)
+
+
+def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None):
+    """data.load, with its DataWarnings collected as strings (the caller prints them
+    once the command has succeeded, so an error stays the only line on failure)."""
+    import warnings
+
+    from data import DataWarning, load
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe)
+    return bars, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+
 @main.command()
 @click.argument("plugin", type=click.Path())
 @click.option("--data", "source", default=None, help="Embedded sample name or file; default: the plugin's.")
+@click.option("--symbol", default=None, help="Symbol to select in a multi-symbol file.")
 @click.option("--start", default=None, help="First timestamp to use (inclusive).")
 @click.option("--end", default=None, help="Last timestamp to use (inclusive).")
+@click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
 @click.option("--fee", type=float, default=0.0, show_default=True, help="Fee per fill, fraction of notional.")
 @click.option("--fixed-fee", type=float, default=0.0, show_default=True, help="Fee per fill, currency.")
 @click.option("--slippage", type=float, default=0.0, show_default=True, help="Adverse fill move, fraction.")
@@ -58,16 +69,16 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def run(plugin, source, start, end, fee, fixed_fee, slippage, cash, fill, sl, tp, trail, max_hold,
+def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage, cash, fill, sl, tp, trail, max_hold,
         sets, as_json, quiet, debug):
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
-        from data import load
         from engine.plugins import load_strategy
         from engine.simulation import backtest
 
         strategy = load_strategy(plugin, **_parse_sets(sets))
-        bars = load(source or strategy.data, start=start, end=end)
+        bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
+                                        timeframe=timeframe)
         signals = strategy.signals(bars)
         result = backtest(bars, signals, fee=fee, fixed_fee=fixed_fee, slippage=slippage, cash=cash,
                           fill=fill, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
@@ -78,10 +89,14 @@ def run(plugin, source, start, end, fee, fixed_fee, slippage, cash, fill, sl, tp
         stats = stats.iloc[0]
     if as_json:
         click.echo(json.dumps({"strategy": strategy.name, "params": strategy.values,
-                               "data": source or strategy.data, "stats": stats.to_dict()}, default=float))
+                               "data": source or strategy.data, "synthetic": bool(bars.attrs.get("synthetic")),
+                               "data_warnings": data_warnings, "stats": stats.to_dict()}, default=float))
         return
     if not quiet:
-        click.echo(f"{strategy!r} on {source or strategy.data}: {len(bars)} bars "
+        for line in data_warnings:
+            click.echo(f"warning: {line}", err=True)
+        label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
+        click.echo(f"{strategy!r} on {source or strategy.data}{label}: {len(bars)} bars "
                    f"{bars.index[0]} .. {bars.index[-1]}, fill={fill}, fee={fee}")
     width = max(len(k) for k in stats.index)
     for k, v in stats.items():

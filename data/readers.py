@@ -1,0 +1,102 @@
+"""Read a file into a raw DataFrame of original columns, one row per record.
+
+No interpretation happens here beyond what the format needs: CSV (plain or gzip,
+a one-line banner above the header is skipped), Parquet, Feather, and SQLite
+(a ``candles`` table: timestamp, open, high, low, close, volume, symbol).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pandas as pd
+
+from data.columns import ALIASES, canonical
+from data.errors import DataError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+SUFFIXES = CSV_SUFFIXES + (".parquet", ".pq", ".feather", ".arrow") + SQLITE_SUFFIXES
+SQLITE_TABLE = "candles"
+
+
+def suffix(path: Path) -> str:
+    """``.csv.gz`` for gzip CSVs, otherwise the last suffix, lower case."""
+    name = path.name.lower()
+    return ".csv.gz" if name.endswith(".csv.gz") else path.suffix.lower()
+
+
+def read_table(path: Path, *, symbol: str | None = None) -> pd.DataFrame:
+    """The raw records of ``path``; SQLite files are filtered to ``symbol`` here."""
+    kind = suffix(path)
+    try:
+        if kind in CSV_SUFFIXES:
+            return _read_csv(path)
+        if kind in (".parquet", ".pq"):
+            return _with_index_column(pd.read_parquet(path))
+        if kind in (".feather", ".arrow"):
+            return _with_index_column(pd.read_feather(path))
+        if kind in SQLITE_SUFFIXES:
+            return _read_sqlite(path, symbol)
+    except DataError:
+        raise
+    except (OSError, ValueError, sqlite3.DatabaseError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read as {kind} ({first}); check the file is complete and of that type") \
+            from exc
+    raise DataError(f"{path}: unknown file type {kind!r}; use one of {', '.join(SUFFIXES)}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    sep = "\t" if suffix(path) == ".tsv" else ","
+    frame = pd.read_csv(path, sep=sep)
+    if not _has_timestamp(frame.columns) and len(frame):
+        banner = pd.read_csv(path, sep=sep, skiprows=1)  # a banner line above the header
+        if _has_timestamp(banner.columns):
+            return banner
+    return frame
+
+
+def _has_timestamp(columns) -> bool:
+    return any(canonical(c) in ALIASES["timestamp"] for c in columns)
+
+
+def _with_index_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet/Feather written from a Bars frame keep the timestamps in the index."""
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.reset_index(names=frame.index.name or "timestamp")
+    return frame
+
+
+def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")]
+        if SQLITE_TABLE not in tables:
+            raise DataError(
+                f"{path}: no table {SQLITE_TABLE!r}; tables here: {', '.join(tables) or 'none'}. "
+                f"bt reads a {SQLITE_TABLE!r} table (timestamp, open, high, low, close, volume, symbol)"
+            )
+        columns = [r[1] for r in con.execute(f"pragma table_info({SQLITE_TABLE})")]
+        if "symbol" not in columns:
+            if symbol is not None:
+                raise DataError(f"{path}: table {SQLITE_TABLE!r} has no symbol column; drop symbol={symbol!r}")
+            return pd.read_sql_query(f"select * from {SQLITE_TABLE}", con)
+        symbols = [r[0] for r in con.execute(f"select distinct symbol from {SQLITE_TABLE} order by symbol")]
+        if symbol is None:
+            if len(symbols) > 1:
+                raise DataError(
+                    f"{path}: table {SQLITE_TABLE!r} holds several symbols ({', '.join(map(str, symbols))}); "
+                    "pick one with symbol=... (--symbol)"
+                )
+            symbol = symbols[0] if symbols else None
+        if symbol not in symbols:
+            raise DataError(
+                f"{path}: no symbol {symbol!r} in table {SQLITE_TABLE!r}; symbols here: "
+                f"{', '.join(map(str, symbols)) or 'none'}"
+            )
+        frame = pd.read_sql_query(f"select * from {SQLITE_TABLE} where symbol = ?", con, params=(symbol,))
+    return frame.drop(columns="symbol")

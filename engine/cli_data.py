@@ -1,0 +1,97 @@
+"""``bt data list`` and ``bt data show``: what data bt has and what is in a source."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from engine.cli_common import UserError, fail
+
+
+@click.group("data")
+def data_group() -> None:
+    """Inspect embedded samples and data files."""
+
+
+@data_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_samples(as_json: bool) -> None:
+    """The embedded real-data samples: name, instrument, frequency, bars, range."""
+    import warnings
+
+    from data import load
+    from data.samples import SAMPLES
+
+    rows = []
+    for name, sample in sorted(SAMPLES.items()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bars = load(name)
+        rows.append({"name": name, "instrument": sample.instrument, "frequency": sample.frequency,
+                     "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
+                     "columns": list(bars.columns), "origin": sample.origin})
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    header = ("name", "instrument", "frequency", "bars", "range (UTC)")
+    table = [(r["name"], r["instrument"], r["frequency"], f"{r['bars']:,}", f"{r['start'][:16]} .. {r['end'][:16]}")
+             for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=True)]
+    for row in (header, *table):
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+
+
+@data_group.command("show")
+@click.argument("source")
+@click.option("--symbol", default=None, help="Symbol to select (SQLite candles table, symbol column, wide CSV).")
+@click.option("--start", default=None, help="First timestamp (inclusive, UTC).")
+@click.option("--end", default=None, help="Last timestamp (inclusive, UTC).")
+@click.option("--timeframe", default=None, help="Aggregate to coarser bars, e.g. 4h, 1D.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def show(source: str, symbol, start, end, timeframe, as_json: bool, debug: bool) -> None:
+    """Summary and validation report of SOURCE (sample name, file path or synthetic: spec).
+
+    Exits 2 when the data has errors (every error is listed)."""
+    try:
+        from data import check, fingerprint, load
+        from data.validate import spacing, step_name
+
+        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, warn=False, validate=False)
+        report = check(bars, source=source)
+    except (ValueError, OSError) as exc:
+        fail(debug, exc)
+    synthetic = bool(bars.attrs.get("synthetic"))
+    summary = {
+        "source": source, "synthetic": synthetic, "bars": len(bars),
+        "start": str(bars.index[0]) if len(bars) else None, "end": str(bars.index[-1]) if len(bars) else None,
+        "spacing": step_name(spacing(bars.index)) if len(bars) > 2 else None, "columns": list(bars.columns),
+        "fingerprint": fingerprint(bars),
+        "problems": [{"severity": p.severity, "check": p.check, "column": p.column, "count": p.count,
+                      "message": p.message} for p in report.problems],
+    }
+    if len(bars) and "close" in bars:
+        close = bars["close"]
+        summary["close"] = {"first": float(close.iloc[0]), "last": float(close.iloc[-1]),
+                            "min": float(close.min()), "max": float(close.max())}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        label = "  (SYNTHETIC data, not market prices)" if synthetic else ""
+        click.echo(f"source       {source}{label}")
+        for key in ("bars", "start", "end", "spacing"):
+            value = summary[key]
+            click.echo(f"{key:<12} {value:,}" if isinstance(value, int) else f"{key:<12} {value}")
+        click.echo(f"columns      {', '.join(summary['columns'])}")
+        if "close" in summary:
+            c = summary["close"]
+            click.echo(f"close        first {c['first']:,.4f}  last {c['last']:,.4f}  "
+                       f"min {c['min']:,.4f}  max {c['max']:,.4f}")
+        click.echo(f"fingerprint  {summary['fingerprint'][:16]}")
+        click.echo("validation   " + ("ok" if not report.problems else f"{len(report.errors)} error(s), "
+                                       f"{len(report.warnings)} warning(s)"))
+        for p in report.problems:
+            click.echo(f"  {p.severity}: {p.message}")
+    if report.errors:
+        raise UserError(f"{source}: {len(report.errors)} data error(s); see the report above")

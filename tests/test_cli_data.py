@@ -1,0 +1,61 @@
+"""``bt data list|show`` and data errors through ``bt run``."""
+
+import json
+
+from tests.test_cli import bt
+
+
+def test_data_list_shows_samples_with_bars_and_range():
+    out = bt("data", "list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:3] == ["name", "instrument", "frequency"]
+    btc = next(line for line in lines if line.startswith("btcusd_1h"))
+    assert "20,111" in btc and "2017-07-01 11:00 .. 2019-10-17 09:00" in btc
+    spx = next(line for line in lines if line.startswith("spx_vix_1d"))
+    assert "1,257" in spx and "2014-01-03 00:00 .. 2018-12-31 00:00" in spx
+    rows = json.loads(bt("data", "list", "--json").stdout)
+    assert [r["name"] for r in rows] == ["btcusd_1h", "spx_vix_1d"] and rows[1]["columns"][-1] == "ivx"
+
+
+def test_data_show_summary_and_report():
+    out = bt("data", "show", "btcusd_1h")
+    assert out.returncode == 0, out.stderr
+    assert "bars         20,111" in out.stdout and "spacing      1h" in out.stdout
+    assert "warning: btcusd_1h: 28 zero-volume bar(s)" in out.stdout
+    synth = bt("data", "show", "synthetic:gbm?bars=300&seed=1", "--json")
+    report = json.loads(synth.stdout)
+    assert report["synthetic"] is True and report["bars"] == 300 and report["problems"] == []
+    assert "SYNTHETIC" in bt("data", "show", "synthetic:gbm?bars=300&seed=1").stdout
+
+
+def test_data_show_lists_every_error_and_exits_2(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n"
+                    "2021-01-01T00:00Z,10,11,9,10,5\n"
+                    "2021-01-01T01:00Z,10,11,9,-1,5\n"
+                    "2021-01-01T02:00Z,10,11,9,10,-5\n")
+    out = bt("data", "show", str(path))
+    assert out.returncode == 2
+    assert "column 'close': 1 price(s) <= 0, first at 2021-01-01 01:00:00+00:00" in out.stdout
+    assert "column 'low': 1 bar(s) with low above min(open, close)" in out.stdout  # the same -1 close
+    assert "column 'volume': 1 negative volume(s)" in out.stdout
+    assert "3 data error(s)" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_run_refuses_bad_data_in_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n2021-01-01T00:00Z,10,9,9,10,5\n")
+    out = bt("run", "strategies/sma_cross.py", "--data", str(path))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"Error: {path}: column 'high': 1 bar(s) with high below max(open, close), first at "
+        "2021-01-01 00:00:00+00:00; the columns may be mislabelled or the rows corrupt"]
+
+
+def test_run_labels_synthetic_data():
+    out = bt("run", "strategies/sma_cross.py", "--data", "synthetic:gbm?bars=2000&seed=3", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["synthetic"] is True
+    text = bt("run", "strategies/sma_cross.py", "--data", "synthetic:gbm?bars=2000&seed=3")
+    assert "(SYNTHETIC data)" in text.stdout.splitlines()[0]
