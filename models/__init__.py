@@ -1,3 +1,56 @@
-"""bt models: torch networks, walk-forward training and batched inference."""
+"""bt models: torch networks, sliding windows, scalers, training, batched inference and ML metrics.
 
-__all__: list[str] = []
+``models`` never imports ``engine`` or ``data``: it sees tensors and arrays only.
+"""
+
+from models.config import NETWORKS, SYSTEM_TRAINING, ModelConfig, TrainConfig, build_model
+from models.inference import predict
+from models.networks import (
+    BUY,
+    NO_TRADE,
+    SELL,
+    AttentionEnsemble,
+    AttentionNet,
+    CryptoRegressor,
+    ETF50Classifier,
+    PriceRegressor,
+    SLTPNet,
+    SLTPOutput,
+)
+from models.profiles import PROFILES, resolve_device, resolve_profile
+from models.scalers import MinMaxScaler, RobustScaler, Scaler, StandardScaler, make_scaler, scaler_from_state
+from models.training import FitResult, fit
+from models.windows import sliding_windows, valid_windows, window_end_bars
+
+__all__ = [
+    "BUY",
+    "NETWORKS",
+    "NO_TRADE",
+    "PROFILES",
+    "SELL",
+    "SYSTEM_TRAINING",
+    "AttentionEnsemble",
+    "AttentionNet",
+    "CryptoRegressor",
+    "ETF50Classifier",
+    "FitResult",
+    "MinMaxScaler",
+    "ModelConfig",
+    "PriceRegressor",
+    "RobustScaler",
+    "SLTPNet",
+    "SLTPOutput",
+    "Scaler",
+    "StandardScaler",
+    "TrainConfig",
+    "build_model",
+    "fit",
+    "make_scaler",
+    "predict",
+    "resolve_device",
+    "resolve_profile",
+    "scaler_from_state",
+    "sliding_windows",
+    "valid_windows",
+    "window_end_bars",
+]

@@ -1,0 +1,71 @@
+"""Batched inference: ``predict(model, X)`` over many windows at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.profiles import resolve_device
+
+
+def _cat(parts: list[Any]) -> Any:
+    first = parts[0]
+    if isinstance(first, tuple):
+        fields = [_cat([p[i] for p in parts]) for i in range(len(first))]
+        return type(first)(*fields) if hasattr(first, "_fields") else tuple(fields)
+    return torch.cat(parts)
+
+
+def _to_float(out: Any) -> Any:
+    if isinstance(out, tuple):
+        fields = [_to_float(v) for v in out]
+        return type(out)(*fields) if hasattr(out, "_fields") else tuple(fields)
+    return out.float() if out.is_floating_point() else out
+
+
+def _to_cpu(out: Any) -> Any:
+    if isinstance(out, tuple):
+        fields = [_to_cpu(v) for v in out]
+        return type(out)(*fields) if hasattr(out, "_fields") else tuple(fields)
+    return out.cpu()
+
+
+def predict(
+    model: nn.Module,
+    X: torch.Tensor | np.ndarray,
+    batch_size: int = 4096,
+    device: str | torch.device | None = "auto",
+    amp: bool = True,
+) -> Any:
+    """The model's outputs for every window of X, on the CPU, in float32.
+
+    X: (samples, time, features), e.g. a ``sliding_windows`` view (only one batch at a
+    time is materialized). Runs in eval mode under ``torch.inference_mode()``; on CUDA
+    with bfloat16 autocast when ``amp`` (torch's autocast runs cuDNN LSTMs in float16
+    whatever the autocast dtype, the rest in bfloat16; inputs must be scaled). For
+    speed build the windows on the GPU (``sliding_windows(series.cuda(), length)``),
+    so batches need no host-to-device copy. The model is moved to ``device`` and left there,
+    in the train/eval mode it had. Returns what the model returns, concatenated along
+    the batch: a tensor, or a (named) tuple of tensors (e.g. ``SLTPOutput``).
+    """
+    device = resolve_device(device)
+    X = torch.as_tensor(X)
+    if X.dim() != 3 or len(X) == 0:
+        raise ValueError(f"X must be non-empty (samples, time, features), got shape {tuple(X.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    use_amp = amp and device.type == "cuda"
+    was_training = model.training
+    model.to(device).eval()
+    parts = []
+    try:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            for start in range(0, len(X), batch_size):
+                xb = X[start : start + batch_size].to(device, torch.float32, non_blocking=True)
+                parts.append(_to_float(model(xb)))
+    finally:
+        model.train(was_training)
+    return _to_cpu(_cat(parts))
