@@ -172,6 +172,8 @@ def fit(
     config = None
     if isinstance(model, ModelConfig):
         config = model.resolved(device, n_features=X.shape[-1])
+        if config.n_features != X.shape[-1]:
+            raise ValueError(f"{config.network} is configured for {config.n_features} features but X has {X.shape[-1]}")
         train = train or config.training()
         config = replace(config, train=train)
     train = train or TrainConfig()

@@ -16,6 +16,7 @@ from models import (
     build_model,
     predict,
     resolve_profile,
+    sliding_windows,
 )
 
 # The seed's feature counts (SEED_SYSTEMS.md).
@@ -173,3 +174,23 @@ def test_networks_run_on_cuda(network):
         out_gpu, out_cpu = out_gpu.logits, out_cpu.logits
     assert out_gpu.device.type == "cpu"
     assert torch.allclose(out_gpu, out_cpu, atol=1e-2, rtol=1e-2)  # cuDNN may use TF32 in float32
+
+
+@pytest.mark.parametrize("network", sorted(NETWORKS))
+def test_predictions_are_prefix_invariant(network):
+    """The prediction for bar t from data[: t + 1] equals the one from the full data (no lookahead)."""
+    n = SEED_FEATURES[network]
+    model = build_model(ModelConfig(network, n, "fast"))
+    x = torch.randn(40, n, generator=torch.Generator().manual_seed(0))
+    full = predict(model, sliding_windows(x, 8), device="cpu")
+    for t in (7, 20, 39):
+        prefix = predict(model, sliding_windows(x[: t + 1], 8), device="cpu")
+        if network == "sltp":
+            full_t, prefix_t = (
+                torch.cat([f[t - 7].reshape(-1) for f in full]),
+                torch.cat([p[-1].reshape(-1) for p in prefix]),
+            )
+        else:
+            full_t, prefix_t = full[t - 7], prefix[-1]
+        assert torch.allclose(full_t, prefix_t, atol=1e-6)
+    assert model.training  # predict restores the mode it found

@@ -166,6 +166,8 @@ def test_bad_inputs_are_refused():
     bad[10, 2, 1] = float("nan")
     with pytest.raises(ValueError, match="sample 10"):
         fit(TINY, bad, label, device="cpu", quiet=True)
+    with pytest.raises(ValueError, match="configured for 4 features but X has 3"):
+        fit(ModelConfig("etf50", n_features=4), X, label, device="cpu", quiet=True)
     with pytest.raises(ValueError, match="no training part"):
         fit(TINY, X[:3], label[:3], train=TrainConfig(val_fraction=0.5, val_gap=2), device="cpu", quiet=True)
 

@@ -28,7 +28,7 @@ def test_windows_are_views_not_copies():
     x = torch.randn(50, 4)
     w = sliding_windows(x, 10)
     assert w.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
-    assert w._base is x or w._base is x._base or w._is_view()
+    assert w._is_view()
     x[20, 1] = 123.0  # visible through every window that holds bar 20
     assert (w[11:21, :, 1] == 123.0).sum() == 10
 
