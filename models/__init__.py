@@ -3,6 +3,7 @@
 ``models`` never imports ``engine`` or ``data``: it sees tensors and arrays only.
 """
 
+from models.cache import PredictionCache, cache_key, cached, default_cache_dir
 from models.config import NETWORKS, SYSTEM_TRAINING, ModelConfig, TrainConfig, build_model
 from models.inference import predict
 from models.networks import (
@@ -20,6 +21,7 @@ from models.networks import (
 from models.profiles import PROFILES, resolve_device, resolve_profile
 from models.scalers import MinMaxScaler, RobustScaler, Scaler, StandardScaler, make_scaler, scaler_from_state
 from models.training import FitResult, fit
+from models.walkforward import Fold, WalkForward, WalkForwardResult, model_from_state, walk_forward
 from models.windows import sliding_windows, valid_windows, window_end_bars
 
 __all__ = [
@@ -34,8 +36,10 @@ __all__ = [
     "CryptoRegressor",
     "ETF50Classifier",
     "FitResult",
+    "Fold",
     "MinMaxScaler",
     "ModelConfig",
+    "PredictionCache",
     "PriceRegressor",
     "RobustScaler",
     "SLTPNet",
@@ -43,14 +47,21 @@ __all__ = [
     "Scaler",
     "StandardScaler",
     "TrainConfig",
+    "WalkForward",
+    "WalkForwardResult",
     "build_model",
+    "cache_key",
+    "cached",
+    "default_cache_dir",
     "fit",
     "make_scaler",
+    "model_from_state",
     "predict",
     "resolve_device",
     "resolve_profile",
     "scaler_from_state",
     "sliding_windows",
     "valid_windows",
+    "walk_forward",
     "window_end_bars",
 ]
