@@ -35,8 +35,9 @@ from engine.stats_nb import (
     A_OPEN,
     A_SIZE,
     N_STATS,
-    acc_bar,
+    acc_bars,
     acc_finish,
+    acc_flat,
     acc_init,
     acc_trade,
 )
@@ -68,26 +69,25 @@ def flex(a, i, c):
 
 
 @njit(cache=True, nogil=True)
-def stop_fill_price(side, entry_price, peak, sl, tp, trail, o, h, low, tie):
-    """Price and reason of the stop that fires on bar (o, h, low) for a position on
-    ``side`` (+1/-1), or (NaN, -1). Distances are fractions of the entry fill price
-    (trailing: of the best price since entry); NaN disables a stop."""
-    # The protective level: fixed SL or trailing SL, whichever is tighter.
-    prot = np.nan
-    prot_reason = REASON_SL
-    if not np.isnan(sl):
-        prot = entry_price * (1.0 - sl) if side > 0 else entry_price * (1.0 + sl)
+def protective_level(side, sl_level, peak, trail):
+    """Protective stop of a position on ``side`` (+1/-1): the fixed SL level or the
+    trailing level (``trail`` away from the best price ``peak``), whichever is
+    tighter, with its exit reason. NaN level when neither is set."""
     if not np.isnan(trail):
         tl = peak * (1.0 - trail) if side > 0 else peak * (1.0 + trail)
-        if np.isnan(prot) or (side > 0 and tl > prot) or (side < 0 and tl < prot):
-            prot = tl
-            prot_reason = REASON_TRAIL
-    prof = np.nan
-    if not np.isnan(tp):
-        prof = entry_price * (1.0 + tp) if side > 0 else entry_price * (1.0 - tp)
+        if np.isnan(sl_level) or (side > 0 and tl > sl_level) or (side < 0 and tl < sl_level):
+            return tl, REASON_TRAIL
+    return sl_level, REASON_SL
+
+
+@njit(cache=True, nogil=True)
+def stop_fill_price(side, prot, prot_reason, prof, o, h, low, tie):
+    """Price and reason of the stop that fires on bar (o, h, low) for a position on
+    ``side`` (+1/-1) with protective level ``prot`` (SL or trailing) and take-profit
+    level ``prof``, or (NaN, -1). A NaN level never fires; ``tie`` says which level
+    is checked first."""
     for k in range(2):
-        check_prot = (k == 0) == (tie == TIE_SL)
-        if check_prot and not np.isnan(prot):
+        if (k == 0) == (tie == TIE_SL):
             if side > 0:
                 if o <= prot:
                     return o, prot_reason
@@ -98,7 +98,7 @@ def stop_fill_price(side, entry_price, peak, sl, tp, trail, o, h, low, tie):
                     return o, prot_reason
                 if h >= prot:
                     return prot, prot_reason
-        if not check_prot and not np.isnan(prof):
+        else:
             if side > 0:
                 if o >= prof:
                     return o, REASON_TP
@@ -113,110 +113,154 @@ def stop_fill_price(side, entry_price, peak, sl, tp, trail, o, h, low, tie):
 
 
 @njit(cache=True, nogil=True)
-def count_entries_nb(target, reentry):
-    """Upper bound on trades per column: fresh entry targets (any non-NaN nonzero
-    target with ``reentry``)."""
-    T, N = target.shape
-    out = np.zeros(N, dtype=np.int64)
-    for c in prange(N):
-        prev = 0.0
-        n = 0
-        for i in range(T):
-            v = target[i, c]
-            if np.isnan(v):
-                continue
-            if v != 0.0 and (v != prev or reentry):
-                n += 1
-            prev = v
-        out[c] = n
-    return out
-
-
-# Per-column state slots (a small float64 vector so helpers can update it in place).
-S_CASH, S_POS, S_SIDE, S_ENTRY_BAR, S_ENTRY_PRICE, S_ENTRY_FEE = 0, 1, 2, 3, 4, 5
-S_SL, S_TP, S_TRAIL, S_HOLD, S_PEAK, S_NTRADES = 6, 7, 8, 9, 10, 11
-S_SIZE = 12
+def count_entries_nb(target, c, reentry):
+    """Upper bound on the trades of column ``c``: fresh entry targets (any non-NaN
+    nonzero target with ``reentry``)."""
+    prev = 0.0
+    n = 0
+    for i in range(target.shape[0]):
+        v = target[i, c]
+        if np.isnan(v):
+            continue
+        if v != 0.0 and (v != prev or reentry):
+            n += 1
+        prev = v
+    return n
 
 
 @njit(cache=True, nogil=True)
 def fill_nb(
-    st, acc, c, i, want, price, reason, dec_bar, size, sl, tp, trail, max_hold,
-    fee, fixed_fee, slippage, lot, trades_out, trade_start,
+    c, i, want, price, reason, dec_bar, cash, pos, side, entry_bar, entry_price, entry_fee,
+    n_trades, size, fee, fixed_fee, slippage, lot, acc, trades_out, trade_start,
 ):
     """Move column ``c`` to target side ``want`` with a fill at ``price`` on bar ``i``:
-    close the open position if it is not on ``want`` (exit ``reason``), then open
-    ``want`` (+1/-1) if flat, sized from the parameters of decision bar ``dec_bar``."""
-    side = st[S_SIDE]
+    close the open position (``pos`` signed units on ``side``) if it is not on
+    ``want`` (exit ``reason``), then open ``want`` (+1/-1) if flat, sized from the
+    parameters of decision bar ``dec_bar``. Closed trades go to ``acc`` and, when it
+    has rows, ``trades_out``.
+
+    Returns the new (cash, pos, side, entry_bar, entry_price, entry_fee, n_trades)."""
     slip = flex(slippage, i, c)
     f = flex(fee, i, c)
     ff = flex(fixed_fee, i, c)
     record = trades_out.shape[0] > 0
     if side != 0.0 and want != side:
-        units = abs(st[S_POS])
+        units = abs(pos)
         xp = price * (1.0 - slip) if side > 0.0 else price * (1.0 + slip)
         notional = units * xp
         xfee = notional * f + ff
-        entry_value = units * st[S_ENTRY_PRICE]
+        entry_value = units * entry_price
         if side > 0.0:
-            st[S_CASH] += notional - xfee
-            pnl = (notional - entry_value) - st[S_ENTRY_FEE] - xfee
+            cash += notional - xfee
+            pnl = (notional - entry_value) - entry_fee - xfee
         else:
-            st[S_CASH] -= notional + xfee
-            pnl = (entry_value - notional) - st[S_ENTRY_FEE] - xfee
+            cash -= notional + xfee
+            pnl = (entry_value - notional) - entry_fee - xfee
         ret = pnl / entry_value
         acc[A_FEES] += xfee
-        acc_trade(acc, pnl, ret, i - st[S_ENTRY_BAR])
+        acc_trade(acc, pnl, ret, i - entry_bar)
         if record:
-            r = trade_start + np.int64(st[S_NTRADES])
+            r = trade_start + n_trades
             trades_out[r, T_EXIT_BAR] = i
             trades_out[r, T_EXIT_PRICE] = xp
             trades_out[r, T_EXIT_FEE] = xfee
             trades_out[r, T_PNL] = pnl
             trades_out[r, T_RETURN] = ret
             trades_out[r, T_REASON] = reason
-        st[S_NTRADES] += 1.0
-        st[S_POS] = 0.0
-        st[S_SIDE] = 0.0
+        n_trades += 1
+        pos = 0.0
         side = 0.0
     if want == 0.0 or side != 0.0:
-        return
+        return cash, pos, side, entry_bar, entry_price, entry_fee, n_trades
     # Flat: commit size x equity (= cash) to notional plus fees.
-    budget = flex(size, dec_bar, c) * st[S_CASH] - ff
+    budget = flex(size, dec_bar, c) * cash - ff
     if budget <= 0.0:
-        return
+        return cash, pos, side, entry_bar, entry_price, entry_fee, n_trades
     ep = price * (1.0 + slip) if want > 0.0 else price * (1.0 - slip)
     units = budget / (1.0 + f) / ep
     lt = flex(lot, dec_bar, c)
     if lt > 0.0:
         units = np.floor(units / lt) * lt
     if units <= 0.0:
-        return
+        return cash, pos, side, entry_bar, entry_price, entry_fee, n_trades
     notional = units * ep
     efee = notional * f + ff
     if want > 0.0:
-        st[S_CASH] -= notional + efee
-        st[S_POS] = units
+        cash -= notional + efee
+        pos = units
     else:
-        st[S_CASH] += notional - efee
-        st[S_POS] = -units
-    st[S_SIDE] = want
+        cash += notional - efee
+        pos = -units
     acc[A_FEES] += efee
-    st[S_ENTRY_BAR] = i
-    st[S_ENTRY_PRICE] = ep
-    st[S_ENTRY_FEE] = efee
-    st[S_PEAK] = ep
-    st[S_SL] = flex(sl, dec_bar, c)
-    st[S_TP] = flex(tp, dec_bar, c)
-    st[S_TRAIL] = flex(trail, dec_bar, c)
-    st[S_HOLD] = flex(max_hold, dec_bar, c)
     if record:
-        r = trade_start + np.int64(st[S_NTRADES])
+        r = trade_start + n_trades
         trades_out[r, T_COL] = c
         trades_out[r, T_SIDE] = want
         trades_out[r, T_ENTRY_BAR] = i
         trades_out[r, T_SIZE] = units
         trades_out[r, T_ENTRY_PRICE] = ep
         trades_out[r, T_ENTRY_FEE] = efee
+    return cash, pos, want, i, ep, efee, n_trades
+
+
+@njit(cache=True, nogil=True)
+def arm_stops_nb(c, side, entry_price, dec_bar, sl, tp, trail, max_hold):
+    """Stops of a position just entered on ``side`` at ``entry_price``, from the
+    distances of decision bar ``dec_bar``: (peak, fixed SL level, TP level, trailing
+    distance, max_hold). NaN disables a stop."""
+    d_sl = flex(sl, dec_bar, c)
+    d_tp = flex(tp, dec_bar, c)
+    if side > 0.0:
+        sl_level = entry_price * (1.0 - d_sl)
+        tp_level = entry_price * (1.0 + d_tp)
+    else:
+        sl_level = entry_price * (1.0 + d_sl)
+        tp_level = entry_price * (1.0 - d_tp)
+    return entry_price, sl_level, tp_level, flex(trail, dec_bar, c), flex(max_hold, dec_bar, c)
+
+
+@njit(cache=True, nogil=True)
+def next_entry_bar_nb(target, c, i, tf, reentry):
+    """First bar >= ``i`` of column ``c`` whose target opens a position from flat
+    with no order pending: a fresh nonzero target (a change of the forward-filled
+    target ``tf``), or any nonzero target with ``reentry``. Bars before it change
+    nothing but ``tf`` (a pending 0 while flat fills nothing). Returns (that bar or
+    T, the forward-filled target just before it)."""
+    for k in range(i, target.shape[0]):
+        tv = target[k, c]
+        if np.isnan(tv):
+            continue
+        if tv != 0.0 and (tv != tf or reentry):
+            return k, tf
+        tf = tv
+    return target.shape[0], tf
+
+
+@njit(cache=True, nogil=True)
+def valid_close_nb(open_, high, low, close, pc, last):
+    """Close of the first (``last``: the last) bar of price column ``pc`` with no NaN
+    price, or NaN."""
+    T = close.shape[0]
+    for k in range(T):
+        i = T - 1 - k if last else k
+        o, h, lo, cl = open_[i, pc], high[i, pc], low[i, pc], close[i, pc]
+        if not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(cl)):
+            return cl
+    return np.nan
+
+
+@njit(cache=True, nogil=True)
+def flush_equity_nb(acc, buf, n, first_bar, exposed, equity_out, c):
+    """Fold the ``n`` buffered equity values of bars ``first_bar``... into ``acc`` and,
+    when recording, into column ``c`` of ``equity_out``."""
+    if n == 0:
+        return
+    if equity_out.shape[0] > 0:
+        equity_out[first_bar:first_bar + n, c] = buf[:n]
+    acc_bars(acc, first_bar, buf[:n], exposed)
+
+
+CHUNK = 256  # bars of equity buffered before they are folded into the metrics
 
 
 @njit(cache=True, nogil=True)
@@ -226,57 +270,106 @@ def simulate_column_nb(
     equity_out, trades_out, trade_start, acc,
 ):
     """Simulate column ``c``; write its equity (if ``equity_out`` has rows) and its
-    trades from row ``trade_start`` (if ``trades_out`` has rows).
+    trades from row ``trade_start`` (if ``trades_out`` has rows); metrics go to
+    ``acc``.
+
+    The column's state lives in local variables. While flat with no order pending,
+    the loop jumps to the next entry target (next_entry_bar_nb): those bars keep
+    equity at cash and go to the metrics at once (acc_flat). Other bars follow the
+    timing in the module docstring; their equity is buffered CHUNK bars at a time
+    and folded into the metrics by acc_bars.
 
     Returns (trades written, closed plus a final open one; first valid close; last
     valid close)."""
     T = target.shape[0]
-    record_equity = equity_out.shape[0] > 0
-    st = np.zeros(S_SIZE)
-    st[S_CASH] = flex(init_cash, 0, c)
-    acc_init(acc, st[S_CASH])
+    pc = c if close.shape[1] > 1 else 0  # price column (prices are always (T, 1|N))
+    cash = flex(init_cash, 0, c)
+    acc_init(acc, cash)
+    # The open position (side 0.0 when flat) and its stops.
+    pos = 0.0  # signed units
+    side = 0.0
+    entry_bar = -1
+    entry_price = 0.0
+    entry_fee = 0.0
+    peak = np.nan  # best price since entry (the trailing reference)
+    sl_level = np.nan
+    prot = np.nan  # protective level: fixed SL or trailing, whichever is tighter
+    prot_reason = REASON_SL
+    prof = np.nan  # take-profit level
+    trail_d = np.nan
+    hold = np.nan
+    lower = np.nan  # a stop may fire on a bar reaching these (the SL or TP level by side)
+    upper = np.nan
+    n_trades = 0
     tf = 0.0  # forward-filled target
     pending = False
     pend_target = 0.0
     pend_bar = -1
     last_close = np.nan
-    first_close = np.nan
-    args = (size, sl, tp, trail, max_hold, fee, fixed_fee, slippage, lot, trades_out, trade_start)
+    buf = np.empty(CHUNK)
+    nb = 0  # equity values buffered, of bars i - nb ... i - 1
+    exposed = 0
 
-    for i in range(T):
-        o = flex(open_, i, c)
-        h = flex(high, i, c)
-        lo = flex(low, i, c)
-        cl = flex(close, i, c)
+    i = 0
+    while i < T:
+        if side == 0.0 and not pending:
+            j, tf = next_entry_bar_nb(target, c, i, tf, reentry)
+            if j > i:
+                flush_equity_nb(acc, buf, nb, i - nb, exposed, equity_out, c)
+                nb = 0
+                exposed = 0
+                if equity_out.shape[0] > 0:
+                    equity_out[i:j, c] = cash
+                acc_flat(acc, i, j - i, cash)
+                i = j
+                if i == T:
+                    break
+        o = open_[i, pc]
+        h = high[i, pc]
+        lo = low[i, pc]
+        cl = close[i, pc]
         valid = not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(cl))
         forced = False
         if valid:
-            side = st[S_SIDE]
             # 1. Stops, then max_hold, on a position armed before this bar.
-            if side != 0.0 and st[S_ENTRY_BAR] < i:
-                price, reason = stop_fill_price(
-                    side, st[S_ENTRY_PRICE], st[S_PEAK], st[S_SL], st[S_TP],
-                    st[S_TRAIL], o, h, lo, stop_tie,
-                )
-                if np.isnan(price) and i - st[S_ENTRY_BAR] >= st[S_HOLD]:
+            price = np.nan
+            want = 0.0
+            reason = REASON_SIGNAL
+            dec_bar = -1
+            if side != 0.0 and entry_bar < i:
+                if o <= lower or lo <= lower or o >= upper or h >= upper:
+                    price, reason = stop_fill_price(side, prot, prot_reason, prof, o, h, lo, stop_tie)
+                if np.isnan(price) and i - entry_bar >= hold:
                     price = o if fill_mode == FILL_NEXT_OPEN else cl
                     reason = REASON_TIME
                 if not np.isnan(price):
                     forced = True
                     pending = False
-                    fill_nb(st, acc, c, i, 0.0, price, reason, -1, *args)
-                elif side > 0.0 and h > st[S_PEAK]:
-                    st[S_PEAK] = h  # trailing reference moves after the check
-                elif side < 0.0 and lo < st[S_PEAK]:
-                    st[S_PEAK] = lo
+                elif not np.isnan(trail_d) and ((side > 0.0 and h > peak) or (side < 0.0 and lo < peak)):
+                    # The trailing reference moves after the check (only a
+                    # trailing stop reads it; new highs are too random to branch on).
+                    peak = h if side > 0.0 else lo
+                    prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
+                    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
             # 2. The order decided at an earlier bar fills at this open.
             if fill_mode == FILL_NEXT_OPEN and pending:
                 pending = False
-                fill_nb(st, acc, c, i, pend_target, o, REASON_SIGNAL, pend_bar, *args)
+                price, want, reason, dec_bar = o, pend_target, REASON_SIGNAL, pend_bar
+            if not np.isnan(price):
+                cash, pos, side, entry_bar, entry_price, entry_fee, n_trades = fill_nb(
+                    c, i, want, price, reason, dec_bar, cash, pos, side, entry_bar,
+                    entry_price, entry_fee, n_trades, size, fee, fixed_fee, slippage, lot,
+                    acc, trades_out, trade_start,
+                )
+                if side != 0.0 and entry_bar == i:
+                    peak, sl_level, prof, trail_d, hold = arm_stops_nb(
+                        c, side, entry_price, dec_bar, sl, tp, trail, max_hold)
+                    prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
+                    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
         # 3. This bar's decision becomes the pending order.
         tv = target[i, c]
         if not np.isnan(tv):
-            fresh = tv != tf or (reentry and tv != 0.0 and st[S_SIDE] == 0.0)
+            fresh = tv != tf or (reentry and tv != 0.0 and side == 0.0)
             tf = tv
             if fresh and not (forced and fill_mode == FILL_CLOSE):
                 pending = True
@@ -285,22 +378,37 @@ def simulate_column_nb(
         if valid:
             if fill_mode == FILL_CLOSE and pending:
                 pending = False
-                fill_nb(st, acc, c, i, pend_target, cl, REASON_SIGNAL, pend_bar, *args)
+                cash, pos, side, entry_bar, entry_price, entry_fee, n_trades = fill_nb(
+                    c, i, pend_target, cl, REASON_SIGNAL, pend_bar, cash, pos, side,
+                    entry_bar, entry_price, entry_fee, n_trades, size, fee, fixed_fee,
+                    slippage, lot, acc, trades_out, trade_start,
+                )
+                if side != 0.0 and entry_bar == i:
+                    peak, sl_level, prof, trail_d, hold = arm_stops_nb(
+                        c, side, entry_price, pend_bar, sl, tp, trail, max_hold)
+                    prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
+                    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
             last_close = cl
-            if np.isnan(first_close):
-                first_close = cl
-        equity = st[S_CASH] + st[S_POS] * last_close if st[S_SIDE] != 0.0 else st[S_CASH]
-        if record_equity:
-            equity_out[i, c] = equity
-        acc_bar(acc, i, equity, st[S_SIDE] != 0.0)
+        # Equity: cash plus the position marked at the last valid close.
+        if side != 0.0:
+            buf[nb] = cash + pos * last_close
+            exposed += 1
+        else:
+            buf[nb] = cash
+        nb += 1
+        i += 1
+        if nb == CHUNK:
+            flush_equity_nb(acc, buf, nb, i - nb, exposed, equity_out, c)
+            nb = 0
+            exposed = 0
+    flush_equity_nb(acc, buf, nb, T - nb, exposed, equity_out, c)
 
     # End of data: the open position is marked to market and reported as open.
-    n_trades = np.int64(st[S_NTRADES])
-    if st[S_SIDE] != 0.0:
-        units = abs(st[S_POS])
-        entry_value = units * st[S_ENTRY_PRICE]
+    if side != 0.0:
+        units = abs(pos)
+        entry_value = units * entry_price
         diff = units * last_close - entry_value
-        pnl = (diff if st[S_SIDE] > 0.0 else -diff) - st[S_ENTRY_FEE]
+        pnl = (diff if side > 0.0 else -diff) - entry_fee
         acc[A_OPEN] += 1.0
         if trades_out.shape[0] > 0:
             r = trade_start + n_trades
@@ -311,38 +419,92 @@ def simulate_column_nb(
             trades_out[r, T_RETURN] = pnl / entry_value
             trades_out[r, T_REASON] = REASON_END
         n_trades += 1
-    return n_trades, first_close, last_close
+    first = valid_close_nb(open_, high, low, close, pc, False)
+    last = valid_close_nb(open_, high, low, close, pc, True)
+    return n_trades, first, last
+
+
+@njit(cache=True, nogil=True)
+def _run_column(
+    c, open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
+    slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades, offsets,
+    counts, stats,
+):
+    """simulate_column_nb for column ``c`` of simulate_nb, then its metrics row."""
+    acc = np.empty(A_SIZE, dtype=np.float64)
+    start = offsets[c] if trades.shape[0] > 0 else 0
+    n, first_close, last_close = simulate_column_nb(
+        c, open_, high, low, close, target, size, sl, tp, trail, max_hold,
+        fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry,
+        equity, trades, start, acc,
+    )
+    counts[c] = n
+    acc_finish(acc, stats[c], flex(init_cash, 0, c), ppy, last_close / first_close - 1.0)
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def _bounds_parallel_nb(target, reentry, out):
+    """count_entries_nb of every column, in parallel."""
+    for k in prange(target.shape[1]):
+        out[k] = count_entries_nb(target, np.int64(k), reentry)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _columns_parallel_nb(
+    open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
+    slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades, offsets,
+    counts, stats,
+):
+    """_run_column for every column, in parallel."""
+    for k in prange(target.shape[1]):
+        _run_column(
+            np.int64(k),  # prange indices are unsigned; flex() needs signed
+            open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
+            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
+            offsets, counts, stats,
+        )
+
+
+@njit(cache=True, nogil=True)
 def simulate_nb(
     open_, high, low, close, target, size, sl, tp, trail, max_hold,
-    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy,
-    record_equity, trade_offsets,
+    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, record,
 ):
-    """Simulate every column of ``target`` in parallel.
+    """Simulate every column of ``target``: several columns in parallel threads, a
+    single column on the calling thread (a thread launch costs more than it saves).
 
-    ``trade_offsets`` (N + 1 cumulative capacities from count_entries_nb, or an
-    empty array for sweep mode) selects where each column writes its trades.
-    Returns (equity (T, N) or (0, N), trades (capacity, N_TRADE_FIELDS),
-    trade counts (N,), stats (N, N_STATS)).
+    With ``record``, every column's equity and trades are kept: trade rows are
+    reserved per column from an upper bound (count_entries_nb) and compacted at the
+    end. Returns (equity (T, N) or (0, N), trades (n, N_TRADE_FIELDS) ordered by
+    column then entry, stats (N, N_STATS)).
     """
     T, N = target.shape
-    equity = np.empty((T if record_equity else 0, N), dtype=np.float64)
-    capacity = trade_offsets[N] if trade_offsets.shape[0] > 0 else 0
-    trades = np.full((capacity, N_TRADE_FIELDS), np.nan)
+    equity = np.empty((T if record else 0, N), dtype=np.float64)
+    offsets = np.zeros(N + 1, dtype=np.int64)
+    if record:
+        bounds = np.empty(N, dtype=np.int64)
+        if N == 1:
+            bounds[0] = count_entries_nb(target, 0, reentry)
+        else:
+            _bounds_parallel_nb(target, reentry, bounds)
+        for c in range(N):
+            offsets[c + 1] = offsets[c] + bounds[c]
+    trades = np.empty((offsets[N], N_TRADE_FIELDS), dtype=np.float64)
     counts = np.zeros(N, dtype=np.int64)
     stats = np.empty((N, N_STATS), dtype=np.float64)
-    for k in prange(N):
-        c = np.int64(k)  # prange indices are unsigned; flex() needs signed
-        acc = np.empty(A_SIZE, dtype=np.float64)
-        start = trade_offsets[c] if capacity > 0 else 0
-        n, first_close, last_close = simulate_column_nb(
-            c, open_, high, low, close, target, size, sl, tp, trail, max_hold,
-            fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry,
-            equity, trades, start, acc,
-        )
-        counts[c] = n
-        bh = last_close / first_close - 1.0
-        acc_finish(acc, stats[c], flex(init_cash, 0, c), ppy, bh)
-    return equity, trades, counts, stats
+    args = (open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
+            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
+            offsets, counts, stats)
+    if N == 1:
+        _run_column(0, *args)
+    else:
+        _columns_parallel_nb(*args)
+    n_trades = counts.sum()
+    if not record or n_trades == offsets[N]:
+        return equity, trades, stats
+    out = np.empty((n_trades, N_TRADE_FIELDS), dtype=np.float64)
+    r = 0
+    for c in range(N):
+        out[r:r + counts[c]] = trades[offsets[c]:offsets[c] + counts[c]]
+        r += counts[c]
+    return equity, out, stats

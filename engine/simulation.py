@@ -118,19 +118,11 @@ def backtest(
     else:
         ppy = float(periods_per_year)
 
-    if record:
-        counts = kernels.count_entries_nb(target, reentry)
-        offsets = np.concatenate(([0], np.cumsum(counts)))
-    else:
-        offsets = np.zeros(0, dtype=np.int64)
-    equity, trades, n_trades, stats = kernels.simulate_nb(
+    equity, trades, stats = kernels.simulate_nb(
         o, h, lo, c, target, size_a, sl_a, tp_a, tr_a, mh_a,
         fee_a, ffee_a, slip_a, lot_a, cash_a, FILL_MODES[fill], STOP_TIES[stop_tie],
-        reentry, ppy, record, offsets,
+        reentry, ppy, record,
     )
-    if record:
-        keep = np.arange(trades.shape[0]) < np.repeat(offsets[:-1] + n_trades, np.diff(offsets))
-        trades = trades[keep]
     settings = dict(
         fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry,
         fee=fee if np.ndim(fee) == 0 else "per column/bar",

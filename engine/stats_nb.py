@@ -24,7 +24,8 @@ A_PREV, A_PEAK, A_PEAK_BAR, A_EP_MIN, A_MAX_DD, A_MAX_DD_DUR = 6, 7, 8, 9, 10, 1
 A_EXPOSED, A_FEES = 12, 13
 A_TRADES, A_WINS, A_LOSSES, A_GROSS_WIN, A_GROSS_LOSS = 14, 15, 16, 17, 18
 A_SUM_WIN_RET, A_SUM_LOSS_RET, A_BEST, A_WORST, A_SUM_BARS, A_OPEN = 19, 20, 21, 22, 23, 24
-A_SIZE = 25
+A_EP_LOW = 25  # equity at which the current episode's deepest drawdown A_EP_MIN was set
+A_SIZE = 26
 
 STAT_NAMES = (
     "total_return",
@@ -61,42 +62,104 @@ def acc_init(acc, init_cash):
     acc[A_PREV] = init_cash
     acc[A_PEAK] = init_cash
     acc[A_PEAK_BAR] = -1.0
+    acc[A_EP_LOW] = init_cash
     acc[A_BEST] = np.nan
     acc[A_WORST] = np.nan
 
 
 @njit(cache=True, nogil=True)
-def acc_bar(acc, i, equity, exposed):
-    """Add bar ``i`` whose closing equity is ``equity``; ``exposed``: a position is held."""
+def acc_bars(acc, first_bar, equity, exposed):
+    """Add bars ``first_bar``, ``first_bar + 1``, ... whose closing equity is
+    ``equity`` (1-D, in bar order); ``exposed``: how many of them end with a
+    position. The sums run in local variables, in the same order as one bar at a
+    time."""
+    n = acc[A_N]
+    s = acc[A_SUM]
+    s2 = acc[A_SUM2]
+    down2 = acc[A_DOWN2]
+    gains = acc[A_POS]
+    losses = acc[A_NEG]
     prev = acc[A_PREV]
-    r = equity / prev - 1.0 if prev != 0.0 else 0.0
-    # Plain sums, not Welford: no division in the loop-carried chain, and bar
-    # returns have |mean| << std, so the variance formula loses nothing measurable.
-    acc[A_N] += 1.0
-    acc[A_SUM] += r
-    acc[A_SUM2] += r * r
-    if r < 0.0:
-        acc[A_DOWN2] += r * r
-        acc[A_NEG] -= r
-    else:
-        acc[A_POS] += r
-    acc[A_PREV] = equity
-    if exposed:
-        acc[A_EXPOSED] += 1.0
-    # Drawdown episodes: from a peak until equity regains it.
+    peak = acc[A_PEAK]
+    peak_bar = acc[A_PEAK_BAR]
+    ep_min = acc[A_EP_MIN]
+    ep_low = acc[A_EP_LOW]
+    max_dd = acc[A_MAX_DD]
+    max_dd_dur = acc[A_MAX_DD_DUR]
+    for k in range(equity.shape[0]):
+        e = equity[k]
+        r = e / prev - 1.0 if prev != 0.0 else 0.0
+        # Plain sums, not Welford: no division in the loop-carried chain, and bar
+        # returns have |mean| << std, so the variance formula loses nothing measurable.
+        n += 1.0
+        s += r
+        s2 += r * r
+        # min/max compile to branch-free selects (a branch on the sign of r mispredicts
+        # half the time); adding 0.0 leaves a sum unchanged, so these equal the
+        # one-sided sums. A NaN r (never with valid prices) makes all three NaN,
+        # which leaves every metric derived from them NaN as before.
+        neg = min(r, 0.0)
+        down2 += neg * neg
+        losses -= neg
+        gains += max(r, 0.0)
+        prev = e
+        # Drawdown episodes: from a peak until equity regains it.
+        if e >= peak:
+            peak = e
+            peak_bar = first_bar + k
+            ep_min = 0.0
+            ep_low = e
+        else:
+            # dd = e / peak - 1 is monotone in e (peak > 0 is fixed within the
+            # episode), so only equity below the episode's low can set a new
+            # minimum (max_dd <= ep_min): the division runs only then.
+            if e < ep_low:
+                dd = e / peak - 1.0
+                if dd < ep_min:
+                    ep_min = dd
+                    ep_low = e
+                if dd < max_dd:
+                    max_dd = dd
+            # Duration of the episode holding the deepest drawdown, measured so far.
+            if ep_min <= max_dd:
+                max_dd_dur = first_bar + k - peak_bar
+    acc[A_N] = n
+    acc[A_SUM] = s
+    acc[A_SUM2] = s2
+    acc[A_DOWN2] = down2
+    acc[A_POS] = gains
+    acc[A_NEG] = losses
+    acc[A_PREV] = prev
+    acc[A_PEAK] = peak
+    acc[A_PEAK_BAR] = peak_bar
+    acc[A_EP_MIN] = ep_min
+    acc[A_EP_LOW] = ep_low
+    acc[A_MAX_DD] = max_dd
+    acc[A_MAX_DD_DUR] = max_dd_dur
+    acc[A_EXPOSED] += exposed
+
+
+@njit(cache=True, nogil=True)
+def acc_flat(acc, first_bar, n_bars, equity):
+    """Add ``n_bars`` bars from ``first_bar`` that all close at ``equity`` with no
+    position, where ``equity`` is also the previous bar's: the same result as
+    acc_bars on that constant series, in O(1). Their returns are exactly 0, which
+    leaves every sum as it is; only the bar count, the peak bar (at a peak) or the
+    drawdown duration (below one) move."""
+    if not (equity == acc[A_PREV] and np.isfinite(equity)):
+        one = np.full(1, equity)
+        for k in range(n_bars):
+            acc_bars(acc, first_bar + k, one, 0)
+        return
+    last = first_bar + n_bars - 1
+    acc[A_N] += n_bars
     if equity >= acc[A_PEAK]:
         acc[A_PEAK] = equity
-        acc[A_PEAK_BAR] = i
+        acc[A_PEAK_BAR] = last
         acc[A_EP_MIN] = 0.0
-    else:
-        dd = equity / acc[A_PEAK] - 1.0
-        if dd < acc[A_EP_MIN]:
-            acc[A_EP_MIN] = dd
-        if dd < acc[A_MAX_DD]:
-            acc[A_MAX_DD] = dd
-        # Duration of the episode holding the deepest drawdown, measured so far.
-        if acc[A_EP_MIN] <= acc[A_MAX_DD]:
-            acc[A_MAX_DD_DUR] = i - acc[A_PEAK_BAR]
+        acc[A_EP_LOW] = equity
+    elif acc[A_EP_MIN] <= acc[A_MAX_DD]:
+        acc[A_MAX_DD_DUR] = last - acc[A_PEAK_BAR]
 
 
 @njit(cache=True, nogil=True)
