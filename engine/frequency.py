@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.checks_nb import regular_step_nb
+
 _DAY = pd.Timedelta(days=1)
+_HEAD = 1024  # bars looked at first for a weekend: 24/7 data has one in its first week
+
+
+def _has_weekend_bar(ns: np.ndarray, day: int) -> bool:
+    """Whether any timestamp (int64, ``day`` units a day) falls on a Saturday or
+    Sunday of the UTC calendar (1970-01-01 was a Thursday)."""
+    for part in (ns[:_HEAD], ns[_HEAD:]):
+        if ((part // day + 3) % 7 >= 5).any():
+            return True
+    return False
 
 
 def periods_per_year(index: pd.Index) -> float:
@@ -24,15 +36,13 @@ def periods_per_year(index: pd.Index) -> float:
             f"({type(index).__name__} of {len(index)} rows); pass periods_per_year="
         )
     ns = index.asi8
-    day = pd.Timedelta(days=1) // pd.Timedelta(1, unit=index.unit)  # day length in the index's unit
-    diffs = np.diff(ns)
-    # Regular series (the common case) skip the O(n log n) median.
-    step_raw = diffs[0] if (diffs == diffs[0]).all() else np.median(diffs)
+    day = _DAY // pd.Timedelta(1, unit=index.unit)  # day length in the index's unit
+    # Regular series (the common case) skip the O(n log n) median and the diffs.
+    step_raw = ns[1] - ns[0] if regular_step_nb(ns) else np.median(np.diff(ns))
     if step_raw <= 0:
         raise ValueError("periods_per_year: the index is not increasing; sort the bars first")
     step = pd.Timedelta(int(step_raw), unit=index.unit)
-    # Weekday of each bar on the UTC calendar (bt's bars are UTC); 1970-01-01 was a Thursday.
-    weekends = bool(((ns // day + 3) % 7 >= 5).any())
+    weekends = _has_weekend_bar(ns, day)
     days = 365.0 if weekends else 252.0
     if step >= pd.Timedelta(days=4):
         return 365.25 * _DAY / step
