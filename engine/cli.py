@@ -56,32 +56,44 @@ def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None)
 @click.option("--start", default=None, help="First timestamp to use (inclusive).")
 @click.option("--end", default=None, help="Last timestamp to use (inclusive).")
 @click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
-@click.option("--fee", type=float, default=0.0, show_default=True, help="Fee per fill, fraction of notional.")
+@click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
 @click.option("--fixed-fee", type=float, default=0.0, show_default=True, help="Fee per fill, currency.")
 @click.option("--slippage", type=float, default=0.0, show_default=True, help="Adverse fill move, fraction.")
-@click.option("--cash", type=float, default=100_000.0, show_default=True, help="Initial cash.")
+@click.option("--cash", type=float, default=None, help="Initial cash (default: the plugin's, 100,000).")
 @click.option("--fill", type=click.Choice(["next_open", "close"]), default="next_open", show_default=True)
 @click.option("--sl", type=float, default=None, help="Stop-loss distance, fraction of entry price.")
 @click.option("--tp", type=float, default=None, help="Take-profit distance, fraction of entry price.")
 @click.option("--trail", is_flag=True, help="Make the stop-loss trailing.")
 @click.option("--max-hold", type=int, default=None, help="Close after this many bars in a trade.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a strategy param.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where the model trains and predicts.")
+@click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True,
+              help="Network sizes: the seed's (full) or CPU-friendly (fast); auto = full on CUDA.")
+@click.option("--retrain", is_flag=True, help="Ignore cached models and predictions; train again.")
+@click.option("--cache-dir", default=None, help="Model/prediction cache (default $BT_CACHE_DIR or ~/.cache/bt).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage, cash, fill, sl, tp, trail, max_hold,
-        sets, as_json, quiet, debug):
+        sets, device, profile, retrain, cache_dir, as_json, quiet, debug):
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
+        from engine.pipeline import make_signals, prepare
         from engine.plugins import load_strategy
         from engine.simulation import backtest
 
         strategy = load_strategy(plugin, **_parse_sets(sets))
+        fee = strategy.fee if fee is None else fee
+        cash = strategy.cash if cash is None else cash
         bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
                                         timeframe=timeframe)
-        signals = strategy.signals(bars)
+        prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain,
+                           quiet=quiet)
+        signals = make_signals(strategy, prepared.ctx)
         result = backtest(bars, signals, fee=fee, fixed_fee=fixed_fee, slippage=slippage, cash=cash,
                           fill=fill, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
+        ml = strategy.ml_metrics(prepared.ctx)
     except (ValueError, OSError, KeyError) as exc:
         _fail(debug, exc)
     stats = result.stats
@@ -90,17 +102,34 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
     if as_json:
         click.echo(json.dumps({"strategy": strategy.name, "params": strategy.values,
                                "data": source or strategy.data, "synthetic": bool(bars.attrs.get("synthetic")),
-                               "data_warnings": data_warnings, "stats": stats.to_dict()}, default=float))
+                               "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
+                               "fill": fill, "fee": fee, "data_warnings": data_warnings,
+                               "model": prepared.model, "cache_hit": prepared.cache_hit, "folds": prepared.folds,
+                               "stats": stats.to_dict(), "ml": ml}, default=float))
         return
     if not quiet:
         for line in data_warnings:
             click.echo(f"warning: {line}", err=True)
-        label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
-        click.echo(f"{strategy!r} on {source or strategy.data}{label}: {len(bars)} bars "
-                   f"{bars.index[0]} .. {bars.index[-1]}, fill={fill}, fee={fee}")
-    width = max(len(k) for k in stats.index)
-    for k, v in stats.items():
-        click.echo(f"{k:<{width}}  {_fmt(v)}")
+    label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
+    click.echo(f"{strategy!r} on {source or strategy.data}{label}: {len(bars):,} bars "
+               f"{bars.index[0]} .. {bars.index[-1]}, fill={fill}, fee={fee}")
+    if prepared.model is not None:
+        origin = "cache" if prepared.cache_hit else "trained now"
+        click.echo(f"model: {prepared.model['network']} ({prepared.model['profile']} profile), "
+                   f"{len(prepared.folds)} walk-forward folds, {origin}")
+    rows = [(k, _fmt(v)) for k, v in stats.items()]
+    ml_rows = [(k, _fmt(v)) for k, v in ml.items()]
+    width = max(len(k) for k, _ in rows + ml_rows)
+    vwidth = max(len(v) for _, v in rows)
+    left = [f"{k:<{width}}  {v:>{vwidth}}" for k, v in rows]
+    right = [f"{k:<{width}}  {v}" for k, v in ml_rows]
+    if right:
+        left = [f"{'trading':<{width + vwidth + 2}}"] + left
+        right = ["model (out of sample)"] + right
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else " " * (width + vwidth + 2)
+        b = right[i] if i < len(right) else ""
+        click.echo(f"{a}    {b}".rstrip())
 
 
 if __name__ == "__main__":  # pragma: no cover

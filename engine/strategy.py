@@ -1,28 +1,55 @@
-"""Strategy: the base class a plugin file subclasses."""
+"""Strategy: the base class a plugin file subclasses.
+
+A strategy declares, once: its name and description, a default data source, params
+(each with a default, a type, a valid range and a doc line), a feature set, an
+optional model with its walk-forward schedule and labels, and a vectorized
+``signals`` rule. Params are validated at the boundary, as an estimator's are.
+
+Two kinds of param: *signal* params (thresholds, filters, stops) only change the
+signal rule, so a grid of them becomes engine columns over one set of predictions;
+*model* params (lookback, hidden size, epochs) change what is trained, so each value
+needs its own walk-forward run (and its own cache entry).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from engine.signals import Signals
 
+if TYPE_CHECKING:  # pragma: no cover
+    from models import ModelConfig, WalkForward
+
 
 @dataclass(frozen=True)
 class Param:
-    """A declared strategy parameter: default, type and inclusive valid range."""
+    """A declared param: ``default`` (its type is the param's type: int, float or
+    bool), an inclusive valid range [low, high], a one-line ``doc`` with units, and
+    ``model=True`` for params that change the trained model."""
 
     default: Any
     low: float | None = None
     high: float | None = None
     doc: str = ""
+    model: bool = False
 
     def check(self, name: str, value: Any) -> Any:
+        """``value`` converted to the param's type; ValueError naming the param when it
+        is not of that type or out of range."""
         kind = type(self.default)
         try:
-            value = kind(value) if not isinstance(value, kind) else value
+            if kind is bool and isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError
+                value = value.lower() in ("1", "true", "yes")
+            elif kind is int and isinstance(value, str | float) and float(value) != int(float(value)):
+                raise ValueError
+            else:
+                value = kind(float(value)) if kind is int else kind(value)
         except (TypeError, ValueError):
             raise ValueError(f"param {name}: {value!r} is not a valid {kind.__name__}") from None
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
@@ -30,20 +57,79 @@ class Param:
         return value
 
 
+class Grid:
+    """Signal-param values for N engine columns: ``grid.name`` is a (1, N) array, so an
+    expression with (T, 1) columns of bars, features or predictions broadcasts to T x N.
+    For a single run N = 1. ``frame`` holds the combinations, one row per column."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+
+    def __getattr__(self, key: str) -> np.ndarray:
+        frame = self.__dict__["frame"]
+        if key in frame.columns:
+            return frame[key].to_numpy()[None, :]
+        raise AttributeError(f"no param {key!r} in the grid; params: {list(frame.columns)}")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> pd.Index:
+        """Engine column index: the param values (a MultiIndex when several vary)."""
+        varying = [c for c in self.frame.columns if self.frame[c].nunique() > 1] or list(self.frame.columns[:1])
+        return pd.MultiIndex.from_frame(self.frame[varying]) if len(varying) > 1 else pd.Index(
+            self.frame[varying[0]], name=varying[0])
+
+
+@dataclass
+class Context:
+    """What ``signals`` sees, all aligned to the bars (row t = known at bar t's close):
+    ``bars``, ``features`` (the strategy's feature set, NaN in warm-up) and
+    ``predictions`` (walk-forward model outputs, NaN before the first fold; None for a
+    model-free strategy)."""
+
+    bars: pd.DataFrame
+    features: pd.DataFrame
+    predictions: pd.DataFrame | None = None
+
+    def col(self, name: str) -> np.ndarray:
+        """Column ``name`` of predictions, features or bars (searched in that order) as
+        a (T, 1) float array, ready to broadcast against Grid params."""
+        for frame in (self.predictions, self.features, self.bars):
+            if frame is not None and name in frame.columns:
+                return frame[name].to_numpy(dtype="float64")[:, None]
+        raise KeyError(f"no column {name!r} in predictions, features or bars")
+
+
 class Strategy:
-    """Subclass in a plugin file: declare ``name``, ``description``, ``data`` (default
-    source), ``params`` (name -> Param) and implement ``signals(bars)``, whose row t
-    may use bars up to and including t only."""
+    """Subclass in a plugin file. Declare:
+
+    name, description: shown in reports. data: default source (``bt data list``).
+    fee, cash: defaults for ``bt run`` when the user gives none.
+    params: name -> Param. features: a feature set name (``data.FEATURE_SETS``) or None.
+    network: a model name (``models.NETWORKS``) or None for a model-free strategy.
+
+    Implement ``signals(ctx, p)``: vectorized over the Grid ``p``; row t may use data
+    up to and including bar t only. With a network also implement ``labels(ctx)``
+    (targets aligned to bars, NaN where unknown) and ``walk_forward()``; override
+    ``model_config()`` to change sizes.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     data: ClassVar[str] = "btcusd_1h"
+    fee: ClassVar[float] = 0.0
+    cash: ClassVar[float] = 100_000.0
     params: ClassVar[dict[str, Param]] = {}
+    features: ClassVar[str | None] = None
+    network: ClassVar[str | None] = None
 
     def __init__(self, **overrides: Any) -> None:
         unknown = sorted(set(overrides) - set(self.params))
         if unknown:
-            raise ValueError(f"unknown param(s) {unknown} for {self.name}; known: {sorted(self.params)}")
+            raise ValueError(f"unknown param(s) {', '.join(unknown)} for {self.name}; known: "
+                             f"{', '.join(sorted(self.params))}")
         self.values = {k: p.check(k, overrides.get(k, p.default)) for k, p in self.params.items()}
 
     def __getattr__(self, key: str) -> Any:
@@ -56,5 +142,50 @@ class Strategy:
         args = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
         return f"{type(self).__name__}({args})"
 
-    def signals(self, bars: pd.DataFrame) -> Signals:  # pragma: no cover - abstract
+    @property
+    def signal_params(self) -> list[str]:
+        return [k for k, p in self.params.items() if not p.model]
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        return {k: self.values[k] for k, p in self.params.items() if p.model}
+
+    def grid(self, combos: pd.DataFrame | None = None) -> Grid:
+        """A Grid of this strategy's signal params: its own values (one column), or
+        ``combos`` (one row per column, missing params at this strategy's values),
+        every value checked against its Param."""
+        base = {k: self.values[k] for k in self.signal_params}
+        if combos is None:
+            return Grid(pd.DataFrame([base]))
+        unknown = sorted(set(combos.columns) - set(base))
+        if unknown:
+            raise ValueError(f"not signal param(s) of {self.name}: {', '.join(unknown)}; signal params: "
+                             f"{', '.join(base)}")
+        frame = combos.copy()
+        for k, v in base.items():
+            if k in frame.columns:
+                frame[k] = [self.params[k].check(k, x) for x in frame[k]]
+            else:
+                frame[k] = v
+        return Grid(frame[list(base)])
+
+    def signals(self, ctx: Context, p: Grid) -> Signals:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def labels(self, ctx: Context) -> Any:  # pragma: no cover - only for strategies with a network
+        """Training targets aligned to bars: y[t] may use bars after t (it is the label),
+        up to t + ``walk_forward().horizon``; NaN where unknown."""
+        raise NotImplementedError(f"{self.name} declares network={self.network!r} but no labels()")
+
+    def walk_forward(self) -> WalkForward:  # pragma: no cover - only for strategies with a network
+        raise NotImplementedError(f"{self.name} declares network={self.network!r} but no walk_forward()")
+
+    def model_config(self, profile: str = "auto") -> ModelConfig:
+        """The network to train: ``network`` in ``profile`` with the system's training."""
+        from models import ModelConfig
+
+        return ModelConfig(self.network, profile=profile)
+
+    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+        """Out-of-sample model quality on the bars with a prediction (override)."""
+        return {}

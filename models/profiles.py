@@ -21,7 +21,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # 2 x 15 units is already CPU-sized: fast == full.
     "etf50": {"full": {}, "fast": {}},
     "price": {"full": {}, "fast": {"hidden": 32}},
-    "crypto": {"full": {}, "fast": {"lstm": (64, 32, 16), "dense": (16, 8)}},
+    "crypto": {"full": {}, "fast": {"lstm": (32, 16, 8), "dense": (16, 8)}},
     "attention": {"full": {}, "fast": {"lstm": (32, 16), "dense": (16, 8)}},
     "attention_ensemble": {
         "full": {},

@@ -2,7 +2,8 @@
 
 Long while the fast simple moving average of the close is above the slow one, short
 (or flat, with ``allow_short=0``) while it is below. Both averages at bar t use
-closes up to t only; the decision fills at bar t+1's open.
+closes up to t only; the decision fills at bar t+1's open. Vectorized over a grid:
+each (fast, slow) pair is one engine column, each distinct length computed once.
 """
 
 import numpy as np
@@ -18,15 +19,17 @@ class SmaCross(Strategy):
     params = {
         "fast": Param(20, low=2, high=500, doc="fast SMA length, bars"),
         "slow": Param(50, low=3, high=2000, doc="slow SMA length, bars"),
-        "allow_short": Param(1, low=0, high=1, doc="1: short below, 0: flat below"),
+        "allow_short": Param(True, doc="short below the slow SMA (else flat)"),
     }
 
-    def signals(self, bars):
-        if self.fast >= self.slow:
-            raise ValueError(f"param fast = {self.fast} must be below slow = {self.slow}")
-        fast = bars.close.rolling(self.fast).mean()
-        slow = bars.close.rolling(self.slow).mean()
-        below = -1.0 if self.allow_short else 0.0
+    def signals(self, ctx, p):
+        close = ctx.bars.close
+        if (p.fast >= p.slow).any():
+            raise ValueError(f"param fast must be below slow (fast={p.fast.ravel()}, slow={p.slow.ravel()})")
+        sma = {n: close.rolling(int(n)).mean().to_numpy() for n in np.unique(np.r_[p.fast[0], p.slow[0]])}
+        fast = np.column_stack([sma[n] for n in p.fast[0]])
+        slow = np.column_stack([sma[n] for n in p.slow[0]])
+        below = np.where(p.allow_short, -1.0, 0.0)
         target = np.where(fast > slow, 1.0, below)
-        target[slow.isna().to_numpy()] = np.nan  # not enough history yet: keep flat
-        return Signals(target=bars.close.rename(self.name) * 0 + target)
+        target[np.isnan(slow)] = np.nan  # not enough history yet: keep flat
+        return Signals(target=target)

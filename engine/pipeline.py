@@ -1,0 +1,119 @@
+"""From a strategy and bars to signals: features, cached walk-forward predictions,
+the vectorized signal rule. torch is imported only for strategies with a network."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.signals import Signals
+from engine.strategy import Context, Grid, Strategy
+
+
+@dataclass
+class Prepared:
+    """Everything before the signal rule: the context, and where predictions came
+    from (``cache_hit``, ``cache_key``, ``folds``, the resolved model config)."""
+
+    ctx: Context
+    cache_hit: bool | None = None
+    cache_key: str | None = None
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    model: dict[str, Any] | None = None
+
+
+def prepare(
+    strategy: Strategy,
+    bars: pd.DataFrame,
+    *,
+    device: str = "auto",
+    profile: str = "auto",
+    cache_dir: str | None = None,
+    use_cache: bool = True,
+    retrain: bool = False,
+    quiet: bool = False,
+) -> Prepared:
+    """Features of ``strategy.features`` and, when it has a network, walk-forward
+    predictions (from the cache unless ``retrain``; computed and stored otherwise)."""
+    from data import features as featurize
+
+    feats = featurize(bars, strategy.features) if strategy.features else pd.DataFrame(index=bars.index)
+    ctx = Context(bars=bars, features=feats)
+    if not strategy.network:
+        return Prepared(ctx)
+    from data import fingerprint
+    from models import PredictionCache, cache_key, cached, walk_forward
+
+    wf = strategy.walk_forward()
+    config = strategy.model_config(profile).resolved(device, n_features=_n_inputs(strategy, feats))
+    labels = strategy.labels(ctx)
+    X = _model_inputs(strategy, feats)
+    parts = {
+        "data": fingerprint(bars),
+        "features": {"set": strategy.features, "columns": list(X.columns)},
+        "model": config.to_dict(),
+        "walk_forward": wf.to_dict(),
+        "labels": _source_hash(type(strategy).labels),
+        "model_params": strategy.model_params,
+    }
+    cache = PredictionCache(cache_dir) if use_cache else None
+
+    def compute():
+        if not quiet:
+            import sys
+
+            print(f"{strategy.name}: training {config.network} ({config.profile} profile) walk-forward on "
+                  f"{len(bars):,} bars, lookback {wf.lookback}, retrain every {wf.retrain_every} bars",
+                  file=sys.stderr, flush=True)
+        return walk_forward(X.to_numpy(), labels, config, wf, device=device, quiet=quiet)
+
+    result, hit = cached(cache, parts, compute, n_bars=len(bars), refresh=retrain)
+    ctx.predictions = result.frame(bars.index)
+    return Prepared(ctx, cache_hit=hit if use_cache else None, cache_key=cache_key(parts),
+                    folds=[f.to_dict() for f in result.folds], model=config.to_dict())
+
+
+def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
+    from data import MODEL_COLUMNS
+
+    return feats[list(MODEL_COLUMNS[strategy.features])]
+
+
+def _n_inputs(strategy: Strategy, feats: pd.DataFrame) -> int:
+    return _model_inputs(strategy, feats).shape[1]
+
+
+def _source_hash(fn: Any) -> str:
+    """Hash of a function's source: label rules edited in a plugin invalidate the cache."""
+    try:
+        text = inspect.getsource(fn)
+    except (OSError, TypeError):
+        text = repr(fn)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> Signals:
+    """Run the strategy's signal rule over ``grid`` (default: its own param values) and
+    label the columns with the grid's combinations."""
+    grid = grid or strategy.grid()
+    signals = strategy.signals(ctx, grid)
+    if not isinstance(signals, Signals):
+        raise TypeError(f"{strategy.name}.signals must return Signals, got {type(signals).__name__}")
+    target = np.asarray(signals.target, dtype="float64")
+    if target.ndim == 1:
+        target = target[:, None]
+    if target.shape[0] != len(ctx.bars):
+        raise ValueError(f"{strategy.name}.signals returned {target.shape[0]} rows for {len(ctx.bars)} bars")
+    if target.shape[1] == 1 and len(grid) > 1:
+        target = np.repeat(target, len(grid), axis=1)
+    signals.target = pd.DataFrame(target, index=ctx.bars.index, columns=grid.columns)
+    for name in ("size", "sl", "tp", "trail", "max_hold"):
+        value = getattr(signals, name)
+        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == 1:
+            setattr(signals, name, value[0])  # (1, N) grid params: one value per column
+    return signals

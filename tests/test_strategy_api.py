@@ -1,0 +1,79 @@
+"""The plugin API: params validated at the boundary, grids as engine columns, loader errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data import load
+from engine import backtest, load_strategy
+from engine.pipeline import make_signals, prepare
+from engine.plugins import PluginError
+from engine.strategy import Param
+
+SMA = "strategies/sma_cross.py"
+
+
+def test_params_are_typed_and_ranged():
+    p = Param(20, low=2, high=500)
+    assert p.check("fast", "30") == 30 and isinstance(p.check("fast", 30.0), int)
+    with pytest.raises(ValueError, match=r"param fast: '2.5' is not a valid int"):
+        p.check("fast", "2.5")
+    with pytest.raises(ValueError, match=r"param fast = 1 is out of range \[2, 500\]"):
+        p.check("fast", 1)
+    flag = Param(True)
+    assert flag.check("x", "0") is False and flag.check("x", "yes") is True
+    with pytest.raises(ValueError, match="not a valid bool"):
+        flag.check("x", "maybe")
+
+
+def test_grid_becomes_engine_columns_equal_to_single_runs():
+    strategy = load_strategy(SMA)
+    bars = load("btcusd_1h", warn=False).iloc[:3000]
+    ctx = prepare(strategy, bars).ctx
+    combos = pd.DataFrame({"fast": [5, 10, 20], "slow": [30, 30, 60]})
+    signals = make_signals(strategy, ctx, strategy.grid(combos))
+    assert signals.target.shape == (3000, 3)
+    assert signals.target.columns.names == ["fast", "slow"]
+    grid_stats = backtest(bars, signals, fee=0.001).stats
+    for j, (fast, slow) in enumerate(zip(combos.fast, combos.slow, strict=True)):
+        single = load_strategy(SMA, fast=fast, slow=slow)
+        alone = backtest(bars, make_signals(single, prepare(single, bars).ctx), fee=0.001).stats
+        pd.testing.assert_series_equal(grid_stats.iloc[j], alone, check_names=False)
+    with pytest.raises(ValueError, match="param fast = 1 is out of range"):
+        strategy.grid(pd.DataFrame({"fast": [1]}))
+    with pytest.raises(ValueError, match="not signal param"):
+        strategy.grid(pd.DataFrame({"nope": [1]}))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x = (\n", r":1: syntax error"),
+    ("import numpy\n\nraise RuntimeError('boom')\n", r"bad.py:3: RuntimeError: boom"),
+    ("from engine.strategy import Strategy\n", r"expected exactly one Strategy subclass, found 0"),
+    ("from engine.strategy import Strategy\nclass A(Strategy): pass\nclass B(Strategy): pass\n",
+     r"found 2 \['A', 'B'\]"),
+])
+def test_plugin_errors(tmp_path, text, message):
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    with pytest.raises(PluginError, match=message):
+        load_strategy(path)
+
+
+def test_unknown_param_lists_the_known_ones():
+    with pytest.raises(PluginError, match=r"unknown param\(s\) speed for sma_cross; known: allow_short, fast, slow"):
+        load_strategy(SMA, speed=3)
+
+
+def test_signals_shape_is_checked(tmp_path):
+    path = tmp_path / "short.py"
+    path.write_text(
+        "from engine import Signals\nfrom engine.strategy import Strategy\n"
+        "class Short(Strategy):\n    name = 'short'\n"
+        "    def signals(self, ctx, p):\n        return Signals(target=[1.0, 0.0])\n")
+    strategy = load_strategy(path)
+    bars = load("synthetic:gbm?bars=50")
+    with pytest.raises(ValueError, match="short.signals returned 2 rows for 50 bars"):
+        make_signals(strategy, prepare(strategy, bars).ctx)
+    assert np.isnan(make_signals(load_strategy(SMA), prepare(load_strategy(SMA), bars).ctx).target.iloc[0, 0])
