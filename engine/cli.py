@@ -10,6 +10,7 @@ import click
 
 from engine.cli_common import fail as _fail
 from engine.cli_data import data_group
+from engine.cli_strategy import check, signal, train
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
@@ -34,6 +35,9 @@ def main() -> None:
 
 
 main.add_command(data_group)
+main.add_command(check)
+main.add_command(signal)
+main.add_command(train)
 
 
 def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None):

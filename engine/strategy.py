@@ -186,6 +186,11 @@ class Strategy:
 
         return ModelConfig(self.network, profile=profile)
 
+    def details(self, ctx: Context) -> dict[str, np.ndarray]:
+        """Per-bar values that explain a decision, for ``bt signal``: any of
+        ``predicted_price``, ``threshold``, ``confidence`` (arrays aligned to bars)."""
+        return {}
+
     def ml_metrics(self, ctx: Context) -> dict[str, float]:
         """Out-of-sample model quality on the bars with a prediction (override)."""
         return {}

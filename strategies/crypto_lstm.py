@@ -94,6 +94,15 @@ class CryptoLSTM(Strategy):
         target[np.isnan(pred[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target)
 
+    def details(self, ctx):
+        """predicted price, threshold (price units) and confidence = |predicted change| /
+        (2 x threshold), capped at 1 (1 = twice the distance the rule requires)."""
+        close, pred = ctx.col("close")[:, 0], self.predicted_price(ctx)[:, 0]
+        threshold = (self.atr_mult * ctx.col("atr_14") + self.vol_mult * ctx.col("realized_vol_price_20"))[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            confidence = np.minimum(np.abs(pred - close) / (2 * threshold), 1.0)
+        return {"predicted_price": pred, "threshold": threshold, "confidence": confidence}
+
     def ml_metrics(self, ctx):
         from models.metrics import change_correlation, direction_accuracy, mae, mse
 

@@ -1,0 +1,102 @@
+"""The no-lookahead audit behind ``bt check``: prefix invariance, stage by stage.
+
+For each cut point t, the strategy runs on ``bars[: t + 1]`` and on the full bars;
+every value at or before bar t must be the same in both runs, for the features, the
+model's walk-forward predictions (trained again on the prefix: nothing cached is
+reused, the prefix has its own data fingerprint) and the signals (target, size,
+stops). A value that changes means bar t's decision used data from after bar t.
+
+Tolerances: features and signals must agree to 1e-9 (relative to the value plus the
+column's spread); model outputs to 1e-5, because a float32 network gives results that
+differ in the last bits when the same window is predicted in a batch of another size
+(BLAS picks kernels by shape). A leak moves values by far more than that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from engine.pipeline import make_signals, prepare
+from engine.strategy import Strategy
+
+
+@dataclass
+class StageResult:
+    """One stage's verdict: ``failures`` lists (cut bar, column, first bad timestamp)."""
+
+    stage: str
+    cuts: int = 0
+    compared: int = 0
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def cut_points(n: int, count: int, first: int) -> list[int]:
+    """``count`` bar indices spread over [first, n - 2], ascending, unique."""
+    first = max(1, min(first, n - 2))
+    return sorted({int(x) for x in np.linspace(first, n - 2, count)})
+
+
+def _compare(stage: StageResult, t: int, prefix: pd.DataFrame, full: pd.DataFrame, rtol: float) -> None:
+    """Values at bars <= t must agree within ``rtol`` x (|value| + the column's spread)."""
+    stage.cuts += 1
+    head = full.iloc[: t + 1]
+    for col in full.columns:
+        if col not in prefix.columns:
+            stage.failures.append((t, str(col), "missing in the prefix run"))
+            continue
+        a = prefix[col].to_numpy(dtype="float64")
+        b = head[col].to_numpy(dtype="float64")
+        finite = full[col].to_numpy(dtype="float64")
+        finite = finite[np.isfinite(finite)]
+        spread = float(np.std(finite)) if len(finite) else 0.0
+        same = (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= rtol * (np.abs(b) + spread))
+        stage.compared += len(a)
+        if not same.all():
+            bad = int(np.flatnonzero(~same)[0])
+            stage.failures.append((t, str(col), str(full.index[bad])))
+
+
+def _signal_frame(signals, index: pd.Index) -> pd.DataFrame:
+    cols = {}
+    for name in ("target", "size", "sl", "tp", "max_hold"):
+        value = getattr(signals, name)
+        if value is None or np.ndim(value) == 0:
+            continue
+        arr = np.asarray(value, dtype="float64")
+        if arr.ndim == 1 and len(arr) != len(index):
+            continue  # per-column values: not bar-aligned
+        arr = arr.reshape(len(index), -1)
+        for j in range(arr.shape[1]):
+            cols[f"{name}[{j}]"] = arr[:, j]
+    return pd.DataFrame(cols, index=index)
+
+
+def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, device: str = "cpu", profile: str = "fast",
+          rtol: float = 1e-9, model_rtol: float = 1e-5, quiet: bool = True) -> list[StageResult]:
+    """Run the audit; returns one StageResult per stage (features, predictions, signals)."""
+    full = prepare(strategy, bars, device=device, profile=profile, use_cache=False, quiet=quiet)
+    full_signals = _signal_frame(make_signals(strategy, full.ctx), bars.index)
+    first = 0
+    if full.ctx.predictions is not None:
+        started = np.flatnonzero(full.ctx.predictions["fold"].to_numpy() >= 0)
+        first = int(started[0]) if len(started) else len(bars) - 2
+    stages = [StageResult("features"), StageResult("predictions"), StageResult("signals")]
+    for t in cut_points(len(bars), cuts, first):
+        part = bars.iloc[: t + 1]
+        prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False, quiet=True)
+        _compare(stages[0], t, prefix.ctx.features, full.ctx.features, rtol)
+        if full.ctx.predictions is not None:
+            _compare(stages[1], t, prefix.ctx.predictions, full.ctx.predictions, model_rtol)
+        _compare(stages[2], t, _signal_frame(make_signals(strategy, prefix.ctx), part.index), full_signals, rtol)
+    if full.ctx.predictions is None:
+        stages.pop(1)
+    if full.ctx.features.shape[1] == 0:
+        stages.pop(0)  # no declared feature set: whatever the rule computes is audited as signals
+    return stages

@@ -1,0 +1,140 @@
+"""``bt check``, ``bt signal`` and ``bt train``: a plugin's audit, its latest decision,
+and its models."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from engine.cli_common import fail
+
+_common = [
+    click.argument("plugin", type=click.Path()),
+    click.option("--data", "source", default=None, help="Sample name, file or synthetic: spec; default: the plugin's."),
+    click.option("--symbol", default=None, help="Symbol to select in a multi-symbol file."),
+    click.option("--start", default=None, help="First timestamp (inclusive)."),
+    click.option("--end", default=None, help="Last timestamp (inclusive)."),
+    click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h."),
+    click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a strategy param."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+    click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True),
+    click.option("--quiet", is_flag=True, help="No progress output."),
+    click.option("--debug", is_flag=True, help="Show tracebacks."),
+]
+
+
+def common(fn):
+    for option in reversed(_common):
+        fn = option(fn)
+    return fn
+
+
+def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets):
+    from engine.cli import _parse_sets, load_bars
+    from engine.plugins import load_strategy
+
+    strategy = load_strategy(plugin, **_parse_sets(sets))
+    bars, _ = load_bars(source or strategy.data, symbol=symbol, start=start, end=end, timeframe=timeframe)
+    return strategy, bars
+
+
+@click.command()
+@common
+@click.option("--cuts", type=int, default=5, show_default=True, help="Cut points to test.")
+def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cuts):
+    """No-lookahead audit of PLUGIN: features, predictions and signals at bar t must not
+    change when the bars after t are removed. One line per stage; exit 1 on failure.
+
+    Models are retrained on every prefix (nothing cached is reused); shrink them for a
+    quick audit with e.g. --set epochs=1."""
+    try:
+        from engine.audit import audit
+
+        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
+        stages = audit(strategy, bars, cuts=cuts, device="cpu" if device == "auto" else device,
+                       profile="fast" if profile == "auto" else profile, quiet=quiet)
+    except (ValueError, OSError, KeyError) as exc:
+        fail(debug, exc)
+    for s in stages:
+        if s.passed:
+            click.echo(f"PASS  {s.stage:<12} {s.cuts} cut points, {s.compared:,} values unchanged")
+        else:
+            t, col, when = s.failures[0]
+            click.echo(f"FAIL  {s.stage:<12} {len(s.failures)} column(s) changed; first: {col!r} at {when} "
+                       f"when the data was cut after bar {t} ({bars.index[t]}): it uses later data")
+    if not all(s.passed for s in stages):
+        sys.exit(1)
+
+
+@click.command()
+@common
+@click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
+def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cache_dir):
+    """The latest bar's decision of PLUGIN as one JSON object."""
+    try:
+        import numpy as np
+
+        from engine.pipeline import make_signals, prepare
+
+        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
+        prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, quiet=quiet)
+        ctx = prepared.ctx
+        target = make_signals(strategy, ctx).target.iloc[:, 0]
+        details = strategy.details(ctx)
+    except (ValueError, OSError, KeyError) as exc:
+        fail(debug, exc)
+    held = target.ffill().fillna(0.0)
+
+    def last(values):
+        v = float(np.asarray(values, dtype="float64").ravel()[-1]) if values is not None else float("nan")
+        return v if np.isfinite(v) else None
+
+    predicted, threshold = last(details.get("predicted_price")), last(details.get("threshold"))
+    current = float(bars["close"].iloc[-1])
+    model_info = None
+    if prepared.model is not None:
+        from models import PredictionCache
+
+        last_fold = prepared.folds[-1] if prepared.folds else None
+        model_info = {
+            "path": str(PredictionCache(cache_dir).path(prepared.cache_key) / "model.pt"),
+            "network": prepared.model["network"], "profile": prepared.model["profile"],
+            "last_trained": str(bars.index[last_fold["train_end"]]) if last_fold else None,
+            "lookback": strategy.walk_forward().lookback, "folds": len(prepared.folds),
+            "cache_hit": prepared.cache_hit,
+        }
+    out = {
+        "timestamp": str(bars.index[-1]), "ticker": bars.attrs.get("symbol") or source or strategy.data,
+        "strategy": strategy.name, "synthetic": bool(bars.attrs.get("synthetic")),
+        "signal": int(held.iloc[-1]), "confidence": last(details.get("confidence")),
+        "predicted_price": predicted, "current_price": current,
+        "price_difference": None if predicted is None else predicted - current, "threshold": threshold,
+        "indicators": {k: (None if not np.isfinite(v) else float(v)) for k, v in ctx.features.iloc[-1].items()},
+        "model_info": model_info,
+    }
+    click.echo(json.dumps(out))
+
+
+@click.command()
+@common
+@click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
+@click.option("--retrain/--no-retrain", default=True, show_default=True, help="Train even when cached.")
+def train(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cache_dir, retrain):
+    """Train PLUGIN's walk-forward models into the cache (or refresh them)."""
+    try:
+        from engine.pipeline import prepare
+
+        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
+        if not strategy.network:
+            raise ValueError(f"{strategy.name} has no model to train")
+        prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain,
+                           quiet=quiet)
+    except (ValueError, OSError, KeyError) as exc:
+        fail(debug, exc)
+    from models import PredictionCache
+
+    click.echo(f"{strategy.name}: {len(prepared.folds)} folds, "
+               f"{'from cache' if prepared.cache_hit else 'trained'}, "
+               f"stored in {PredictionCache(cache_dir).path(prepared.cache_key)}")

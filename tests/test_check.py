@@ -1,0 +1,33 @@
+"""``bt check``: the no-lookahead audit passes honest plugins and fails a leaky one."""
+
+import os
+
+from tests.test_cli import bt
+
+
+def test_check_passes_the_baseline():
+    out = bt("check", "strategies/sma_cross.py", "--start", "2018-01-01", "--end", "2018-03-01")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("PASS  signals") and "5 cut points" in out.stdout
+
+
+def test_check_fails_a_leaky_plugin():
+    out = bt("check", "tests/plugins/leaky.py", "--start", "2018-01-01", "--end", "2018-02-01")
+    assert out.returncode == 1
+    assert "FAIL  signals" in out.stdout and "it uses later data" in out.stdout
+
+
+def test_check_passes_crypto_lstm_with_its_model(tmp_path):
+    env = dict(os.environ, BT_CACHE_DIR=str(tmp_path))
+    import subprocess
+
+    from tests.test_cli import ROOT
+
+    out = subprocess.run(
+        ["bt", "check", "strategies/crypto_lstm.py", "--start", "2018-01-01", "--end", "2018-03-15", "--cuts", "3",
+         "--set", "epochs=1", "--set", "min_train=600", "--set", "retrain_every=400", "--set", "lookback=20",
+         "--quiet"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [["PASS", "features"], ["PASS", "predictions"], ["PASS", "signals"]]

@@ -1,0 +1,41 @@
+"""``bt train`` fills the cache; ``bt signal`` prints the latest decision as one JSON object."""
+
+import json
+import os
+import subprocess
+
+from tests.test_cli import ROOT
+
+TINY = ["--start", "2018-01-01", "--end", "2018-02-20", "--set", "epochs=1", "--set", "min_train=500",
+        "--set", "retrain_every=300", "--set", "lookback=20", "--quiet"]
+
+
+def bt_env(tmp_path, *args):
+    env = dict(os.environ, BT_CACHE_DIR=str(tmp_path))
+    return subprocess.run(["bt", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_train_then_signal_json_schema(tmp_path):
+    trained = bt_env(tmp_path, "train", "strategies/crypto_lstm.py", *TINY)
+    assert trained.returncode == 0, trained.stderr
+    assert "folds, trained, stored in" in trained.stdout
+    out = bt_env(tmp_path, "signal", "strategies/crypto_lstm.py", *TINY)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1
+    sig = json.loads(lines[0])
+    assert set(sig) >= {"timestamp", "ticker", "signal", "confidence", "predicted_price", "current_price",
+                        "price_difference", "threshold", "indicators", "model_info"}
+    assert sig["timestamp"] == "2018-02-20 23:00:00+00:00" and sig["ticker"] == "btcusd_1h"
+    assert sig["signal"] in (-1, 0, 1)
+    assert abs(sig["price_difference"] - (sig["predicted_price"] - sig["current_price"])) < 1e-9
+    assert 0.0 <= sig["confidence"] <= 1.0 and sig["threshold"] > 0
+    assert {"rsi_14", "macd", "vwap_20", "adx_14"} <= set(sig["indicators"])
+    info = sig["model_info"]
+    assert info["cache_hit"] is True and info["lookback"] == 20 and info["network"] == "crypto"
+    assert os.path.exists(info["path"]) and info["last_trained"].startswith("2018-02")
+
+
+def test_train_refuses_a_model_free_plugin(tmp_path):
+    out = bt_env(tmp_path, "train", "strategies/sma_cross.py")
+    assert out.returncode == 2 and out.stderr.strip() == "Error: sma_cross has no model to train"
