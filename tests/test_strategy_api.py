@@ -77,3 +77,25 @@ def test_signals_shape_is_checked(tmp_path):
     with pytest.raises(ValueError, match="short.signals returned 2 rows for 50 bars"):
         make_signals(strategy, prepare(strategy, bars).ctx)
     assert np.isnan(make_signals(load_strategy(SMA), prepare(load_strategy(SMA), bars).ctx).target.iloc[0, 0])
+
+
+def test_readme_plugin_loads_and_its_rule_runs(tmp_path):
+    import re
+    from pathlib import Path
+
+    from engine.strategy import Context
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "class NextReturn" in block)
+    path = tmp_path / "next_return.py"
+    path.write_text(code)
+    strategy = load_strategy(path, edge=0.002)
+    assert strategy.model_params == {"lookback": 60} and strategy.walk_forward().lookback == 60
+    bars = load("synthetic:gbm?bars=300&seed=2")
+    pred = pd.DataFrame({"prediction": np.r_[[np.nan] * 100, np.linspace(-0.01, 0.01, 200)]}, index=bars.index)
+    ctx = Context(bars=bars, features=pd.DataFrame(index=bars.index), predictions=pred)
+    target = make_signals(strategy, ctx).target.iloc[:, 0].to_numpy()
+    assert np.isnan(target[:100]).all()
+    assert (target[100:][pred.prediction[100:] > 0.002] == 1).all()
+    assert (target[100:][pred.prediction[100:] < -0.002] == -1).all()
+    assert np.isfinite(strategy.labels(ctx)[:-1]).all() and np.isnan(strategy.labels(ctx)[-1])
