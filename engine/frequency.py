@@ -41,14 +41,14 @@ def periods_per_year(index: pd.Index) -> float:
     step_raw = ns[1] - ns[0] if regular_step_nb(ns) else np.median(np.diff(ns))
     if step_raw <= 0:
         raise ValueError("periods_per_year: the index is not increasing; sort the bars first")
-    step = pd.Timedelta(int(step_raw), unit=index.unit)
+    step = int(step_raw)  # in the index's unit, like day
     weekends = _has_weekend_bar(ns, day)
     days = 365.0 if weekends else 252.0
-    if step >= pd.Timedelta(days=4):
-        return 365.25 * _DAY / step
-    if step >= _DAY:
+    if step >= 4 * day:
+        return 365.25 * _DAY / pd.Timedelta(step, unit=index.unit)
+    if step >= day:
         return days
     if weekends:
-        return days * (_DAY / step)
+        return days * (day / step)  # int / int: the exact ratio, rounded once
     per_day = pd.Series(1, index=index).groupby(index.normalize()).size().median()
     return days * float(per_day)

@@ -50,13 +50,15 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
         bad = index.duplicated() | np.r_[False, np.asarray(index[1:] < index[:-1])]
         i = int(np.argmax(bad))
         raise ValueError(f"bars: index must be sorted and unique; first problem at {where(index, columns, i)}")
-    level0 = bars.columns.get_level_values(0) if isinstance(bars.columns, pd.MultiIndex) else bars.columns
-    missing = [f for f in PRICE_FIELDS if f not in level0]
-    if missing:
-        raise ValueError(f"bars: missing column(s) {missing}; bars need {list(PRICE_FIELDS)}")
+    try:
+        fields = [bars[name] for name in PRICE_FIELDS]
+    except KeyError:
+        level0 = bars.columns.get_level_values(0) if isinstance(bars.columns, pd.MultiIndex) else bars.columns
+        missing = [f for f in PRICE_FIELDS if f not in level0]
+        raise ValueError(f"bars: missing column(s) {missing}; bars need {list(PRICE_FIELDS)}") from None
     arrays = []
-    for name in PRICE_FIELDS:
-        a = np.asarray(bars[name], dtype=np.float64)
+    for name, field in zip(PRICE_FIELDS, fields, strict=True):
+        a = field.to_numpy(dtype=np.float64)
         a = a.reshape(len(index), -1)
         if a.shape[1] not in (1, len(columns)):
             raise ValueError(
@@ -65,7 +67,10 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
             )
         arrays.append(a)
     width = max(a.shape[1] for a in arrays)
-    o, h, lo, c = (np.ascontiguousarray(np.broadcast_to(a, (len(index), width))) for a in arrays)
+    # Views of the bars' own arrays when they are already float64 (T, width) and
+    # C-contiguous; a broadcast or copy otherwise.
+    o, h, lo, c = (np.ascontiguousarray(a if a.shape[1] == width else np.broadcast_to(a, (len(index), width)))
+                   for a in arrays)
     i, j, code = check_prices_nb(o, h, lo, c)
     if code == PARTIAL_NAN:
         name = next(f for f, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True) if np.isnan(a[i, j]))
@@ -125,6 +130,10 @@ def flex_array(
     ``index``), or a (T, N) / (T, 1) / (1, N) frame or array. ``valid`` maps values
     to a boolean mask; NaN passes only with ``allow_nan``."""
     T, N = len(index), len(columns)
+    if isinstance(value, (float, int)) and not (value != value and not allow_nan):
+        # A plain number (the usual keyword): checked without building masks.
+        if value != value or valid(float(value)):
+            return np.full((1, 1), float(value))
     if isinstance(value, pd.DataFrame):
         if len(value) == T and not value.index.equals(index):
             raise ValueError(f"{name}: index differs from the bars' index; reindex it to the bars")

@@ -237,16 +237,21 @@ def next_entry_bar_nb(target, c, i, tf, reentry):
 
 
 @njit(cache=True, nogil=True)
-def valid_close_nb(open_, high, low, close, pc, last):
-    """Close of the first (``last``: the last) bar of price column ``pc`` with no NaN
-    price, or NaN."""
+def valid_closes_nb(open_, high, low, close, pc):
+    """Closes of the first and the last bar of price column ``pc`` with no NaN
+    price (NaN, NaN if there is none)."""
     T = close.shape[0]
-    for k in range(T):
-        i = T - 1 - k if last else k
-        o, h, lo, cl = open_[i, pc], high[i, pc], low[i, pc], close[i, pc]
-        if not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(cl)):
-            return cl
-    return np.nan
+    first = np.nan
+    for i in range(T):
+        if not (np.isnan(open_[i, pc]) or np.isnan(high[i, pc]) or np.isnan(low[i, pc]) or np.isnan(close[i, pc])):
+            first = close[i, pc]
+            break
+    last = np.nan
+    for i in range(T - 1, -1, -1):
+        if not (np.isnan(open_[i, pc]) or np.isnan(high[i, pc]) or np.isnan(low[i, pc]) or np.isnan(close[i, pc])):
+            last = close[i, pc]
+            break
+    return first, last
 
 
 @njit(cache=True, nogil=True)
@@ -256,7 +261,8 @@ def flush_equity_nb(acc, buf, n, first_bar, exposed, equity_out, c):
     if n == 0:
         return
     if equity_out.shape[0] > 0:
-        equity_out[first_bar:first_bar + n, c] = buf[:n]
+        for k in range(n):  # loops, not slice assignments: much faster to compile
+            equity_out[first_bar + k, c] = buf[k]
     acc_bars(acc, first_bar, buf[:n], exposed)
 
 
@@ -266,12 +272,12 @@ CHUNK = 256  # bars of equity buffered before they are folded into the metrics
 @njit(cache=True, nogil=True)
 def simulate_column_nb(
     c, open_, high, low, close, target, size, sl, tp, trail, max_hold,
-    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry,
-    equity_out, trades_out, trade_start, acc,
+    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy,
+    equity_out, trades_out, trade_offsets, trade_counts, stats,
 ):
-    """Simulate column ``c``; write its equity (if ``equity_out`` has rows) and its
-    trades from row ``trade_start`` (if ``trades_out`` has rows); metrics go to
-    ``acc``.
+    """Simulate column ``c``: write its equity (if ``equity_out`` has rows), its
+    trades from row ``trade_offsets[c]`` (if ``trades_out`` has rows) and their
+    number to ``trade_counts[c]``, and its metrics to ``stats[c]``.
 
     The column's state lives in local variables. While flat with no order pending,
     the loop jumps to the next entry target (next_entry_bar_nb): those bars keep
@@ -279,16 +285,17 @@ def simulate_column_nb(
     timing in the module docstring; their equity is buffered CHUNK bars at a time
     and folded into the metrics by acc_bars.
 
-    Returns (trades written, closed plus a final open one; first valid close; last
-    valid close)."""
+    Trades written count the closed ones plus a final open one."""
     T = target.shape[0]
     pc = c if close.shape[1] > 1 else 0  # price column (prices are always (T, 1|N))
+    trade_start = trade_offsets[c] if trades_out.shape[0] > 0 else 0
+    acc = np.empty(A_SIZE, dtype=np.float64)
     cash = flex(init_cash, 0, c)
     acc_init(acc, cash)
     # The open position (side 0.0 when flat) and its stops.
     pos = 0.0  # signed units
     side = 0.0
-    entry_bar = -1
+    entry_bar = np.int64(-1)
     entry_price = 0.0
     entry_fee = 0.0
     peak = np.nan  # best price since entry (the trailing reference)
@@ -297,33 +304,67 @@ def simulate_column_nb(
     prot_reason = REASON_SL
     prof = np.nan  # take-profit level
     trail_d = np.nan
+    trailing = False
     hold = np.nan
     lower = np.nan  # a stop may fire on a bar reaching these (the SL or TP level by side)
     upper = np.nan
-    n_trades = 0
+    n_trades = np.int64(0)
     tf = 0.0  # forward-filled target
     pending = False
     pend_target = 0.0
-    pend_bar = -1
+    pend_bar = np.int64(-1)
     last_close = np.nan
     buf = np.empty(CHUNK)
-    nb = 0  # equity values buffered, of bars i - nb ... i - 1
-    exposed = 0
+    # Integers start as np.int64: a literal 0 or -1 would make numba compile the
+    # helpers they are passed to once more, for that literal type.
+    nb = np.int64(0)  # equity values buffered, of bars i - nb ... i - 1
+    exposed = np.int64(0)
+    signal = np.int64(REASON_SIGNAL)
 
-    i = 0
+    i = np.int64(0)
     while i < T:
         if side == 0.0 and not pending:
             j, tf = next_entry_bar_nb(target, c, i, tf, reentry)
             if j > i:
                 flush_equity_nb(acc, buf, nb, i - nb, exposed, equity_out, c)
-                nb = 0
-                exposed = 0
+                nb = np.int64(0)
+                exposed = np.int64(0)
                 if equity_out.shape[0] > 0:
-                    equity_out[i:j, c] = cash
+                    for k in range(i, j):
+                        equity_out[k, c] = cash
                 acc_flat(acc, i, j - i, cash)
                 i = j
                 if i == T:
                     break
+        elif side != 0.0 and not pending and entry_bar < i:
+            # In a position with no order pending, bars on which no stop level is
+            # reached, max_hold is not due, the target is NaN and no price is NaN
+            # change nothing but equity and the trailing reference: a short loop.
+            start = i
+            while i < T and nb < CHUNK:
+                o = open_[i, pc]
+                h = high[i, pc]
+                lo = low[i, pc]
+                cl = close[i, pc]
+                if (o <= lower or lo <= lower or o >= upper or h >= upper or i - entry_bar >= hold
+                        or not np.isnan(target[i, c]) or np.isnan(o + h + lo + cl)):
+                    break
+                if trailing and ((side > 0.0 and h > peak) or (side < 0.0 and lo < peak)):
+                    peak = h if side > 0.0 else lo
+                    prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
+                    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
+                last_close = cl
+                buf[nb] = cash + pos * cl
+                nb += 1
+                i += 1
+            exposed += i - start
+            if nb == CHUNK:
+                flush_equity_nb(acc, buf, nb, i - nb, exposed, equity_out, c)
+                nb = np.int64(0)
+                exposed = np.int64(0)
+                continue
+            if i == T:
+                break
         o = open_[i, pc]
         h = high[i, pc]
         lo = low[i, pc]
@@ -334,8 +375,8 @@ def simulate_column_nb(
             # 1. Stops, then max_hold, on a position armed before this bar.
             price = np.nan
             want = 0.0
-            reason = REASON_SIGNAL
-            dec_bar = -1
+            reason = signal
+            dec_bar = np.int64(-1)
             if side != 0.0 and entry_bar < i:
                 if o <= lower or lo <= lower or o >= upper or h >= upper:
                     price, reason = stop_fill_price(side, prot, prot_reason, prof, o, h, lo, stop_tie)
@@ -345,7 +386,7 @@ def simulate_column_nb(
                 if not np.isnan(price):
                     forced = True
                     pending = False
-                elif not np.isnan(trail_d) and ((side > 0.0 and h > peak) or (side < 0.0 and lo < peak)):
+                elif trailing and ((side > 0.0 and h > peak) or (side < 0.0 and lo < peak)):
                     # The trailing reference moves after the check (only a
                     # trailing stop reads it; new highs are too random to branch on).
                     peak = h if side > 0.0 else lo
@@ -354,7 +395,7 @@ def simulate_column_nb(
             # 2. The order decided at an earlier bar fills at this open.
             if fill_mode == FILL_NEXT_OPEN and pending:
                 pending = False
-                price, want, reason, dec_bar = o, pend_target, REASON_SIGNAL, pend_bar
+                price, want, reason, dec_bar = o, pend_target, signal, pend_bar
             if not np.isnan(price):
                 cash, pos, side, entry_bar, entry_price, entry_fee, n_trades = fill_nb(
                     c, i, want, price, reason, dec_bar, cash, pos, side, entry_bar,
@@ -364,6 +405,7 @@ def simulate_column_nb(
                 if side != 0.0 and entry_bar == i:
                     peak, sl_level, prof, trail_d, hold = arm_stops_nb(
                         c, side, entry_price, dec_bar, sl, tp, trail, max_hold)
+                    trailing = not np.isnan(trail_d)
                     prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
                     lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
         # 3. This bar's decision becomes the pending order.
@@ -379,13 +421,14 @@ def simulate_column_nb(
             if fill_mode == FILL_CLOSE and pending:
                 pending = False
                 cash, pos, side, entry_bar, entry_price, entry_fee, n_trades = fill_nb(
-                    c, i, pend_target, cl, REASON_SIGNAL, pend_bar, cash, pos, side,
+                    c, i, pend_target, cl, signal, pend_bar, cash, pos, side,
                     entry_bar, entry_price, entry_fee, n_trades, size, fee, fixed_fee,
                     slippage, lot, acc, trades_out, trade_start,
                 )
                 if side != 0.0 and entry_bar == i:
                     peak, sl_level, prof, trail_d, hold = arm_stops_nb(
                         c, side, entry_price, pend_bar, sl, tp, trail, max_hold)
+                    trailing = not np.isnan(trail_d)
                     prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
                     lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
             last_close = cl
@@ -399,8 +442,8 @@ def simulate_column_nb(
         i += 1
         if nb == CHUNK:
             flush_equity_nb(acc, buf, nb, i - nb, exposed, equity_out, c)
-            nb = 0
-            exposed = 0
+            nb = np.int64(0)
+            exposed = np.int64(0)
     flush_equity_nb(acc, buf, nb, T - nb, exposed, equity_out, c)
 
     # End of data: the open position is marked to market and reported as open.
@@ -419,59 +462,46 @@ def simulate_column_nb(
             trades_out[r, T_RETURN] = pnl / entry_value
             trades_out[r, T_REASON] = REASON_END
         n_trades += 1
-    first = valid_close_nb(open_, high, low, close, pc, False)
-    last = valid_close_nb(open_, high, low, close, pc, True)
-    return n_trades, first, last
+    trade_counts[c] = n_trades
+    first, last = valid_closes_nb(open_, high, low, close, pc)
+    acc_finish(acc, stats[c], flex(init_cash, 0, c), ppy, last / first - 1.0)
 
 
 @njit(cache=True, nogil=True)
-def _run_column(
-    c, open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
-    slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades, offsets,
-    counts, stats,
-):
-    """simulate_column_nb for column ``c`` of simulate_nb, then its metrics row."""
-    acc = np.empty(A_SIZE, dtype=np.float64)
-    start = offsets[c] if trades.shape[0] > 0 else 0
-    n, first_close, last_close = simulate_column_nb(
-        c, open_, high, low, close, target, size, sl, tp, trail, max_hold,
-        fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry,
-        equity, trades, start, acc,
-    )
-    counts[c] = n
-    acc_finish(acc, stats[c], flex(init_cash, 0, c), ppy, last_close / first_close - 1.0)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _bounds_parallel_nb(target, reentry, out):
-    """count_entries_nb of every column, in parallel."""
-    for k in prange(target.shape[1]):
-        out[k] = count_entries_nb(target, np.int64(k), reentry)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _columns_parallel_nb(
-    open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
-    slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades, offsets,
-    counts, stats,
-):
-    """_run_column for every column, in parallel."""
-    for k in prange(target.shape[1]):
-        _run_column(
-            np.int64(k),  # prange indices are unsigned; flex() needs signed
-            open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
-            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
-            offsets, counts, stats,
-        )
+def _allocate_nb(T, N, record, bounds):
+    """Outputs of a run over N columns: equity (T or 0 rows), trade rows reserved
+    per column from ``bounds`` (offsets: N + 1 cumulative starts), trade counts and
+    stats."""
+    equity = np.empty((T if record else 0, N), dtype=np.float64)
+    offsets = np.zeros(N + 1, dtype=np.int64)
+    for c in range(N):
+        offsets[c + 1] = offsets[c] + bounds[c]
+    trades = np.empty((offsets[N], N_TRADE_FIELDS), dtype=np.float64)
+    return equity, trades, offsets, np.zeros(N, dtype=np.int64), np.empty((N, N_STATS), dtype=np.float64)
 
 
 @njit(cache=True, nogil=True)
+def _compact_trades_nb(trades, offsets, counts):
+    """The trade rows actually written (``counts`` per column), in column order."""
+    N = counts.shape[0]
+    if counts.sum() == offsets[N]:
+        return trades
+    out = np.empty((counts.sum(), N_TRADE_FIELDS), dtype=np.float64)
+    r = 0
+    for c in range(N):
+        for k in range(offsets[c], offsets[c] + counts[c]):
+            for f in range(N_TRADE_FIELDS):  # loops, not slices: faster to compile
+                out[r, f] = trades[k, f]
+            r += 1
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def simulate_nb(
     open_, high, low, close, target, size, sl, tp, trail, max_hold,
     fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, record,
 ):
-    """Simulate every column of ``target``: several columns in parallel threads, a
-    single column on the calling thread (a thread launch costs more than it saves).
+    """Simulate every column of ``target``, in parallel threads.
 
     With ``record``, every column's equity and trades are kept: trade rows are
     reserved per column from an upper bound (count_entries_nb) and compacted at the
@@ -479,32 +509,38 @@ def simulate_nb(
     column then entry, stats (N, N_STATS)).
     """
     T, N = target.shape
-    equity = np.empty((T if record else 0, N), dtype=np.float64)
-    offsets = np.zeros(N + 1, dtype=np.int64)
+    bounds = np.zeros(N, dtype=np.int64)
     if record:
-        bounds = np.empty(N, dtype=np.int64)
-        if N == 1:
-            bounds[0] = count_entries_nb(target, 0, reentry)
-        else:
-            _bounds_parallel_nb(target, reentry, bounds)
-        for c in range(N):
-            offsets[c + 1] = offsets[c] + bounds[c]
-    trades = np.empty((offsets[N], N_TRADE_FIELDS), dtype=np.float64)
-    counts = np.zeros(N, dtype=np.int64)
-    stats = np.empty((N, N_STATS), dtype=np.float64)
-    args = (open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
+        for k in prange(N):
+            bounds[k] = count_entries_nb(target, np.int64(k), reentry)
+    equity, trades, offsets, counts, stats = _allocate_nb(T, N, record, bounds)
+    for k in prange(N):
+        simulate_column_nb(
+            np.int64(k),  # prange indices are unsigned; flex() needs signed
+            open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
             slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
-            offsets, counts, stats)
-    if N == 1:
-        _run_column(0, *args)
-    else:
-        _columns_parallel_nb(*args)
-    n_trades = counts.sum()
-    if not record or n_trades == offsets[N]:
-        return equity, trades, stats
-    out = np.empty((n_trades, N_TRADE_FIELDS), dtype=np.float64)
-    r = 0
+            offsets, counts, stats,
+        )
+    return equity, _compact_trades_nb(trades, offsets, counts), stats
+
+
+@njit(cache=True, nogil=True)
+def simulate_serial_nb(
+    open_, high, low, close, target, size, sl, tp, trail, max_hold,
+    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, record,
+):
+    """simulate_nb on the calling thread: for one column a thread launch costs more
+    than it saves (and the parallel code need not be compiled)."""
+    T, N = target.shape
+    bounds = np.zeros(N, dtype=np.int64)
+    if record:
+        for c in range(N):
+            bounds[c] = count_entries_nb(target, c, reentry)
+    equity, trades, offsets, counts, stats = _allocate_nb(T, N, record, bounds)
     for c in range(N):
-        out[r:r + counts[c]] = trades[offsets[c]:offsets[c] + counts[c]]
-        r += counts[c]
-    return equity, out, stats
+        simulate_column_nb(
+            c, open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
+            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
+            offsets, counts, stats,
+        )
+    return equity, _compact_trades_nb(trades, offsets, counts), stats

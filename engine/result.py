@@ -14,6 +14,12 @@ import pandas as pd
 from engine import kernels
 from engine.stats_nb import STAT_NAMES
 
+# Read-only lookup tables for the trades frame, built once: the exit reason dtype,
+# and the side names as a pandas string array to take() from (which copies), far
+# cheaper per call than converting a numpy array of strings.
+_REASONS = pd.CategoricalDtype(list(kernels.REASON_NAMES))
+_SIDES = pd.array(["long", "short"], dtype="str")
+
 
 class Result:
     """Outcome of backtest() for N columns over T bars.
@@ -61,30 +67,31 @@ class Result:
         if self._trades is None:
             raise ValueError("trades were not recorded: run backtest(..., record=True)")
         t = self._trades
-        col = t[:, kernels.T_COL].astype(np.int64)
-        entry = t[:, kernels.T_ENTRY_BAR].astype(np.int64)
-        exit_ = t[:, kernels.T_EXIT_BAR].astype(np.int64)
-        reason = t[:, kernels.T_REASON].astype(np.int64)
+        f = t.T.copy()  # one row per field, owned by the frame built on views of it
+        col = f[kernels.T_COL].astype(np.int64)
+        entry = f[kernels.T_ENTRY_BAR].astype(np.int64)
+        exit_ = f[kernels.T_EXIT_BAR].astype(np.int64)
+        reason = f[kernels.T_REASON].astype(np.int64)
         return pd.DataFrame({
             "col": col,
-            "column": self.columns[col] if len(t) else pd.Index([], dtype=object),
-            "side": np.where(t[:, kernels.T_SIDE] > 0, "long", "short"),
+            "column": self.columns.take(col) if len(t) else pd.Index([], dtype=object),
+            "side": _SIDES.take(np.where(f[kernels.T_SIDE] > 0, 0, 1)),
             "entry_bar": entry,
-            "entry_time": self.index[entry],
-            "entry_price": t[:, kernels.T_ENTRY_PRICE],
+            "entry_time": self.index.take(entry),
+            "entry_price": f[kernels.T_ENTRY_PRICE],
             "exit_bar": exit_,
-            "exit_time": self.index[exit_],
-            "exit_price": t[:, kernels.T_EXIT_PRICE],
-            "size": t[:, kernels.T_SIZE],
-            "entry_fee": t[:, kernels.T_ENTRY_FEE],
-            "exit_fee": t[:, kernels.T_EXIT_FEE],
-            "fees": t[:, kernels.T_ENTRY_FEE] + t[:, kernels.T_EXIT_FEE],
-            "pnl": t[:, kernels.T_PNL],
-            "return": t[:, kernels.T_RETURN],
+            "exit_time": self.index.take(exit_),
+            "exit_price": f[kernels.T_EXIT_PRICE],
+            "size": f[kernels.T_SIZE],
+            "entry_fee": f[kernels.T_ENTRY_FEE],
+            "exit_fee": f[kernels.T_EXIT_FEE],
+            "fees": f[kernels.T_ENTRY_FEE] + f[kernels.T_EXIT_FEE],
+            "pnl": f[kernels.T_PNL],
+            "return": f[kernels.T_RETURN],
             "bars_held": exit_ - entry,
-            "exit_reason": pd.Categorical.from_codes(reason, kernels.REASON_NAMES),
+            "exit_reason": pd.Categorical.from_codes(reason, dtype=_REASONS),
             "is_open": reason == kernels.REASON_END,
-        })
+        }, copy=False)  # every array above is new (f is a private copy)
 
     @property
     def orders(self) -> pd.DataFrame:

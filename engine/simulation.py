@@ -118,7 +118,8 @@ def backtest(
     else:
         ppy = float(periods_per_year)
 
-    equity, trades, stats = kernels.simulate_nb(
+    simulate = kernels.simulate_nb if target.shape[1] > 1 else kernels.simulate_serial_nb
+    equity, trades, stats = simulate(
         o, h, lo, c, target, size_a, sl_a, tp_a, tr_a, mh_a,
         fee_a, ffee_a, slip_a, lot_a, cash_a, FILL_MODES[fill], STOP_TIES[stop_tie],
         reentry, ppy, record,

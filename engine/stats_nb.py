@@ -149,7 +149,7 @@ def acc_flat(acc, first_bar, n_bars, equity):
     if not (equity == acc[A_PREV] and np.isfinite(equity)):
         one = np.full(1, equity)
         for k in range(n_bars):
-            acc_bars(acc, first_bar + k, one, 0)
+            acc_bars(acc, first_bar + k, one, np.int64(0))
         return
     last = first_bar + n_bars - 1
     acc[A_N] += n_bars
