@@ -11,6 +11,7 @@ import click
 from engine.cli_common import fail as _fail
 from engine.cli_data import data_group
 from engine.cli_strategy import check, signal, train
+from engine.cli_sweep import sweep
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
@@ -38,6 +39,7 @@ main.add_command(data_group)
 main.add_command(check)
 main.add_command(signal)
 main.add_command(train)
+main.add_command(sweep)
 
 
 def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None):

@@ -1,0 +1,246 @@
+"""``bt sweep``: run a grid of plugin and engine params, rank the combinations, report
+the Deflated Sharpe Ratio of the best one or a walk-forward optimization.
+
+Everything heavy (pandas, numba, the plugin, dask) is imported inside the command.
+``BT_SWEEP_STOP_AFTER=k`` in the environment interrupts the sweep after k chunks have
+been stored, as Ctrl-C would (a testing aid for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import click
+
+from engine.cli_common import fail
+
+ENGINE_OPTIONS = ("fee", "fixed_fee", "slippage", "size", "sl", "tp", "max_hold")
+
+
+def _progress_printer():
+    tty = sys.stderr.isatty()
+
+    def show(p) -> None:
+        line = (f"sweep: {p.chunks_done}/{p.chunks_total} chunks, {p.combos_done:,}/{p.combos_total:,} "
+                f"combinations, {p.combos_per_s:,.0f} combos/s")
+        end = "\n" if (not tty or p.chunks_done == p.chunks_total) else ""
+        click.echo(("\r" if tty else "") + line, err=True, nl=False)
+        click.echo(end, err=True, nl=False)
+
+    return show
+
+
+def _clean(value):
+    """JSON-safe: non-finite floats become null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "-" if math.isnan(v) else str(v)
+        return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _table(rows: list[dict], columns: list[str]) -> list[str]:
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return lines
+
+
+@click.command()
+@click.argument("plugin", type=click.Path())
+@click.option("--grid", "grids", multiple=True, metavar="NAME=SPEC",
+              help="A swept param: NAME=v1,v2,... or NAME=start:stop:step (stop included). Plugin params and "
+                   "fee, fixed_fee, slippage, size, sl, tp, trail, max_hold ('none' = no stop). Repeat per param.")
+@click.option("--random", "random_n", type=int, default=None, help="Run N combinations drawn at random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --random.")
+@click.option("--constraint", "constraints", multiple=True, metavar="EXPR",
+              help='Keep combinations where EXPR holds, e.g. "fast < slow". Repeatable.')
+@click.option("--data", "source", default=None, help="Sample name, file or synthetic: spec; default: the plugin's.")
+@click.option("--symbol", default=None, help="Symbol to select in a multi-symbol file.")
+@click.option("--start", default=None, help="First timestamp to use (inclusive).")
+@click.option("--end", default=None, help="Last timestamp to use (inclusive).")
+@click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a plugin param (not swept).")
+@click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
+@click.option("--fixed-fee", type=float, default=None, help="Fee per fill, currency (default 0).")
+@click.option("--slippage", type=float, default=None, help="Adverse fill move, fraction (default 0).")
+@click.option("--size", type=float, default=None, help="Fraction of equity per entry (default 1).")
+@click.option("--cash", type=float, default=None, help="Initial cash (default: the plugin's).")
+@click.option("--fill", type=click.Choice(["next_open", "close"]), default="next_open", show_default=True)
+@click.option("--sl", type=float, default=None, help="Stop-loss distance, fraction of entry price.")
+@click.option("--tp", type=float, default=None, help="Take-profit distance, fraction of entry price.")
+@click.option("--trail", is_flag=True, help="Make the stop-loss trailing.")
+@click.option("--max-hold", type=int, default=None, help="Close after this many bars in a trade.")
+@click.option("--metric", default="sharpe", show_default=True, help="Metric that ranks the combinations.")
+@click.option("--top", type=int, default=20, show_default=True, help="Rows of the ranking to print.")
+@click.option("--out", default=None, metavar="DIR",
+              help="Store results here as Parquet parts + manifest (a Parquet dataset directory).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted sweep stored in --out.")
+@click.option("--memory-budget", type=float, default=1024.0, show_default=True, metavar="MB",
+              help="Working memory of one chunk of columns; sets the chunk size.")
+@click.option("--chunk-size", type=int, default=None, help="Columns per chunk (overrides --memory-budget).")
+@click.option("--walk-forward", "walk_forward", type=int, default=None, metavar="K",
+              help="Walk-forward optimization over K folds: choose by --metric in-sample (anchored), report "
+                   "the out-of-sample folds stitched together.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler to use (else a LocalCluster).")
+@click.option("--workers", type=int, default=None, help="Worker processes of the LocalCluster (default: cores).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where models train and predict.")
+@click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True)
+@click.option("--retrain", is_flag=True, help="Ignore cached models and predictions; train again.")
+@click.option("--cache-dir", default=None, help="Model/prediction cache (default $BT_CACHE_DIR or ~/.cache/bt).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end, timeframe, sets, fee, fixed_fee,
+          slippage, size, cash, fill, sl, tp, trail, max_hold, metric, top, out, resume, memory_budget, chunk_size,
+          walk_forward, executor, scheduler, workers, device, profile, retrain, cache_dir, as_json, quiet, debug):
+    """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
+
+    Signal params become engine columns over one set of cached predictions; each
+    distinct value of a model param (model=True) trains its own walk-forward models.
+    Example: bt sweep strategies/sma_cross.py --grid fast=5:50:5 --grid slow=20:200:10
+    --grid fee=0.0005,0.001 --constraint "fast < slow" --out sweep.parquet
+    """
+    given = dict(fee=fee, fixed_fee=fixed_fee, slippage=slippage, size=size, sl=sl, tp=tp, max_hold=max_hold)
+    interrupted_store = None
+    ex = None
+    try:
+        from engine.cli import _parse_sets, load_bars
+        from engine.plugins import load_strategy
+        from engine.sweep.grid import build_grid
+        from engine.sweep.runner import EngineSettings, run_sweep
+
+        if executor != "dask" and (scheduler or workers):
+            raise ValueError("--scheduler and --workers need --executor dask")
+        if scheduler and workers:
+            raise ValueError("--workers sizes the LocalCluster bt starts; a --scheduler's cluster has its own")
+        if resume and not out:
+            raise ValueError("--resume needs --out (the directory of the sweep to continue)")
+        params = _parse_sets(sets)
+        strategy = load_strategy(plugin, **params)
+        names = [g.split("=", 1)[0].strip() for g in grids]
+        for name in ENGINE_OPTIONS:
+            if given[name] is not None and name in names and name not in strategy.params:
+                raise ValueError(f"--{name.replace('_', '-')} and --grid {name}=...: give one")
+        engine = EngineSettings(
+            fee=strategy.fee if fee is None else fee, fixed_fee=fixed_fee or 0.0, slippage=slippage or 0.0,
+            cash=strategy.cash if cash is None else cash, fill=fill, size=1.0 if size is None else size,
+            sl=sl, tp=tp, trail=trail, max_hold=max_hold)
+        fixed = {**strategy.values, **{k: v for k, v in engine.to_dict().items() if isinstance(v, int | float)}}
+        grid = build_grid(grids, strategy.params, constraints=constraints, fixed=fixed, random=random_n, seed=seed)
+        bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
+                                        timeframe=timeframe)
+        if executor == "dask":
+            from engine.sweep.executors import DaskExecutor
+
+            ex = DaskExecutor(scheduler=scheduler, workers=workers)
+        stop_after = int(os.environ.get("BT_SWEEP_STOP_AFTER", "0") or 0)
+        seen = []
+
+        def on_chunk(chunk_id: int) -> None:
+            seen.append(chunk_id)
+            if stop_after and len(seen) >= stop_after:
+                raise KeyboardInterrupt
+
+        interrupted_store = out
+        result = run_sweep(
+            plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
+            memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
+            prepare_options=dict(device=device, profile=profile, cache_dir=cache_dir, retrain=retrain, quiet=quiet),
+            data_name=source or strategy.data, progress=None if quiet else _progress_printer(), on_chunk=on_chunk)
+    except KeyboardInterrupt:
+        where = ""
+        if interrupted_store:
+            from engine.sweep.store import SweepStore
+
+            store = SweepStore(interrupted_store)
+            if store.manifest_path.exists():
+                where = (f": {len(store.done())} of {store.read_manifest().get('chunks')} chunks stored in "
+                         f"{interrupted_store}; continue with --resume")
+        click.echo(f"sweep interrupted{where}", err=True)
+        sys.exit(130)
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        fail(debug, exc)
+    finally:
+        if ex is not None:
+            ex.close()
+    _report(result, strategy, grid, bars, source or strategy.data, data_warnings, top, as_json, quiet)
+
+
+def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json, quiet) -> None:
+    metric = result.metric
+    params = list(grid.combos.columns)
+    shown = ["combo", *params, *dict.fromkeys([metric, "sharpe", "total_return", "max_drawdown", "trades"])]
+    ranked = result.top(top) if result.walk_forward is None else None
+    rows = []
+    if ranked is not None:
+        for r in ranked.to_dict("records"):
+            rows.append({k: r[k] for k in shown} | {p: grid.combos[p].iat[int(r["combo"])] for p in params})
+    rate = len(grid) / result.elapsed if result.elapsed > 0 else math.nan
+    if as_json:
+        wf = None
+        if result.walk_forward is not None:
+            wf = {k: v for k, v in result.walk_forward.items() if k != "equity"}
+        click.echo(json.dumps(_clean({
+            "strategy": strategy.name, "data": data_name, "synthetic": bool(bars.attrs.get("synthetic")),
+            "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
+            "combinations": len(grid), "grid_total": grid.total, "chunks": result.chunks,
+            "chunk_size": result.chunk_size, "computed_chunks": result.computed, "skipped_chunks": result.skipped,
+            "elapsed_s": result.elapsed, "combos_per_s": rate, "metric": metric,
+            "out": str(result.out) if result.out else None, "data_warnings": data_warnings,
+            "top": rows, "best": result.best, "dsr": result.dsr.to_dict() if result.dsr else None,
+            "walk_forward": wf})))
+        return
+    if not quiet:
+        for line in data_warnings:
+            click.echo(f"warning: {line}", err=True)
+    label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
+    click.echo(f"{strategy.name} on {data_name}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}; "
+               f"{len(grid):,} combinations ({grid.total:,} in the full grid) in {result.chunks} chunks of "
+               f"{result.chunk_size:,}; {result.elapsed:.1f} s, {rate:,.0f} combos/s")
+    if result.out is not None:
+        resumed = f" (resumed: {result.skipped} chunks were stored, {result.computed} computed)" if result.skipped \
+            else ""
+        click.echo(f"results: {result.out}{resumed}")
+    if result.walk_forward is not None:
+        wf = result.walk_forward
+        folds = wf["folds"]
+        click.echo(f"walk-forward optimization, {len(folds) + 1} folds (in-sample: all bars before the fold; "
+                   f"chosen by {metric}); out-of-sample only:")
+        frows = [{"fold": f["fold"], "out-of-sample from": f["out_of_sample"][0][:19],
+                  "to": f["out_of_sample"][1][:19], "combo": f["combo"], **f["params"],
+                  f"IS {metric}": f[f"in_sample_{metric}"], "OOS return": f["out_of_sample_return"]} for f in folds]
+        for line in _table(frows, list(frows[0])):
+            click.echo(line)
+        s = wf["stats"]
+        click.echo(f"stitched out-of-sample ({wf['bars']:,} bars): total_return {_fmt(s['total_return'])}, "
+                   f"sharpe {_fmt(s['sharpe'])}, max_drawdown {_fmt(s['max_drawdown'])}, trades {_fmt(s['trades'])}")
+        return
+    click.echo(f"top {len(rows)} by {metric}:")
+    for line in _table(rows, shown):
+        click.echo(line)
+    if result.dsr is not None:
+        d = result.dsr
+        click.echo(f"Deflated Sharpe Ratio of combo {result.best['combo']}: {d.dsr:.4f} (per-bar SR {d.sharpe:.5f} "
+                   f"vs {d.sharpe_0:.5f}, the expected best of {d.trials:,} trials under the null; returns: skew "
+                   f"{d.skew:.3f}, kurtosis {d.kurtosis:.2f}, {d.observations:,} bars)")

@@ -1,0 +1,612 @@
+"""Run a sweep: combinations -> chunks of engine columns -> metrics table.
+
+How a sweep runs:
+
+1. The combinations (``SweepGrid``) are split by their *model* params: each distinct
+   model-param combination is a *group* with its own ``prepare`` (features and one
+   walk-forward prediction set, cached on disk). A plugin without swept model params
+   has one group and one prediction set for every combination.
+2. Within a group, combinations are taken in id order in *chunks*; a chunk is one
+   call of the plugin's vectorized signal rule (one engine column per combination)
+   and one ``backtest(..., record=False)`` pass, which computes every metric inside
+   the numba simulation (threads across columns) and keeps no bars x columns
+   equity. Swept engine settings (fee, slippage, sl, tp, trail, max_hold, size,
+   fixed_fee) become per-column arrays.
+3. The chunk size comes from a memory budget: the bytes one column costs are
+   measured by running the signal rule on a few columns under ``tracemalloc`` (plus
+   one float64 target column for the engine); chunk = budget // bytes per column.
+4. Each chunk's rows (combination id, swept params, metrics) go to the executor's
+   caller, which stores them as one Parquet part (see ``engine.sweep.store``).
+
+A column's metrics depend only on its own inputs, so the table is the same for any
+chunk size and any executor, bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine.signals import Signals
+from engine.stats_nb import STAT_NAMES
+from engine.sweep.grid import ENGINE_PARAMS, SweepGrid
+from engine.sweep.store import SweepStore, sort_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.strategy import Context, Strategy
+    from engine.sweep.dsr import DeflatedSharpe
+
+SIGNAL_FIELDS = ("size", "sl", "tp", "trail", "max_hold")
+LOWER_IS_BETTER = frozenset({"ann_volatility", "max_dd_duration", "fees_paid"})
+PROBE_COLUMNS = 8
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The fixed ``backtest()`` keywords of a sweep; a swept engine param replaces its
+    own value per column. ``trail=True`` makes ``sl`` trailing (as in ``bt run``)."""
+
+    fee: float = 0.0
+    fixed_fee: float = 0.0
+    slippage: float = 0.0
+    cash: float = 100_000.0
+    fill: str = "next_open"
+    size: float = 1.0
+    sl: float | None = None
+    tp: float | None = None
+    trail: bool = False
+    max_hold: int | None = None
+    stop_tie: str = "sl"
+    reentry: bool = False
+    periods_per_year: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PluginRef:
+    """A plugin file by path, with its source text and hash, and the fixed param
+    overrides (``--set``): what a task needs to load the strategy in any process, even
+    one on another machine (the source is written to a temporary file there when the
+    path does not hold the same file)."""
+
+    path: str
+    source: str
+    sha256: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_path(cls, path: str | Path, params: dict[str, Any] | None = None) -> PluginRef:
+        from engine.plugins import PluginError
+
+        p = Path(path)
+        if not p.is_file():
+            raise PluginError(f"{p}: no such plugin file")
+        data = p.read_bytes()
+        return cls(str(p), data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest(),
+                   tuple(sorted((params or {}).items())))
+
+    def load(self, **overrides: Any) -> Strategy:
+        """The strategy with the fixed params and ``overrides`` (model-param values)."""
+        from engine.plugins import load_strategy
+
+        path = Path(self.path)
+        if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == self.sha256):
+            path = Path(tempfile.gettempdir()) / f"bt_plugin_{self.sha256[:16]}.py"
+            if not path.is_file():
+                path.write_text(self.source)
+        return load_strategy(path, **{**dict(self.params), **overrides})
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of work: combination ids ``ids`` (all in model group ``group``)."""
+
+    id: int
+    group: int
+    ids: np.ndarray = field(compare=False)
+
+
+@dataclass
+class SweepJob:
+    """Everything the executors need: the plugin, the bars, the combinations, one
+    dict of model-param values per group, the engine settings, the in-sample ends of
+    the walk-forward folds (None without ``--walk-forward``) and ``prepare`` options."""
+
+    plugin: PluginRef
+    bars: pd.DataFrame
+    combos: pd.DataFrame
+    groups: list[dict[str, Any]]
+    group_ids: list[np.ndarray]
+    engine: EngineSettings
+    folds: list[int] | None = None
+    prepare: dict[str, Any] = field(default_factory=dict)
+
+    def chunk_frame(self, chunk: Chunk) -> pd.DataFrame:
+        """The chunk's combinations, indexed by combination id."""
+        return self.combos.iloc[chunk.ids]
+
+
+@dataclass
+class Progress:
+    """Where a running sweep stands (passed to the ``progress`` callback)."""
+
+    chunks_done: int
+    chunks_total: int
+    combos_done: int
+    combos_total: int
+    elapsed: float
+    combos_per_s: float
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep. ``table``: one row per combination (per combination and fold
+    with walk-forward), sorted by ``combo``; ``best``: the row chosen by ``metric``;
+    ``dsr``: its Deflated Sharpe Ratio; ``walk_forward``: the out-of-sample report."""
+
+    table: pd.DataFrame
+    metric: str
+    chunk_size: int
+    chunks: int
+    computed: int
+    skipped: int
+    elapsed: float
+    out: Path | None = None
+    best: dict[str, Any] | None = None
+    dsr: DeflatedSharpe | None = None
+    walk_forward: dict[str, Any] | None = None
+
+    def top(self, n: int = 20) -> pd.DataFrame:
+        """The ``n`` best rows by ``metric`` (NaN last, ties by combination id)."""
+        return rank(self.table, self.metric).head(n)
+
+    def __repr__(self) -> str:
+        return (f"SweepResult({len(self.table):,} rows, {self.chunks} chunks of {self.chunk_size}, "
+                f"metric={self.metric!r}, {self.elapsed:.2f} s)")
+
+
+def rank(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``table`` ordered best first by ``metric`` (descending, ascending for the
+    metrics where lower is better), NaN last, ties by combination id."""
+    if metric not in table.columns:
+        raise ValueError(f"--metric {metric!r}: not a metric; metrics: {', '.join(STAT_NAMES)}")
+    ascending = metric in LOWER_IS_BETTER
+    return table.sort_values([metric, "combo"], ascending=[ascending, True], na_position="last", kind="stable")
+
+
+# -- planning -----------------------------------------------------------------------
+
+
+def plan_groups(combos: pd.DataFrame, model_names: Sequence[str]) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Model-param groups in order of first appearance: their values and combination ids."""
+    if not model_names:
+        return [{}], [np.arange(len(combos))]
+    keys = combos[list(model_names)]
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    groups = [dict(zip(model_names, (_py(v) for v in u), strict=True)) for u in uniques]
+    return groups, [order[bounds[g]:bounds[g + 1]] for g in range(len(uniques))]
+
+
+def plan_chunks(group_ids: Sequence[np.ndarray], chunk_size: int) -> list[Chunk]:
+    """Chunks of at most ``chunk_size`` combinations, group by group, in id order."""
+    chunks = []
+    for g, ids in enumerate(group_ids):
+        for start in range(0, len(ids), chunk_size):
+            chunks.append(Chunk(len(chunks), g, ids[start:start + chunk_size]))
+    return chunks
+
+
+def fold_bounds(n_bars: int, k: int) -> list[int]:
+    """Bar positions splitting ``n_bars`` into ``k`` equal contiguous folds (k + 1
+    bounds, from 0 to n_bars)."""
+    if k < 2:
+        raise ValueError(f"--walk-forward {k}: needs at least 2 folds (one in-sample, one out-of-sample)")
+    bounds = [round(i * n_bars / k) for i in range(k + 1)]
+    if min(b - a for a, b in zip(bounds, bounds[1:], strict=False)) < 10:
+        raise ValueError(f"--walk-forward {k}: {n_bars} bars make folds under 10 bars; use fewer folds")
+    return bounds
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+# -- one chunk ----------------------------------------------------------------------
+
+
+def _split_names(strategy: Strategy, names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(signal params, engine params) among the swept ``names`` (model params excluded)."""
+    names = list(names)
+    signal = [n for n in names if n in strategy.params and not strategy.params[n].model]
+    engine = [n for n in names if n not in strategy.params and n in ENGINE_PARAMS]
+    return signal, engine
+
+
+def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
+                 engine: EngineSettings) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Run the signal rule for ``combos`` (one engine column each, in row order) and
+    return (target (T, N) C-contiguous float64, Signals fields, backtest keywords)
+    with swept engine params as per-column arrays. ValueError when the rule fails or
+    sets a field that is also swept."""
+    signal_names, engine_names = _split_names(strategy, combos.columns)
+    n = len(combos)
+    frame = combos[signal_names].reset_index(drop=True)
+    if not signal_names:
+        frame = pd.DataFrame(index=pd.RangeIndex(n))
+    grid = strategy.grid(frame)
+    try:
+        signals = strategy.signals(ctx, grid)
+    except ValueError as e:
+        first, last = _py(combos.index[0]), _py(combos.index[-1])
+        raise ValueError(f"{strategy.name}.signals failed on combinations {first}..{last}: {e} "
+                         "(exclude such combinations with --constraint)") from e
+    if not isinstance(signals, Signals):
+        raise TypeError(f"{strategy.name}.signals must return Signals, got {type(signals).__name__}")
+    T = len(ctx.bars)
+    target = np.asarray(signals.target, dtype="float64")
+    if target.ndim == 1:
+        target = target[:, None]
+    if target.ndim != 2 or target.shape[0] != T or target.shape[1] not in (1, n):
+        raise ValueError(f"{strategy.name}.signals returned a target of shape {target.shape} for {T} bars "
+                         f"and {n} combinations")
+    if target.shape[1] != n:
+        target = np.repeat(target, n, axis=1)
+    target = np.ascontiguousarray(target)
+    fields = {}
+    for name in SIGNAL_FIELDS:
+        value = getattr(signals, name)
+        if value is None:
+            continue
+        if name in engine_names:
+            raise ValueError(f"{name} is set by {strategy.name}'s signals, so it cannot be swept as an engine "
+                             "setting; sweep the plugin's own params instead")
+        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == 1:
+            value = value[0]  # (1, N) grid params: one value per column
+        fields[name] = value
+    kwargs = dict(fee=engine.fee, fixed_fee=engine.fixed_fee, slippage=engine.slippage, cash=engine.cash,
+                  fill=engine.fill, size=engine.size, sl=engine.sl, tp=engine.tp, trail=engine.trail,
+                  max_hold=engine.max_hold, stop_tie=engine.stop_tie, reentry=engine.reentry,
+                  periods_per_year=engine.periods_per_year)
+    for name in engine_names:
+        kwargs[name] = combos[name].to_numpy(dtype="float64")
+    if "trail" in engine_names and engine.trail:
+        raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
+    return target, fields, kwargs
+
+
+def _rows(value: Any, end: int, T: int) -> Any:
+    """``value`` restricted to bars [0, end) when it is per bar (T rows)."""
+    if isinstance(value, pd.DataFrame | pd.Series) and len(value) == T:
+        return value.iloc[:end]
+    if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == T and value.ndim == 2:
+        return value[:end]
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.shape[0] == T:
+        return value[:end]
+    return value
+
+
+def evaluate_chunk(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings,
+                   folds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Metrics of ``combos`` (indexed by combination id): one row per combination with
+    columns ``combo``, the swept params and every metric; with ``folds`` (in-sample
+    ends) one row per combination and fold, on bars [0, end) of each fold, with a
+    ``fold`` column (1, 2, ...)."""
+    from engine.simulation import backtest
+
+    target, fields, kwargs = chunk_inputs(strategy, ctx, combos, engine)
+    bars, T, n = ctx.bars, len(ctx.bars), len(combos)
+    head = pd.DataFrame({"combo": combos.index.to_numpy(dtype="int64")})
+    head = pd.concat([head, combos.reset_index(drop=True)], axis=1)
+    if not folds:
+        result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
+        stats = pd.DataFrame(np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES))), columns=list(STAT_NAMES))
+        return pd.concat([head, stats], axis=1)
+    frames = []
+    for k, end in enumerate(folds, start=1):
+        sub_fields = {name: _rows(v, end, T) for name, v in fields.items()}
+        sub_kwargs = {name: _rows(v, end, T) for name, v in kwargs.items()}
+        result = backtest(bars.iloc[:end], Signals(target[:end], **sub_fields), **sub_kwargs, record=False)
+        stats = pd.DataFrame(np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES))), columns=list(STAT_NAMES))
+        frames.append(pd.concat([head.assign(fold=k), stats], axis=1))
+    return sort_table(pd.concat(frames, ignore_index=True))
+
+
+def bytes_per_column(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings) -> int:
+    """Peak bytes one column costs: the signal rule on ``combos`` (a few rows) under
+    tracemalloc, divided by their number, plus one float64 target column and the
+    column's metrics for the engine."""
+    T = len(ctx.bars)
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        target, fields, kwargs = chunk_inputs(strategy, ctx, combos, engine)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        del target, fields, kwargs
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return int(math.ceil(peak / max(len(combos), 1))) + 8 * T + 64 * len(STAT_NAMES)
+
+
+def chunk_size_for(budget_mb: float, per_column: int, n_combos: int) -> int:
+    """Columns per chunk so one chunk's working memory stays within ``budget_mb``."""
+    return int(max(1, min(n_combos, (budget_mb * 2**20) // max(per_column, 1))))
+
+
+# -- tasks (module-level functions: the Dask executor ships them to workers) ----------
+
+
+def prepare_task(plugin: PluginRef, model_values: dict[str, Any], bars: pd.DataFrame,
+                 options: dict[str, Any]) -> Context:
+    """Features and walk-forward predictions of one model group."""
+    from engine.pipeline import prepare
+
+    return prepare(plugin.load(**model_values), bars, **options).ctx
+
+
+def chunk_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context, combos: pd.DataFrame,
+               engine: EngineSettings, folds: Sequence[int] | None) -> pd.DataFrame:
+    """``evaluate_chunk`` for a strategy loaded in this process."""
+    return evaluate_chunk(plugin.load(**model_values), ctx, combos, engine, folds)
+
+
+def probe_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context, combos: pd.DataFrame,
+               engine: EngineSettings) -> int:
+    """``bytes_per_column`` for a strategy loaded in this process."""
+    return bytes_per_column(plugin.load(**model_values), ctx, combos, engine)
+
+
+# -- the sweep --------------------------------------------------------------------
+
+
+def run_sweep(
+    plugin: str | Path,
+    grid: SweepGrid,
+    bars: pd.DataFrame,
+    *,
+    params: dict[str, Any] | None = None,
+    engine: EngineSettings | None = None,
+    metric: str = "sharpe",
+    out: str | Path | None = None,
+    resume: bool = False,
+    memory_budget_mb: float = 1024.0,
+    chunk_size: int | None = None,
+    executor: Any = None,
+    walk_forward: int | None = None,
+    prepare_options: dict[str, Any] | None = None,
+    data_name: str | None = None,
+    deflate: bool = True,
+    progress: Callable[[Progress], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """Sweep ``grid`` over plugin file ``plugin`` on ``bars``.
+
+    params: fixed plugin params (``--set``). engine: fixed backtest settings.
+    metric: the metric that ranks combinations (``best``, ``top``, walk-forward choice).
+    out: directory for Parquet parts and a manifest (None: keep results in memory);
+    resume: continue the sweep stored in ``out`` (its manifest must match; finished
+    chunks are not recomputed). memory_budget_mb: working memory of one chunk
+    (signals + engine), which sets the chunk size unless ``chunk_size`` is given (on
+    resume the stored chunk size is used). executor: a LocalExecutor (default) or
+    DaskExecutor. walk_forward: K folds for walk-forward optimization (the table then
+    holds in-sample metrics per fold; the out-of-sample report is ``walk_forward``).
+    prepare_options: keywords of ``engine.pipeline.prepare`` (device, profile,
+    cache_dir, retrain, quiet). deflate: compute the Deflated Sharpe Ratio of the
+    best combination (one extra recorded run). progress: called after every chunk
+    with a Progress; on_chunk: called with the chunk id after its part is stored
+    (a test hook: raising from it interrupts the sweep as Ctrl-C would).
+    """
+    from data import fingerprint
+    from engine.frequency import periods_per_year as infer_ppy
+    from engine.sweep.executors import LocalExecutor
+
+    engine = engine or EngineSettings()
+    if metric not in STAT_NAMES:
+        raise ValueError(f"--metric {metric!r}: not a metric; metrics: {', '.join(STAT_NAMES)}")
+    ref = PluginRef.from_path(plugin, params)
+    strategy = ref.load()
+    fixed = {k: strategy.values[k] for k in (params or {})}
+    both = sorted(set(fixed) & set(grid.names))
+    if both:
+        raise ValueError(f"param {both[0]} is both fixed (--set) and swept (--grid); give one")
+    model_names = [n for n in grid.names if n in strategy.params and strategy.params[n].model]
+    groups, group_ids = plan_groups(grid.combos, model_names)
+    bounds = fold_bounds(len(bars), walk_forward) if walk_forward else None
+    job = SweepJob(plugin=ref, bars=bars, combos=grid.combos, groups=groups, group_ids=group_ids, engine=engine,
+                   folds=bounds[1:-1] if bounds else None, prepare=dict(prepare_options or {}))
+    manifest = {
+        "format": "bt-sweep-v1", "plugin": str(plugin), "plugin_sha256": ref.sha256, "strategy": strategy.name,
+        "data": data_name, "data_fingerprint": fingerprint(bars), "bars": len(bars),
+        "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
+        "combos_sha256": grid.hash, "params": {k: _py(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
+        "walk_forward": walk_forward, "model_groups": len(groups), "memory_budget_mb": memory_budget_mb,
+    }
+    store = SweepStore(out) if out is not None else None
+    if resume and store is None:
+        raise ValueError("--resume needs --out (the directory of the sweep to continue)")
+    own_executor = executor is None
+    executor = executor or LocalExecutor()
+    started = time.perf_counter()
+    try:
+        stored = store.check(manifest, resume=resume) if store is not None else None
+        if stored is not None:
+            size = int(stored["chunk_size"])
+        elif chunk_size is not None:
+            size = max(1, int(chunk_size))
+        else:
+            sample = grid.combos.iloc[group_ids[0][:PROBE_COLUMNS]]
+            per_column = executor.probe(job, 0, sample)
+            size = chunk_size_for(memory_budget_mb, per_column, len(grid))
+            size = min(size, executor.max_chunk(len(grid)))
+        chunks = plan_chunks(group_ids, size)
+        manifest.update(chunk_size=size, chunks=len(chunks), complete=False)
+        if store is not None and stored is None:
+            store.create(manifest, grid.combos)
+        done = store.done() if store is not None else set()
+        todo = [c for c in chunks if c.id not in done]
+        frames: list[pd.DataFrame] = []
+        n_done = len(chunks) - len(todo)
+        combos_done = sum(len(c.ids) for c in chunks if c.id in done)
+        run_started, run_combos = time.perf_counter(), 0
+        by_id = {c.id: c for c in chunks}
+        for chunk_id, frame in executor.run(job, todo):
+            if store is not None:
+                store.write_part(chunk_id, frame)
+            else:
+                frames.append(frame)
+            n_done += 1
+            combos_done += len(by_id[chunk_id].ids)
+            run_combos += len(by_id[chunk_id].ids)
+            if progress is not None:
+                elapsed = time.perf_counter() - run_started
+                progress(Progress(n_done, len(chunks), combos_done, len(grid), elapsed,
+                                  run_combos / elapsed if elapsed > 0 else math.nan))
+            if on_chunk is not None:
+                on_chunk(chunk_id)
+        if store is not None:
+            table = store.table()
+            store.mark_complete()
+        else:
+            table = sort_table(pd.concat(frames, ignore_index=True))
+        result = SweepResult(table=table, metric=metric, chunk_size=size, chunks=len(chunks), computed=len(todo),
+                             skipped=len(chunks) - len(todo), elapsed=time.perf_counter() - started,
+                             out=Path(out) if out is not None else None)
+        ppy = engine.periods_per_year or infer_ppy(bars.index)
+        contexts = dict(executor.contexts())
+        if bounds is None:
+            best = rank(table, metric).iloc[0]
+            result.best = _row_dict(job, best)
+            if deflate and np.isfinite(best["sharpe"]):
+                result.dsr = _deflated(job, best, table, ppy, contexts)
+        else:
+            result.walk_forward = _walk_forward_report(job, table, metric, bounds, contexts)
+        result.elapsed = time.perf_counter() - started
+        return result
+    finally:
+        if own_executor:
+            executor.close()
+
+
+def _params(job: SweepJob, combo: int) -> dict[str, Any]:
+    """The swept params of combination ``combo``, in their own types."""
+    return {k: _py(job.combos[k].iat[combo]) for k in job.combos.columns}
+
+
+def _row_dict(job: SweepJob, row: pd.Series) -> dict[str, Any]:
+    """A table row as a dict: combination id, its params in their own types, metrics."""
+    combo = int(row["combo"])
+    return {"combo": combo, **_params(job, combo), **{k: _py(row[k]) for k in STAT_NAMES}}
+
+
+def _single(job: SweepJob, combo: int, ctx_cache: dict) -> tuple[Strategy, Context, np.ndarray, dict, dict]:
+    """Signals of one combination on its group's context (from ``ctx_cache``: group ->
+    (strategy, context), else prepared here and cached in place of the others)."""
+    from engine.pipeline import prepare
+
+    g = next(i for i, ids in enumerate(job.group_ids) if combo in set(ids.tolist()))
+    if g not in ctx_cache:
+        ctx_cache.clear()
+        strategy = job.plugin.load(**job.groups[g])
+        ctx_cache[g] = (strategy, prepare(strategy, job.bars, **job.prepare).ctx)
+    strategy, ctx = ctx_cache[g]
+    target, fields, kwargs = chunk_inputs(strategy, ctx, job.combos.iloc[[combo]], job.engine)
+    return strategy, ctx, target, fields, kwargs
+
+
+def _deflated(job: SweepJob, best: pd.Series, table: pd.DataFrame, ppy: float, contexts: dict) -> DeflatedSharpe:
+    """DSR of ``best``: its returns' moments from a recorded rerun, the trials' Sharpe
+    variance from the table (per period: the annualized Sharpe / sqrt(ppy))."""
+    from engine.simulation import backtest
+    from engine.sweep.dsr import deflated_sharpe, return_moments
+
+    _, ctx, target, fields, kwargs = _single(job, int(best["combo"]), contexts)
+    result = backtest(ctx.bars, Signals(target, **fields), **kwargs, record=True)
+    equity = result.equity.to_numpy()
+    returns = equity / np.r_[job.engine.cash, equity[:-1]] - 1.0
+    sharpe, skew, kurt, n_obs = return_moments(returns)
+    return deflated_sharpe(sharpe, table["sharpe"].to_numpy() / math.sqrt(ppy), n_obs, skew, kurt)
+
+
+def _per_bar(value: Any, T: int) -> np.ndarray | None:
+    """A one-column Signals field or backtest keyword as a (T,) float array (None stays None)."""
+    if value is None:
+        return None
+    a = np.asarray(value.to_numpy() if isinstance(value, pd.Series | pd.DataFrame) else value, dtype="float64")
+    if a.ndim == 2:
+        a = a[:, 0]
+    a = a.reshape(-1)
+    return np.broadcast_to(a if a.shape[0] == T else a[:1], (T,))
+
+
+def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds: list[int],
+                         ctx_cache: dict) -> dict[str, Any]:
+    """Choose the best combination in-sample per fold, simulate the out-of-sample
+    folds in one continuous run with each fold's choice (targets and per-bar settings
+    switch at the fold bounds; an open position carries over), and report it."""
+    from engine.simulation import backtest
+
+    bars, T = job.bars, len(job.bars)
+    start = bounds[1]
+    target = np.empty(T - start, dtype="float64")
+    arrays: dict[str, np.ndarray | None] = {}
+    trail_flag: set = set()
+    folds = []
+    for k in range(1, len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        best = rank(table[table["fold"] == k], metric).iloc[0]
+        combo = int(best["combo"])
+        _, _, tgt, fields, kwargs = _single(job, combo, ctx_cache)
+        target[a - start:b - start] = tgt[a:b, 0]
+        merged = dict(kwargs)
+        merged.update(fields)
+        for name in ("size", "sl", "tp", "trail", "max_hold", "fee", "fixed_fee", "slippage"):
+            value = merged.get(name)
+            if name == "trail" and isinstance(value, bool | np.bool_):
+                trail_flag.add(bool(value))
+                continue
+            full = _per_bar(value, T)
+            if full is None:
+                full = np.full(T, np.nan)
+            arrays.setdefault(name, np.full(T - start, np.nan))[a - start:b - start] = full[a:b]
+        folds.append({"fold": k, "in_sample": [str(bars.index[0]), str(bars.index[a - 1])],
+                      "out_of_sample": [str(bars.index[a]), str(bars.index[b - 1])], "combo": combo,
+                      "params": _params(job, combo), f"in_sample_{metric}": _py(best[metric])})
+    if len(trail_flag) > 1:
+        raise ValueError("walk-forward: the chosen combinations disagree on trail=True/False; sweep a trail distance")
+    kw = {k: (None if np.isnan(v).all() else v) for k, v in arrays.items()}
+    for name in ("fee", "fixed_fee", "slippage", "size"):
+        kw[name] = kw[name] if kw[name] is not None else getattr(job.engine, name)
+    oos = bars.iloc[start:]
+    trail = kw.pop("trail", None)
+    if trail_flag:
+        trail = trail_flag.pop()
+    signals = Signals(pd.Series(target, index=oos.index))
+    result = backtest(oos, signals, cash=job.engine.cash, fill=job.engine.fill, stop_tie=job.engine.stop_tie,
+                      reentry=job.engine.reentry, periods_per_year=job.engine.periods_per_year, trail=trail,
+                      **{k: (pd.Series(v, index=oos.index) if isinstance(v, np.ndarray) else v)
+                         for k, v in kw.items()}, record=True)
+    equity = result.equity.to_numpy()
+    prev = job.engine.cash
+    for f, k in zip(folds, range(1, len(bounds) - 1), strict=True):
+        end_equity = equity[bounds[k + 1] - start - 1]
+        f["out_of_sample_return"] = float(end_equity / prev - 1.0)
+        prev = end_equity
+    return {"folds": folds, "stats": {k: _py(v) for k, v in result.stats.items()},
+            "bars": int(T - start), "equity": result.equity}

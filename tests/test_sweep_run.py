@@ -1,0 +1,226 @@
+"""Sweeps: results equal individual backtests column by column, for any chunk size;
+model-param groups; resume after an interruption; walk-forward optimization; DSR of
+the best combination; the ``bt sweep`` command."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from data import load
+from engine import Signals, backtest, load_strategy
+from engine.cli import main
+from engine.pipeline import make_signals, prepare
+from engine.stats_nb import STAT_NAMES
+from engine.sweep import EngineSettings, ResumeError, build_grid, read_sweep, run_sweep
+from engine.sweep.dsr import deflated_sharpe, return_moments
+from engine.sweep.store import SweepStore
+
+SMA = "strategies/sma_cross.py"
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return load("btcusd_1h", warn=False)
+
+
+@pytest.fixture(scope="module")
+def sma():
+    return load_strategy(SMA)
+
+
+def single_stats(bars, fast, slow, **kw):
+    strategy = load_strategy(SMA, fast=fast, slow=slow)
+    signals = make_signals(strategy, prepare(strategy, bars).ctx)
+    return backtest(bars, signals, **kw).stats.to_numpy()
+
+
+def assert_same(a, b):
+    np.testing.assert_array_equal(np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64"))
+
+
+def test_sweep_equals_individual_backtests_with_per_column_fees_and_stops(bars, sma):
+    grid = build_grid(["fast=10,20", "slow=50,80", "fee=0.0005,0.002", "sl=none,0.02", "max_hold=none,48"],
+                      sma.params)
+    engine = EngineSettings(tp=0.08, slippage=0.0002)
+    result = run_sweep(SMA, grid, bars, engine=engine, chunk_size=7, deflate=False)
+    table = result.table
+    assert len(table) == 32 and result.chunks == 5 and table["combo"].tolist() == list(range(32))
+    assert list(table.columns) == ["combo", "fast", "slow", "fee", "sl", "max_hold", *STAT_NAMES]
+    for row in table.itertuples(index=False):
+        sl = None if np.isnan(row.sl) else row.sl
+        mh = None if np.isnan(row.max_hold) else int(row.max_hold)
+        alone = single_stats(bars, row.fast, row.slow, fee=row.fee, sl=sl, max_hold=mh, tp=0.08, slippage=0.0002)
+        assert_same(table.loc[row.combo, list(STAT_NAMES)], alone)
+    assert table["trades"].gt(50).all() and table["fees_paid"].nunique() > 16
+
+
+def test_memory_bounded_chunks_equal_one_chunk(bars, sma):
+    grid = build_grid(["fast=5:30:5", "slow=40:100:20", "allow_short=1,0"], sma.params)
+    one = run_sweep(SMA, grid, bars, chunk_size=len(grid), deflate=False)
+    small = run_sweep(SMA, grid, bars, memory_budget_mb=2.0, deflate=False)
+    assert one.chunks == 1 and small.chunks >= 8 and small.chunk_size * 20111 * 8 <= 2 * 2**20
+    pd.testing.assert_frame_equal(one.table, small.table, check_exact=True)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunks(tmp_path, bars, sma):
+    grid = build_grid(["fast=5:40:5", "slow=50:150:25"], sma.params, constraints=["fast < slow"])
+    full = run_sweep(SMA, grid, bars, out=tmp_path / "full", chunk_size=6)
+
+    def stop_after_3(chunk_id):
+        if len(list((tmp_path / "cut").glob("part-*.parquet"))) == 3:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_sweep(SMA, grid, bars, out=tmp_path / "cut", chunk_size=6, on_chunk=stop_after_3)
+    store = SweepStore(tmp_path / "cut")
+    finished = store.done()
+    assert finished == {0, 1, 2} and not store.read_manifest()["complete"]
+    stamps = {c: store.part_path(c).stat().st_mtime_ns for c in finished}
+    (tmp_path / "cut" / ".part-000003.parquet.x.tmp").write_bytes(b"half-written")  # a kill mid-write
+    with pytest.raises(ResumeError, match="already holds a sweep: continue it with --resume"):
+        run_sweep(SMA, grid, bars, out=tmp_path / "cut", chunk_size=6)
+
+    computed = []
+    resumed = run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, memory_budget_mb=1.0,
+                        on_chunk=computed.append)
+    assert set(computed).isdisjoint(finished) and sorted(computed) == list(range(3, full.chunks))
+    assert {c: store.part_path(c).stat().st_mtime_ns for c in finished} == stamps
+    assert resumed.skipped == 3 and resumed.chunk_size == 6  # the stored chunk size wins over the budget
+    pd.testing.assert_frame_equal(resumed.table, full.table, check_exact=True)
+    pd.testing.assert_frame_equal(read_sweep(tmp_path / "cut"), full.table, check_exact=True)
+    assert resumed.best == full.best and resumed.dsr == full.dsr
+    assert SweepStore(tmp_path / "cut").read_manifest()["complete"]
+
+    with pytest.raises(ResumeError, match=r"cannot resume .*different sweep \(engine settings: stored .*fee"):
+        run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, engine=EngineSettings(fee=0.001))
+    with pytest.raises(ResumeError, match="data fingerprint: stored"):
+        run_sweep(SMA, grid, bars.iloc[:-1], out=tmp_path / "cut", resume=True)
+
+
+MODEL_PLUGIN = '''
+import numpy as np
+from engine import Signals
+from engine.strategy import Param, Strategy
+
+class Momentum(Strategy):
+    name = "momentum"
+    params = {
+        "window": Param(20, low=2, high=500, model=True, doc="model-level: momentum window"),
+        "edge": Param(0.0, low=0.0, high=1.0, doc="min momentum to trade"),
+    }
+
+    def signals(self, ctx, p):
+        close = ctx.bars["close"]
+        mom = (close / close.shift(self.window) - 1.0).to_numpy()[:, None]
+        target = np.where(mom > p.edge, 1.0, np.where(mom < -p.edge, -1.0, 0.0))
+        target[np.isnan(mom[:, 0])] = np.nan
+        return Signals(target=target, sl=0.05)
+'''
+
+
+def test_model_params_get_one_prepare_per_group(tmp_path, bars, monkeypatch):
+    plugin = tmp_path / "momentum.py"
+    plugin.write_text(MODEL_PLUGIN)
+    strategy = load_strategy(plugin)
+    grid = build_grid(["edge=0.0,0.01,0.02", "window=10,50"], strategy.params)
+    import engine.pipeline
+
+    calls = []
+    real = engine.pipeline.prepare
+    monkeypatch.setattr(engine.pipeline, "prepare", lambda s, b, **kw: calls.append(s.window) or real(s, b, **kw))
+    result = run_sweep(plugin, grid, bars.iloc[:4000], chunk_size=2, deflate=False)
+    assert calls == [10, 50]  # window 10 (combos 0, 2, 4), then window 50
+    assert result.chunks == 4
+    for row in result.table.itertuples(index=False):
+        single = load_strategy(plugin, window=row.window, edge=row.edge)
+        alone = backtest(bars.iloc[:4000], make_signals(single, prepare(single, bars.iloc[:4000]).ctx))
+        assert_same(result.table.loc[row.combo, list(STAT_NAMES)], alone.stats.to_numpy())
+    with pytest.raises(ValueError, match="sl is set by momentum's signals, so it cannot be swept"):
+        run_sweep(plugin, build_grid(["sl=0.01,0.02"], strategy.params), bars.iloc[:4000])
+
+
+def test_walk_forward_chooses_in_sample_and_stitches_out_of_sample(bars, sma):
+    grid = build_grid(["fast=10,20,40", "slow=60,120"], sma.params)
+    result = run_sweep(SMA, grid, bars, walk_forward=3, metric="sharpe", engine=EngineSettings(fee=0.001))
+    bounds = [0, 6704, 13407, 20111]
+    table = result.table
+    assert len(table) == 12 and table[["combo", "fold"]].iloc[:3].values.tolist() == [[0, 1], [0, 2], [1, 1]]
+    # in-sample rows are backtests on all bars before the fold
+    row = table[(table.combo == 4) & (table.fold == 2)]
+    assert_same(row[list(STAT_NAMES)].to_numpy()[0], single_stats(bars.iloc[:13407], 40, 60, fee=0.001))
+    wf = result.walk_forward
+    chosen = []
+    for fold in wf["folds"]:
+        ins = table[table.fold == fold["fold"]]
+        best = ins.sort_values(["sharpe", "combo"], ascending=[False, True]).iloc[0]
+        assert fold["combo"] == best["combo"] and fold["in_sample_sharpe"] == best["sharpe"]
+        chosen.append(fold["params"])
+    # out of sample: one run from bar 6704 with each fold's choice on its own bars
+    target = np.empty(len(bars) - bounds[1])
+    for k, params in enumerate(chosen, start=1):
+        s = load_strategy(SMA, **params)
+        t = make_signals(s, prepare(s, bars).ctx).target.to_numpy()[:, 0]
+        target[bounds[k] - bounds[1]:bounds[k + 1] - bounds[1]] = t[bounds[k]:bounds[k + 1]]
+    oos = backtest(bars.iloc[bounds[1]:], Signals(target), fee=0.001)
+    assert wf["stats"] == pytest.approx(oos.stats.to_dict(), nan_ok=True)
+    assert wf["bars"] == len(bars) - bounds[1]
+    eq = oos.equity.to_numpy()
+    assert wf["folds"][-1]["out_of_sample_return"] == pytest.approx(eq[-1] / eq[bounds[2] - bounds[1] - 1] - 1)
+    with pytest.raises(ValueError, match="--walk-forward 1: needs at least 2 folds"):
+        run_sweep(SMA, grid, bars, walk_forward=1)
+
+
+def test_dsr_of_the_best_combination(bars, sma):
+    grid = build_grid(["fast=5:25:5", "slow=50:150:50"], sma.params)
+    result = run_sweep(SMA, grid, bars, metric="total_return")
+    best = result.table.sort_values("total_return", ascending=False).iloc[0]
+    assert result.best["combo"] == best["combo"] and isinstance(result.best["fast"], int)
+    s = load_strategy(SMA, fast=result.best["fast"], slow=result.best["slow"])
+    equity = backtest(bars, make_signals(s, prepare(s, bars).ctx)).equity.to_numpy()
+    sr, skew, kurt, n = return_moments(equity / np.r_[100_000.0, equity[:-1]] - 1)
+    ppy = 365 * 24
+    assert sr * math.sqrt(ppy) == pytest.approx(best["sharpe"], rel=1e-9)
+    expected = deflated_sharpe(sr, result.table["sharpe"].to_numpy() / math.sqrt(ppy), n, skew, kurt)
+    assert result.dsr == expected and result.dsr.trials == 15 and 0 < result.dsr.dsr < 1
+
+
+def test_cli_sweep_json_interrupt_resume_and_errors(tmp_path):
+    runner = CliRunner()
+    out = str(tmp_path / "s.parquet")
+    args = ["sweep", SMA, "--grid", "fast=5:20:5", "--grid", "slow=30,60", "--grid", "sl=none,0.03",
+            "--fee", "0.001", "--chunk-size", "4", "--out", out, "--quiet"]
+    cut = runner.invoke(main, args, env={"BT_SWEEP_STOP_AFTER": "1"})
+    assert cut.exit_code == 130 and "1 of 4 chunks stored" in cut.output and "--resume" in cut.output
+    done = runner.invoke(main, [*args, "--resume", "--json", "--top", "3"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert report["combinations"] == 16 and report["skipped_chunks"] == 1 and report["computed_chunks"] == 3
+    assert len(report["top"]) == 3 and report["top"][0]["combo"] == report["best"]["combo"]
+    assert report["dsr"]["trials"] == 16 and report["top"][0]["sl"] in (None, 0.03)
+    assert len(pd.read_parquet(out)) == 16  # the directory is a Parquet dataset
+    text = runner.invoke(main, ["sweep", SMA, "--grid", "fast=5,10", "--grid", "slow=30,60", "--top", "2"])
+    assert text.exit_code == 0 and "top 2 by sharpe" in text.output and "Deflated Sharpe Ratio" in text.output
+    for bad, needle in [
+        (["--grid", "fast=1,5"], "param fast = 1 is out of range"),
+        (["--grid", "fast=5:50"], "a range is start:stop:step"),
+        (["--grid", "fast=5,10", "--constraint", "fast <"], "not a valid expression"),
+        (["--grid", "fast=10,60", "--grid", "slow=30,60"], "exclude such combinations with --constraint"),
+        (["--grid", "fee=0.001,0.002", "--fee", "0.001"], "--fee and --grid fee=...: give one"),
+        (["--grid", "fast=5,10", "--metric", "nope"], "--metric 'nope': not a metric"),
+        (["--grid", "fast=5,10", "--resume"], "--resume needs --out"),
+        (["--grid", "fast=5,10", "--workers", "2"], "need --executor dask"),
+        (["--grid", "fast=5", "--grid", "slow=30,60", "--out", out, "--resume"], "grid spec: stored"),
+    ]:
+        res = runner.invoke(main, ["sweep", SMA, *bad])
+        assert res.exit_code == 2, (bad, res.output)
+        assert needle in res.output and len(res.output.strip().splitlines()) == 1, (bad, res.output)
