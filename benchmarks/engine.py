@@ -6,7 +6,9 @@ Data: a seeded synthetic GBM hourly OHLC series (labelled synthetic: the embedde
 real sample has only 20,111 bars). Signals: random +1/-1/0 targets (about one change
 every 33 bars per column) with a 2% stop-loss, 4% take-profit, 0.1% fee, both
 directions, next-open fills. Prints bar-columns per second and ratios; every
-timing is the best of --repeat runs after one warm-up run (numba compiled).
+timing is the best of --repeat runs after one warm-up run (numba compiled); the
+one-column comparison with backtesting.py is the best of --one-repeat runs for
+both tools, and bt's timed call includes reading ``.trades`` (the DataFrame).
 Also times the first call in fresh processes: cold (empty numba cache) and warm.
 """
 
@@ -82,8 +84,9 @@ def vectorbt_end_to_end(bars, long_entry, short_entry, flat):
     return pf.stats(agg_func=None, silence_warnings=True)
 
 
-def run_backtesting_py(bars: pd.DataFrame, target: pd.Series) -> tuple[float, int]:
-    """Seconds for Backtest.run() and the number of trades it made."""
+def run_backtesting_py(bars: pd.DataFrame, target: pd.Series, repeat: int = 1) -> tuple[float, int]:
+    """Seconds for Backtest.run() (the best of ``repeat`` runs) and the number of
+    trades it made."""
     from backtesting import Backtest, Strategy
 
     frame = bars.rename(columns=str.capitalize).tz_localize(None)
@@ -108,9 +111,12 @@ def run_backtesting_py(bars: pd.DataFrame, target: pd.Series) -> tuple[float, in
                 self.sell(sl=price * (1 + SL), tp=price * (1 - TP))
 
     bt = Backtest(frame, Targets, cash=1e12, commission=FEE, finalize_trades=True)
-    t = time.perf_counter()
-    stats = bt.run()
-    return time.perf_counter() - t, int(stats["# Trades"])
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        stats = bt.run()
+        best = min(best, time.perf_counter() - t)
+    return best, int(stats["# Trades"])
 
 
 FIRST_CALL = """
@@ -137,6 +143,7 @@ def main() -> None:
     ap.add_argument("--cols", type=int, default=200)
     ap.add_argument("--bt-py-bars", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--one-repeat", type=int, default=10)
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as cache:
@@ -174,13 +181,13 @@ def main() -> None:
     one = synthetic_bars(args.bt_py_bars)
     one_target = random_targets(one.index, 1)[0]
     one_signals = Signals(one_target, sl=SL, tp=TP)
-    bt_one = best_of(lambda: backtest(one, one_signals, fee=FEE), args.repeat)
-    bpy, bpy_trades = run_backtesting_py(one, one_target)
+    bt_one = best_of(lambda: backtest(one, one_signals, fee=FEE).trades, args.one_repeat)
+    bpy, bpy_trades = run_backtesting_py(one, one_target, args.one_repeat)
     one_trades = len(backtest(one, one_signals, fee=FEE).trades)
-    print(f"\nbacktesting.py, {args.bt_py_bars:,} bars x 1 column (end to end; trades: bt {one_trades:,}, "
-          f"backtesting.py {bpy_trades:,}):")
-    print(f"{'bt':<16}{bt_one:>9.4f} s{args.bt_py_bars / bt_one / 1e6:>10.2f} Mbar/s")
-    print(f"{'backtesting.py':<16}{bpy:>9.4f} s{args.bt_py_bars / bpy / 1e6:>10.4f} Mbar/s")
+    print(f"\nbacktesting.py, {args.bt_py_bars:,} bars x 1 column (end to end, best of {args.one_repeat}; "
+          f"trades: bt {one_trades:,}, backtesting.py {bpy_trades:,}):")
+    print(f"{'bt':<16}{bt_one * 1e3:>9.3f} ms{args.bt_py_bars / bt_one / 1e6:>10.2f} Mbar/s")
+    print(f"{'backtesting.py':<16}{bpy * 1e3:>9.1f} ms{args.bt_py_bars / bpy / 1e6:>10.4f} Mbar/s")
     print(f"ratio: bt is {bpy / bt_one:,.0f}x faster")
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from engine.checks_nb import regular_step_nb
 
 _DAY = pd.Timedelta(days=1)
+_DAY_IN_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _HEAD = 1024  # bars looked at first for a weekend: 24/7 data has one in its first week
 
 
@@ -36,7 +37,7 @@ def periods_per_year(index: pd.Index) -> float:
             f"({type(index).__name__} of {len(index)} rows); pass periods_per_year="
         )
     ns = index.asi8
-    day = _DAY // pd.Timedelta(1, unit=index.unit)  # day length in the index's unit
+    day = _DAY_IN_UNITS[index.unit]
     # Regular series (the common case) skip the O(n log n) median and the diffs.
     step_raw = ns[1] - ns[0] if regular_step_nb(ns) else np.median(np.diff(ns))
     if step_raw <= 0:

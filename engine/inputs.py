@@ -101,7 +101,9 @@ def target_array(target, index: pd.Index, columns: pd.Index) -> np.ndarray:
                 f"signals.target: index differs from the bars' index at row {i} "
                 f"({target.index[i]} vs {index[i]}); reindex the target to the bars"
             )
-    a = np.asarray(target, dtype=np.float64)
+    # to_numpy() for pandas objects: np.asarray probes them for array attributes first.
+    pandas_like = isinstance(target, (pd.Series, pd.DataFrame))
+    a = target.to_numpy(dtype=np.float64) if pandas_like else np.asarray(target, dtype=np.float64)
     if a.ndim == 1:
         a = a.reshape(-1, 1)
     if a.ndim != 2 or a.shape[0] != len(index):
@@ -113,7 +115,7 @@ def target_array(target, index: pd.Index, columns: pd.Index) -> np.ndarray:
             f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: "
             "targets must be +1 (long), -1 (short), 0 (flat) or NaN (keep)"
         )
-    return np.ascontiguousarray(a)
+    return a
 
 
 def flex_array(

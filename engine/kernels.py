@@ -522,25 +522,3 @@ def simulate_nb(
             offsets, counts, stats,
         )
     return equity, _compact_trades_nb(trades, offsets, counts), stats
-
-
-@njit(cache=True, nogil=True)
-def simulate_serial_nb(
-    open_, high, low, close, target, size, sl, tp, trail, max_hold,
-    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, record,
-):
-    """simulate_nb on the calling thread: for one column a thread launch costs more
-    than it saves (and the parallel code need not be compiled)."""
-    T, N = target.shape
-    bounds = np.zeros(N, dtype=np.int64)
-    if record:
-        for c in range(N):
-            bounds[c] = count_entries_nb(target, c, reentry)
-    equity, trades, offsets, counts, stats = _allocate_nb(T, N, record, bounds)
-    for c in range(N):
-        simulate_column_nb(
-            c, open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
-            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
-            offsets, counts, stats,
-        )
-    return equity, _compact_trades_nb(trades, offsets, counts), stats

@@ -15,6 +15,26 @@ FILL_MODES = {"next_open": kernels.FILL_NEXT_OPEN, "close": kernels.FILL_CLOSE}
 STOP_TIES = {"sl": kernels.TIE_SL, "tp": kernels.TIE_TP}
 
 
+def _simulate(o, h, lo, c, target, *params, record):
+    """kernels.simulate_nb(o, h, lo, c, target, *params, record) for several columns
+    (parallel threads). One column runs simulate_column_nb directly on the calling
+    thread: a thread launch costs more than it saves, and the parallel code then
+    need not even be compiled. ``params`` are simulate_nb's arguments from ``size``
+    to ``ppy``."""
+    T, N = target.shape
+    if N > 1:
+        return kernels.simulate_nb(o, h, lo, c, target, *params, record)
+    reentry = params[-2]
+    bound = kernels.count_entries_nb(target, 0, reentry) if record else 0
+    equity = np.empty((T if record else 0, 1))
+    trades = np.empty((bound, kernels.N_TRADE_FIELDS))
+    offsets = np.array([0, bound], dtype=np.int64)
+    counts = np.zeros(1, dtype=np.int64)
+    stats = np.empty((1, kernels.N_STATS))
+    kernels.simulate_column_nb(0, o, h, lo, c, target, *params, equity, trades, offsets, counts, stats)
+    return equity, trades[: counts[0]], stats
+
+
 def _positive(a):
     return a > 0
 
@@ -118,11 +138,10 @@ def backtest(
     else:
         ppy = float(periods_per_year)
 
-    simulate = kernels.simulate_nb if target.shape[1] > 1 else kernels.simulate_serial_nb
-    equity, trades, stats = simulate(
+    equity, trades, stats = _simulate(
         o, h, lo, c, target, size_a, sl_a, tp_a, tr_a, mh_a,
         fee_a, ffee_a, slip_a, lot_a, cash_a, FILL_MODES[fill], STOP_TIES[stop_tie],
-        reentry, ppy, record,
+        reentry, ppy, record=record,
     )
     settings = dict(
         fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry,

@@ -177,3 +177,26 @@ def test_regular_step_and_frequency_shortcuts():
 def test_frequency_in_every_index_unit(unit):
     hourly = pd.date_range("2024-01-01", periods=500, freq="h", tz="UTC").as_unit(unit)
     assert periods_per_year(hourly) == 365 * 24
+
+
+def test_trades_frame_equals_the_public_constructor(monkeypatch):
+    idx = pd.date_range("2024-01-01", periods=300, freq="h", tz="UTC")
+    c = 100 + np.cumsum(np.sin(np.arange(300) / 7.0))
+    bars = pd.DataFrame({"open": c, "high": c + 1, "low": c - 1, "close": c}, index=idx)
+    target = pd.DataFrame(np.sign(np.sin(np.arange(300)[:, None] / np.array([5.0, 9.0, 400.0]))), index=idx,
+                          columns=pd.MultiIndex.from_tuples([("a", 1), ("b", 2), ("c", 3)], names=["k", "n"]))
+    target.iloc[:, 2] = np.nan  # a column without trades
+    one_trade = np.r_[1.0, np.full(299, np.nan)]
+    results = [backtest(bars, Signals(target, sl=0.01)), backtest(bars, Signals(target.iloc[:, 2])),
+               backtest(bars, Signals(target.iloc[:, 0].rename("named")), tp=0.02),
+               backtest(bars, Signals(one_trade)),  # a RangeIndex of columns, one trade
+               backtest(bars, Signals(np.c_[one_trade, one_trade])),
+               backtest(bars.reset_index(drop=True), Signals(target.iloc[:, :2].reset_index(drop=True)),
+                        periods_per_year=8760)]
+    fast = [r.trades for r in results]
+    monkeypatch.delattr(pd.DataFrame, "_from_arrays")
+    for r, frame in zip(results, fast, strict=True):
+        public = r.trades
+        pd.testing.assert_frame_equal(frame, public, check_exact=True)
+        assert public.columns.dtype == frame.columns.dtype
+    assert len(fast[0]) and not len(fast[1])
