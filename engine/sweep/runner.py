@@ -14,7 +14,8 @@ How a sweep runs:
    fixed_fee) become per-column arrays.
 3. The chunk size comes from a memory budget: the bytes one column costs are
    measured by running the signal rule on a few columns under ``tracemalloc`` (plus
-   one float64 target column for the engine); chunk = budget // bytes per column.
+   one float64 target column for the engine); chunk = budget // bytes per column,
+   capped where larger chunks stop paying off (``chunk_size_for``).
 4. Each chunk's rows (combination id, swept params, metrics) go to the executor's
    caller, which stores them as one Parquet part (see ``engine.sweep.store``).
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SIGNAL_FIELDS = ("size", "sl", "tp", "trail", "max_hold")
 LOWER_IS_BETTER = frozenset({"ann_volatility", "max_dd_duration", "fees_paid"})
 PROBE_COLUMNS = 8
+CACHE_FRIENDLY_BYTES = 48 * 2**20
+MIN_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -305,9 +308,15 @@ def evaluate_chunk(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engin
     columns ``combo``, the swept params and every metric; with ``folds`` (in-sample
     ends) one row per combination and fold, on bars [0, end) of each fold, with a
     ``fold`` column (1, 2, ...)."""
+    return simulate_chunk(ctx, combos, chunk_inputs(strategy, ctx, combos, engine), folds)
+
+
+def simulate_chunk(ctx: Context, combos: pd.DataFrame, inputs: tuple[np.ndarray, dict, dict],
+                   folds: Sequence[int] | None = None) -> pd.DataFrame:
+    """The simulation half of ``evaluate_chunk``, on ``inputs`` from ``chunk_inputs``."""
     from engine.simulation import backtest
 
-    target, fields, kwargs = chunk_inputs(strategy, ctx, combos, engine)
+    target, fields, kwargs = inputs
     bars, T, n = ctx.bars, len(ctx.bars), len(combos)
     head = pd.DataFrame({"combo": combos.index.to_numpy(dtype="int64")})
     head = pd.concat([head, combos.reset_index(drop=True)], axis=1)
@@ -345,9 +354,14 @@ def bytes_per_column(strategy: Strategy, ctx: Context, combos: pd.DataFrame, eng
     return int(math.ceil(peak / max(len(combos), 1))) + 8 * T + 64 * len(STAT_NAMES)
 
 
-def chunk_size_for(budget_mb: float, per_column: int, n_combos: int) -> int:
-    """Columns per chunk so one chunk's working memory stays within ``budget_mb``."""
-    return int(max(1, min(n_combos, (budget_mb * 2**20) // max(per_column, 1))))
+def chunk_size_for(budget_mb: float, per_column: int, n_combos: int, n_bars: int) -> int:
+    """Columns per chunk: as many as keep one chunk's working memory within
+    ``budget_mb``, but no more than fill one bars x columns float64 array of
+    CACHE_FRIENDLY_BYTES (at least MIN_CHUNK columns): past that, chunks cost more
+    time per column (cache and TLB misses, page faults) and save nothing."""
+    by_budget = (budget_mb * 2**20) // max(per_column, 1)
+    by_cache = max(MIN_CHUNK, CACHE_FRIENDLY_BYTES // (8 * max(n_bars, 1)))
+    return int(max(1, min(n_combos, by_budget, by_cache)))
 
 
 # -- tasks (module-level functions: the Dask executor ships them to workers) ----------
@@ -453,7 +467,7 @@ def run_sweep(
         else:
             sample = grid.combos.iloc[group_ids[0][:PROBE_COLUMNS]]
             per_column = executor.probe(job, 0, sample)
-            size = chunk_size_for(memory_budget_mb, per_column, len(grid))
+            size = chunk_size_for(memory_budget_mb, per_column, len(grid), len(bars))
             size = min(size, executor.max_chunk(len(grid)))
         chunks = plan_chunks(group_ids, size)
         manifest.update(chunk_size=size, chunks=len(chunks), complete=False)
