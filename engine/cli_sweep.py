@@ -46,18 +46,31 @@ def _clean(value):
     return value
 
 
-def _fmt(v) -> str:
+COUNTS = ("combo", "trades", "open_trades", "max_dd_duration", "fold")
+
+
+def _fmt(v, param: bool = False) -> str:
+    """A table cell: metrics with 4 decimals, params as given (none for NaN)."""
+    if hasattr(v, "item") and not isinstance(v, str):
+        v = v.item()
     if isinstance(v, bool) or v is None:
         return str(v)
     if isinstance(v, float):
         if not math.isfinite(v):
-            return "-" if math.isnan(v) else str(v)
+            return ("none" if param else "-") if math.isnan(v) else str(v)
+        if param:
+            return f"{v:g}"
         return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.0f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def _table(rows: list[dict], columns: list[str]) -> list[str]:
-    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]:
+    def cell(c, v):
+        if c in COUNTS and isinstance(v, float) and math.isfinite(v):
+            v = int(v)
+        return _fmt(v, param=c in params)
+
+    cells = [[cell(c, r.get(c)) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
@@ -196,7 +209,9 @@ def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json
     if ranked is not None:
         for r in ranked.to_dict("records"):
             rows.append({k: r[k] for k in shown} | {p: grid.combos[p].iat[int(r["combo"])] for p in params})
-    rate = len(grid) / result.elapsed if result.elapsed > 0 else math.nan
+    busy = result.elapsed - (result.prepare_seconds or 0.0)
+    rate = result.computed_combos / busy if busy > 0 else math.nan
+    prep = f" (features/models: {result.prepare_seconds:.1f} s)" if result.prepare_seconds else ""
     if as_json:
         wf = None
         if result.walk_forward is not None:
@@ -217,7 +232,7 @@ def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json
     label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
     click.echo(f"{strategy.name} on {data_name}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}; "
                f"{len(grid):,} combinations ({grid.total:,} in the full grid) in {result.chunks} chunks of "
-               f"{result.chunk_size:,}; {result.elapsed:.1f} s, {rate:,.0f} combos/s")
+               f"{result.chunk_size:,}; {result.elapsed:.1f} s{prep}, {rate:,.0f} combos/s")
     if result.out is not None:
         resumed = f" (resumed: {result.skipped} chunks were stored, {result.computed} computed)" if result.skipped \
             else ""
@@ -230,14 +245,14 @@ def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json
         frows = [{"fold": f["fold"], "out-of-sample from": f["out_of_sample"][0][:19],
                   "to": f["out_of_sample"][1][:19], "combo": f["combo"], **f["params"],
                   f"IS {metric}": f[f"in_sample_{metric}"], "OOS return": f["out_of_sample_return"]} for f in folds]
-        for line in _table(frows, list(frows[0])):
+        for line in _table(frows, list(frows[0]), params):
             click.echo(line)
         s = wf["stats"]
         click.echo(f"stitched out-of-sample ({wf['bars']:,} bars): total_return {_fmt(s['total_return'])}, "
-                   f"sharpe {_fmt(s['sharpe'])}, max_drawdown {_fmt(s['max_drawdown'])}, trades {_fmt(s['trades'])}")
+                   f"sharpe {_fmt(s['sharpe'])}, max_drawdown {_fmt(s['max_drawdown'])}, trades {s['trades']:,.0f}")
         return
     click.echo(f"top {len(rows)} by {metric}:")
-    for line in _table(rows, shown):
+    for line in _table(rows, shown, params):
         click.echo(line)
     if result.dsr is not None:
         d = result.dsr

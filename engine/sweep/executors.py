@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -40,6 +41,7 @@ class LocalExecutor:
     def __init__(self) -> None:
         self._group: int | None = None
         self._held: tuple[Any, Any] | None = None
+        self.prepare_seconds = 0.0  # time spent in features and models
 
     def __repr__(self) -> str:
         return "LocalExecutor()"
@@ -49,9 +51,11 @@ class LocalExecutor:
             self._held = None  # free the previous group's context first
             from engine.pipeline import prepare
 
+            started = time.perf_counter()
             strategy = job.plugin.load(**job.groups[group])
             self._held = (strategy, prepare(strategy, job.bars, **job.prepare).ctx)
             self._group = group
+            self.prepare_seconds += time.perf_counter() - started
         return self._held
 
     def contexts(self) -> dict[int, tuple[Any, Any]]:

@@ -167,6 +167,8 @@ class SweepResult:
     skipped: int
     elapsed: float
     out: Path | None = None
+    computed_combos: int = 0
+    prepare_seconds: float | None = None
     best: dict[str, Any] | None = None
     dsr: DeflatedSharpe | None = None
     walk_forward: dict[str, Any] | None = None
@@ -277,15 +279,13 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
         if name in engine_names:
             raise ValueError(f"{name} is set by {strategy.name}'s signals, so it cannot be swept as an engine "
                              "setting; sweep the plugin's own params instead")
-        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == 1:
-            value = value[0]  # (1, N) grid params: one value per column
-        fields[name] = value
+        fields[name] = value  # (1, N) grid params stay 2-D: one value per column, never mistaken for bars
     kwargs = dict(fee=engine.fee, fixed_fee=engine.fixed_fee, slippage=engine.slippage, cash=engine.cash,
                   fill=engine.fill, size=engine.size, sl=engine.sl, tp=engine.tp, trail=engine.trail,
                   max_hold=engine.max_hold, stop_tie=engine.stop_tie, reentry=engine.reentry,
                   periods_per_year=engine.periods_per_year)
     for name in engine_names:
-        kwargs[name] = combos[name].to_numpy(dtype="float64")
+        kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
     if "trail" in engine_names and engine.trail:
         raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
     return target, fields, kwargs
@@ -295,9 +295,7 @@ def _rows(value: Any, end: int, T: int) -> Any:
     """``value`` restricted to bars [0, end) when it is per bar (T rows)."""
     if isinstance(value, pd.DataFrame | pd.Series) and len(value) == T:
         return value.iloc[:end]
-    if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == T and value.ndim == 2:
-        return value[:end]
-    if isinstance(value, np.ndarray) and value.ndim == 1 and value.shape[0] == T:
+    if isinstance(value, np.ndarray) and value.ndim in (1, 2) and value.shape[0] == T:
         return value[:end]
     return value
 
@@ -501,7 +499,7 @@ def run_sweep(
             table = sort_table(pd.concat(frames, ignore_index=True))
         result = SweepResult(table=table, metric=metric, chunk_size=size, chunks=len(chunks), computed=len(todo),
                              skipped=len(chunks) - len(todo), elapsed=time.perf_counter() - started,
-                             out=Path(out) if out is not None else None)
+                             out=Path(out) if out is not None else None, computed_combos=run_combos)
         ppy = engine.periods_per_year or infer_ppy(bars.index)
         contexts = dict(executor.contexts())
         if bounds is None:
@@ -512,6 +510,7 @@ def run_sweep(
         else:
             result.walk_forward = _walk_forward_report(job, table, metric, bounds, contexts)
         result.elapsed = time.perf_counter() - started
+        result.prepare_seconds = getattr(executor, "prepare_seconds", None)
         return result
     finally:
         if own_executor:
