@@ -94,10 +94,12 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
     resumed = run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, memory_budget_mb=1.0,
                         on_chunk=computed.append)
     assert set(computed).isdisjoint(finished) and sorted(computed) == list(range(3, full.chunks))
+    assert not list((tmp_path / "cut").glob(".*.tmp"))
     assert {c: store.part_path(c).stat().st_mtime_ns for c in finished} == stamps
     assert resumed.skipped == 3 and resumed.chunk_size == 6  # the stored chunk size wins over the budget
     pd.testing.assert_frame_equal(resumed.table, full.table, check_exact=True)
     pd.testing.assert_frame_equal(read_sweep(tmp_path / "cut"), full.table, check_exact=True)
+    pd.testing.assert_frame_equal(store.combos(), grid.combos)
     assert resumed.best == full.best and resumed.dsr == full.dsr
     assert SweepStore(tmp_path / "cut").read_manifest()["complete"]
 
@@ -224,3 +226,27 @@ def test_cli_sweep_json_interrupt_resume_and_errors(tmp_path):
         res = runner.invoke(main, ["sweep", SMA, *bad])
         assert res.exit_code == 2, (bad, res.output)
         assert needle in res.output and len(res.output.strip().splitlines()) == 1, (bad, res.output)
+
+
+def test_sweep_killed_mid_run_resumes_to_the_uninterrupted_table(tmp_path, bars, sma):
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "killed"
+    args = ["bt", "sweep", SMA, "--grid", "fast=5:40:5", "--grid", "slow=50:200:10", "--chunk-size", "3",
+            "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and len(list(out.glob("part-*.parquet"))) < 2:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = SweepStore(out).done()
+    assert stored and not SweepStore(out).read_manifest()["complete"]
+    done = CliRunner().invoke(main, [*args[1:], "--resume", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["skipped_chunks"] >= len(stored)
+    grid = build_grid(["fast=5:40:5", "slow=50:200:10"], sma.params)
+    full = run_sweep(SMA, grid, bars, chunk_size=3, deflate=False)
+    pd.testing.assert_frame_equal(read_sweep(out), full.table, check_exact=True)

@@ -471,6 +471,8 @@ def run_sweep(
         manifest.update(chunk_size=size, chunks=len(chunks), complete=False)
         if store is not None and stored is None:
             store.create(manifest, grid.combos)
+        elif store is not None:
+            store.ensure_combos(grid.combos)
         done = store.done() if store is not None else set()
         todo = [c for c in chunks if c.id not in done]
         frames: list[pd.DataFrame] = []

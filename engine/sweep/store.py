@@ -102,16 +102,24 @@ class SweepStore:
                      for k, words in COMPARED.items() if stored.get(k) != manifest.get(k)]
             if diffs:
                 raise ResumeError(f"cannot resume {self.path}: it is a different sweep ({'; '.join(diffs)})")
+            for tmp in self.path.glob(".*.tmp"):  # writes cut short by a kill
+                tmp.unlink(missing_ok=True)
             return stored
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise ResumeError(f"{self.path} exists and is not a sweep directory; choose another --out")
         return None
 
     def create(self, manifest: Mapping[str, Any], combos: pd.DataFrame) -> None:
-        """Create the directory with the combination list and the manifest."""
+        """Create the directory with the manifest and the combination list (in that
+        order: a sweep killed in between is still resumable)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path / COMBOS, lambda tmp: combos.to_parquet(tmp, index=False))
         self.write_manifest(manifest)
+        self.ensure_combos(combos)
+
+    def ensure_combos(self, combos: pd.DataFrame) -> None:
+        """Write the combination list unless it is stored already."""
+        if not (self.path / COMBOS).exists():
+            atomic_write(self.path / COMBOS, lambda tmp: combos.to_parquet(tmp, index=False))
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         atomic_write(self.manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
