@@ -1,7 +1,7 @@
 """Model benchmark: batched inference vs the seeds' per-window loop, and training speed.
 
     python benchmarks/inference.py [--bars 100000] [--loop-windows 2000] [--train-windows 20000]
-        [--batch-size 1024 4096 8192] [--device auto|cpu|cuda] [--networks price crypto]
+        [--batch-size 1024 4096] [--device auto|cpu|cuda] [--networks price crypto]
         [--profiles full fast] [--threads N] [--loop-threads N] [--budget 4] [--clock wall|cpu] [--json]
 
 For every network (etf50, price, crypto, attention, attention_ensemble, sltp) in every
@@ -12,11 +12,11 @@ profile (full: the seed's sizes; fast: the CPU profile), on every device asked f
   (``data.MODEL_COLUMNS``: etf50 7, price 5, crypto 24, attention and the ensemble 19,
   sltp 13). Window = the seed's lookback: etf50 5, the others 60 (sltp's seed packed
   variable-length sequences; we pick 60, its hourly bars' lookback like the others;
-  ``--window sltp=30`` changes it). Every ``--batch-size`` is tried (CPU default 1024,
-  4096 and 8192: on a CPU the big nets run no faster at 8192 than at 1024); each is warmed
-  up with one batch, then timed as the best of ``--repeat`` runs; the best batch size is
-  reported. The feature values are seeded standard-normal float32 (what a fitted scaler
-  gives); LSTM cost does not depend on the values.
+  ``--window sltp=30`` changes it). Every ``--batch-size`` is tried (CPU default 1024 and
+  4096: oneDNN's LSTM is compute-bound on a CPU at 1024 already, and 8192 only spills
+  caches; CUDA default below); each is warmed up with one batch, then timed as the best
+  of ``--repeat`` runs; the best batch size is reported. The feature values are seeded
+  standard-normal float32 (what a fitted scaler gives); LSTM cost does not depend on them.
 - loop: windows per second the way the seed systems predicted, one ``model(x[None])``
   call per window in eval mode under ``torch.no_grad()`` with the output turned into a
   numpy array (Keras' ``model.predict(x[np.newaxis])`` in a loop, minus Keras' own
@@ -88,7 +88,7 @@ NETWORKS: dict[str, tuple[str, int]] = {
     "sltp": ("sltp", 60),  # the seed's sequences had variable length; 60 is our pick
 }
 PROFILES = ("full", "fast")
-DEFAULT_BATCH = {"cpu": (1024, 4096, 8192), "cuda": (8192, 32768, 65536)}
+DEFAULT_BATCH = {"cpu": (1024, 4096), "cuda": (8192, 32768, 65536)}
 LOOP_WARMUP = 10
 TRAIN_PROBE = 500
 CPU_TARGET, GPU_TARGET = 50.0, 1_000_000.0
@@ -335,7 +335,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bars", type=int, default=100_000, help="bars of the feature matrix (default 100000)")
     p.add_argument("--loop-windows", type=int, default=2000, help="most windows of the per-window loop (2000)")
     p.add_argument("--train-windows", type=int, default=20_000, help="most windows of a training epoch (20000)")
-    p.add_argument("--batch-size", type=int, nargs="+", help="predict batch sizes to try (cpu: 1024 4096 8192; "
+    p.add_argument("--batch-size", type=int, nargs="+", help="predict batch sizes to try (cpu: 1024 4096; "
                    "cuda: 8192 32768 65536)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: the CPU, and CUDA too when available (default)")
