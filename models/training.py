@@ -94,13 +94,33 @@ def _batch_x(X: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.
     return X[idx.to(X.device)].to(device, torch.float32, non_blocking=True)
 
 
+def _first_non_finite(X: torch.Tensor, chunk: int = 8192) -> int | None:
+    """Index of the first sample of X holding a NaN or inf, or None.
+
+    A window view shares one small storage: when all of it is finite (the usual case), so
+    is X, at the cost of the bars, not of the windows. Otherwise X is scanned in chunks, so
+    memory stays O(chunk) instead of materializing (samples, time, features) booleans.
+    """
+    storage = X.untyped_storage()
+    if X.is_floating_point() and not X.is_contiguous() and storage.nbytes() < X.numel() * X.element_size():
+        flat = torch.empty(0, dtype=X.dtype, device=X.device)
+        flat.set_(storage, 0, (storage.nbytes() // X.element_size(),), (1,))
+        if bool(torch.isfinite(flat).all()):
+            return None
+    for start in range(0, len(X), chunk):
+        bad = ~torch.isfinite(X[start : start + chunk]).flatten(1).all(1)
+        if bool(bad.any()):
+            return start + int(bad.nonzero()[0])
+    return None
+
+
 def _check_inputs(X: torch.Tensor, y: Target) -> None:
     if X.dim() != 3:
         raise ValueError(f"X must be (samples, time, features), got shape {tuple(X.shape)}")
     if _length(y) != len(X):
         raise ValueError(f"X has {len(X)} samples but y has {_length(y)}; align targets to the windows' end bars")
-    if not bool(torch.isfinite(X).all()):
-        bad = int((~torch.isfinite(X)).flatten(1).any(1).nonzero()[0])
+    bad = _first_non_finite(X)
+    if bad is not None:
         raise ValueError(f"X has non-finite values (first in sample {bad}); drop warm-up windows (valid_windows)")
     for v in y if isinstance(y, tuple) else (y,):
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
