@@ -26,9 +26,10 @@ class SmaCross(Strategy):
         close = ctx.bars.close
         if (p.fast >= p.slow).any():
             raise ValueError(f"param fast must be below slow (fast={p.fast.ravel()}, slow={p.slow.ravel()})")
-        sma = {n: close.rolling(int(n)).mean().to_numpy() for n in np.unique(np.r_[p.fast[0], p.slow[0]])}
-        fast = np.column_stack([sma[n] for n in p.fast[0]])
-        slow = np.column_stack([sma[n] for n in p.slow[0]])
+        lengths = np.unique(np.r_[p.fast[0], p.slow[0]])
+        sma = np.column_stack([close.rolling(int(n)).mean().to_numpy() for n in lengths])
+        fast = np.take(sma, np.searchsorted(lengths, p.fast[0]), axis=1)
+        slow = np.take(sma, np.searchsorted(lengths, p.slow[0]), axis=1)
         below = np.where(p.allow_short, -1.0, 0.0)
         target = np.where(fast > slow, 1.0, below)
         target[np.isnan(slow)] = np.nan  # not enough history yet: keep flat
