@@ -257,12 +257,12 @@ def valid_closes_nb(open_, high, low, close, pc):
 @njit(cache=True, nogil=True)
 def flush_equity_nb(acc, buf, n, first_bar, exposed, equity_out, c):
     """Fold the ``n`` buffered equity values of bars ``first_bar``... into ``acc`` and,
-    when recording, into column ``c`` of ``equity_out``."""
+    when recording, into row ``c`` of ``equity_out``."""
     if n == 0:
         return
-    if equity_out.shape[0] > 0:
+    if equity_out.shape[1] > 0:
         for k in range(n):  # loops, not slice assignments: much faster to compile
-            equity_out[first_bar + k, c] = buf[k]
+            equity_out[c, first_bar + k] = buf[k]
     acc_bars(acc, first_bar, buf[:n], exposed)
 
 
@@ -275,9 +275,10 @@ def simulate_column_nb(
     fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy,
     equity_out, trades_out, trade_offsets, trade_counts, stats,
 ):
-    """Simulate column ``c``: write its equity (if ``equity_out`` has rows), its
-    trades from row ``trade_offsets[c]`` (if ``trades_out`` has rows) and their
-    number to ``trade_counts[c]``, and its metrics to ``stats[c]``.
+    """Simulate column ``c``: write its equity to row ``c`` of ``equity_out`` (N x T:
+    a row per column, so each column writes memory of its own; N x 0: not
+    recorded), its trades from row ``trade_offsets[c]`` (if ``trades_out`` has
+    rows) and their number to ``trade_counts[c]``, and its metrics to ``stats[c]``.
 
     The column's state lives in local variables. While flat with no order pending,
     the loop jumps to the next entry target (next_entry_bar_nb): those bars keep
@@ -329,9 +330,9 @@ def simulate_column_nb(
                 flush_equity_nb(acc, buf, nb, i - nb, exposed, equity_out, c)
                 nb = np.int64(0)
                 exposed = np.int64(0)
-                if equity_out.shape[0] > 0:
+                if equity_out.shape[1] > 0:
                     for k in range(i, j):
-                        equity_out[k, c] = cash
+                        equity_out[c, k] = cash
                 acc_flat(acc, i, j - i, cash)
                 i = j
                 if i == T:
@@ -469,10 +470,10 @@ def simulate_column_nb(
 
 @njit(cache=True, nogil=True)
 def _allocate_nb(T, N, record, bounds):
-    """Outputs of a run over N columns: equity (T or 0 rows), trade rows reserved
+    """Outputs of a run over N columns: equity (N x T, or N x 0), trade rows reserved
     per column from ``bounds`` (offsets: N + 1 cumulative starts), trade counts and
     stats."""
-    equity = np.empty((T if record else 0, N), dtype=np.float64)
+    equity = np.empty((N, T if record else 0), dtype=np.float64)
     offsets = np.zeros(N + 1, dtype=np.int64)
     for c in range(N):
         offsets[c + 1] = offsets[c] + bounds[c]
@@ -505,8 +506,8 @@ def simulate_nb(
 
     With ``record``, every column's equity and trades are kept: trade rows are
     reserved per column from an upper bound (count_entries_nb) and compacted at the
-    end. Returns (equity (T, N) or (0, N), trades (n, N_TRADE_FIELDS) ordered by
-    column then entry, stats (N, N_STATS)).
+    end. Returns (equity (N, T), a row per column, or (N, 0) without ``record``;
+    trades (n, N_TRADE_FIELDS) ordered by column then entry; stats (N, N_STATS)).
     """
     T, N = target.shape
     bounds = np.zeros(N, dtype=np.int64)

@@ -20,19 +20,21 @@ def _simulate(o, h, lo, c, target, *params, record):
     (parallel threads). One column runs simulate_column_nb directly on the calling
     thread: a thread launch costs more than it saves, and the parallel code then
     need not even be compiled. ``params`` are simulate_nb's arguments from ``size``
-    to ``ppy``."""
+    to ``ppy``. Returns equity as (T, N) (a transposed view of the kernel's row per
+    column), trades and stats."""
     T, N = target.shape
     if N > 1:
-        return kernels.simulate_nb(o, h, lo, c, target, *params, record)
+        equity, trades, stats = kernels.simulate_nb(o, h, lo, c, target, *params, record)
+        return equity.T, trades, stats
     reentry = params[-2]
     bound = kernels.count_entries_nb(target, 0, reentry) if record else 0
-    equity = np.empty((T if record else 0, 1))
+    equity = np.empty((1, T if record else 0))
     trades = np.empty((bound, kernels.N_TRADE_FIELDS))
     offsets = np.array([0, bound], dtype=np.int64)
     counts = np.zeros(1, dtype=np.int64)
     stats = np.empty((1, kernels.N_STATS))
     kernels.simulate_column_nb(0, o, h, lo, c, target, *params, equity, trades, offsets, counts, stats)
-    return equity, trades[: counts[0]], stats
+    return equity.T, trades[: counts[0]], stats
 
 
 def _positive(a):
