@@ -12,6 +12,7 @@ from engine.cli_common import fail as _fail
 from engine.cli_data import data_group
 from engine.cli_strategy import check, signal, train
 from engine.cli_sweep import sweep
+from engine.report.cli import finish_run, report, run_report_path
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
@@ -40,6 +41,7 @@ main.add_command(check)
 main.add_command(signal)
 main.add_command(train)
 main.add_command(sweep)
+main.add_command(report)
 
 
 def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None):
@@ -79,10 +81,15 @@ def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None)
 @click.option("--retrain", is_flag=True, help="Ignore cached models and predictions; train again.")
 @click.option("--cache-dir", default=None, help="Model/prediction cache (default $BT_CACHE_DIR or ~/.cache/bt).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--report", "report_path", default=None, metavar="PATH",
+              help="HTML tearsheet to write (default: <strategy>-<time>.html here; none with --json unless given).")
+@click.option("--no-report", is_flag=True, help="Write no HTML report.")
+@click.option("--save", "save_dir", default=None, metavar="DIR",
+              help="Save the results (Result.to_parquet + run metadata) for `bt report DIR`.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage, cash, fill, sl, tp, trail, max_hold,
-        sets, device, profile, retrain, cache_dir, as_json, quiet, debug):
+        sets, device, profile, retrain, cache_dir, as_json, report_path, no_report, save_dir, quiet, debug):
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
         from engine.pipeline import make_signals, prepare
@@ -100,6 +107,10 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         result = backtest(bars, signals, fee=fee, fixed_fee=fixed_fee, slippage=slippage, cash=cash,
                           fill=fill, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
         ml = strategy.ml_metrics(prepared.ctx)
+        written = finish_run(report=run_report_path(strategy.name, report_path, no_report, as_json), save=save_dir,
+                             strategy=strategy, bars=bars, result=result, prepared=prepared, ml=ml,
+                             source=source or strategy.data, symbol=symbol, fee=fee, fixed_fee=fixed_fee,
+                             slippage=slippage, fill=fill, cash=cash, device=device)
     except (ValueError, OSError, KeyError) as exc:
         _fail(debug, exc)
     stats = result.stats
@@ -112,6 +123,8 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
                                "fill": fill, "fee": fee, "data_warnings": data_warnings,
                                "model": prepared.model, "cache_hit": prepared.cache_hit, "folds": prepared.folds,
                                "stats": stats.to_dict(), "ml": ml}, default=float))
+        for line in written if not quiet else ():
+            click.echo(line, err=True)
         return
     if not quiet:
         for line in data_warnings:
@@ -136,6 +149,8 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         a = left[i] if i < len(left) else " " * (width + vwidth + 2)
         b = right[i] if i < len(right) else ""
         click.echo(f"{a}    {b}".rstrip())
+    for line in written:
+        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

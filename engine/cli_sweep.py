@@ -122,11 +122,13 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--retrain", is_flag=True, help="Ignore cached models and predictions; train again.")
 @click.option("--cache-dir", default=None, help="Model/prediction cache (default $BT_CACHE_DIR or ~/.cache/bt).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--report", "report_path", default=None, metavar="PATH", help="Also write an HTML sweep report.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end, timeframe, sets, fee, fixed_fee,
           slippage, size, cash, fill, sl, tp, trail, max_hold, metric, top, out, resume, memory_budget, chunk_size,
-          walk_forward, executor, scheduler, workers, device, profile, retrain, cache_dir, as_json, quiet, debug):
+          walk_forward, executor, scheduler, workers, device, profile, retrain, cache_dir, as_json, report_path, quiet,
+          debug):
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
@@ -198,6 +200,18 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
         if ex is not None:
             ex.close()
     _report(result, strategy, grid, bars, source or strategy.data, data_warnings, top, as_json, quiet)
+    try:
+        from engine.report.cli import save_sweep_extras, sweep_report
+
+        save_sweep_extras(out, metric, result.dsr.to_dict() if result.dsr is not None else None)
+        if report_path:
+            line = sweep_report(out, report_path, result=result, grid=grid, top=top, manifest={
+                "strategy": strategy.name, "data": source or strategy.data, "bars": len(bars),
+                "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
+                "engine": engine.to_dict(), "walk_forward": walk_forward})
+            click.echo(line, err=as_json)
+    except (ValueError, OSError, KeyError) as exc:
+        fail(debug, exc)
 
 
 def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json, quiet) -> None:

@@ -1,0 +1,194 @@
+"""Figures of the run tearsheet (plotly, imported by the functions that use it).
+
+Every time axis carries milliseconds since the epoch (UTC) on a ``type="date"`` axis,
+so arrays travel as compact binary blocks; long series are thinned to about
+``points`` samples with ``downsample`` (LTTB plus the extremes) before they are drawn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.report import analytics
+from engine.report.downsample import downsample
+
+#: Colours of exit reasons (the engine's set) in the price chart and the breakdown.
+REASON_COLORS = {"signal": "#1f77b4", "sl": "#d62728", "tp": "#2ca02c", "trail": "#ff7f0e", "time": "#9467bd",
+                 "end": "#7f7f7f"}
+POINTS = 2000  # samples per drawn line
+MAX_MARKERS = 1500  # trades marked on the price chart
+
+
+def ms(index) -> np.ndarray:
+    """Timestamps as float milliseconds since the epoch (UTC)."""
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    return idx.as_unit("ns").asi8 / 1e6
+
+
+def _thin(index: pd.Index, values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    x = ms(index)
+    v = np.asarray(values, dtype="float64")
+    if len(v) > points:
+        keep = downsample(x, v, points)
+        return x[keep], v[keep]
+    return x, v
+
+
+def _layout(title: str, **kw) -> dict:
+    base = dict(title=dict(text=title), margin=dict(l=60, r=20, t=50, b=40), height=380,
+                legend=dict(orientation="h", y=-0.15), template="none")
+    base.update(kw)
+    return base
+
+
+def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS):
+    """Strategy equity and buy-and-hold, with a linear/log y-axis toggle."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, s, color in (("strategy", equity, "#1f77b4"), ("buy & hold", bh, "#999999")):
+        x, y = _thin(s.index, s.to_numpy(), points)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=color, width=1.5)))
+    menu = dict(type="buttons", direction="right", x=0, y=1.12, xanchor="left", showactive=True, buttons=[
+        dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}]),
+        dict(label="log", method="relayout", args=[{"yaxis.type": "log"}]),
+    ])
+    fig.update_layout(**_layout("Equity vs buy & hold", updatemenus=[menu]), xaxis=dict(type="date"),
+                      yaxis=dict(title="account value", type="linear"))
+    return fig
+
+
+def drawdown_figure(dd: pd.Series, points: int = POINTS):
+    """Underwater curve: drawdown from the running peak, shaded to zero."""
+    import plotly.graph_objects as go
+
+    x, y = _thin(dd.index, dd.to_numpy(), points)
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", fill="tozeroy", name="drawdown",
+                               line=dict(color="#d62728", width=1)))
+    fig.update_layout(**_layout("Underwater (drawdown from peak)", height=280), xaxis=dict(type="date"),
+                      yaxis=dict(tickformat=".0%"))
+    return fig
+
+
+def _pick(n: int, cap: int) -> np.ndarray:
+    return np.arange(n) if n <= cap else np.unique(np.linspace(0, n - 1, cap).astype(np.int64))
+
+
+def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS, max_markers: int = MAX_MARKERS):
+    """Close with entries (triangles: up long, down short) and exits (crosses coloured
+    by exit reason). More than ``max_markers`` trades: an evenly spaced subset is
+    marked (the title says how many)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    x, y = _thin(close.index, close.to_numpy(), points)
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="close", line=dict(color="#444", width=1)))
+    n = len(trades)
+    sel = trades.iloc[_pick(n, max_markers)] if n else trades
+    for side, symbol, color in (("long", "triangle-up", "#2ca02c"), ("short", "triangle-down", "#d62728")):
+        t = sel[sel["side"] == side]
+        if len(t):
+            fig.add_trace(go.Scatter(x=ms(t["entry_time"]), y=t["entry_price"].to_numpy(dtype="float64"),
+                                     mode="markers", name=f"{side} entry",
+                                     marker=dict(symbol=symbol, size=8, color=color)))
+    closed = sel[~sel["is_open"]] if len(sel) else sel
+    reasons = closed["exit_reason"].astype(str).to_numpy() if len(closed) else np.array([], dtype=str)
+    for reason, color in REASON_COLORS.items():
+        t = closed[reasons == reason] if len(closed) else closed
+        if len(t):
+            fig.add_trace(go.Scatter(x=ms(t["exit_time"]), y=t["exit_price"].to_numpy(dtype="float64"),
+                                     mode="markers", name=f"exit: {reason}",
+                                     marker=dict(symbol="x", size=7, color=color)))
+    shown = f" ({len(sel):,} of {n:,} trades marked)" if len(sel) < n else ""
+    fig.update_layout(**_layout(f"Price with entries and exits{shown}", height=420), xaxis=dict(type="date"))
+    return fig
+
+
+def monthly_figure(table: pd.DataFrame):
+    """Heatmap of monthly returns, years down, months across, the value in each cell."""
+    import plotly.graph_objects as go
+
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    z = table.to_numpy(dtype="float64")
+    text = np.where(np.isfinite(z), np.char.mod("%.1f%%", np.nan_to_num(z) * 100), "")
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=months, y=[str(y) for y in table.index], text=text,
+                               texttemplate="%{text}", colorscale="RdYlGn", zmid=0, zmin=-lim, zmax=lim,
+                               colorbar=dict(tickformat=".0%"), hoverongaps=False))
+    fig.update_layout(**_layout("Monthly returns", height=max(220, 60 + 28 * len(table))),
+                      yaxis=dict(autorange="reversed", type="category"))
+    return fig
+
+
+def yearly_figure(strategy: pd.Series, bh: pd.Series):
+    """Calendar-year returns of the strategy beside buy-and-hold."""
+    import plotly.graph_objects as go
+
+    years = [str(i.year) for i in strategy.index]
+    fig = go.Figure([go.Bar(x=years, y=strategy.to_numpy(), name="strategy", marker_color="#1f77b4"),
+                     go.Bar(x=years, y=bh.to_numpy(), name="buy & hold", marker_color="#999999")])
+    fig.update_layout(**_layout("Yearly returns", height=300, barmode="group"), yaxis=dict(tickformat=".0%"),
+                      xaxis=dict(type="category"))
+    return fig
+
+
+def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS):
+    """Rolling annualized Sharpe (left axis) and volatility (right axis)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for col, axis, color in (("sharpe", "y", "#1f77b4"), ("volatility", "y2", "#ff7f0e")):
+        s = rolling[col].dropna()
+        if len(s):
+            x, y = _thin(s.index, s.to_numpy(), points)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"rolling {col}", yaxis=axis,
+                                     line=dict(color=color, width=1)))
+    fig.update_layout(**_layout(f"Rolling Sharpe and volatility ({window:,}-bar window, annualized)", height=320),
+                      xaxis=dict(type="date"), yaxis=dict(title="Sharpe"),
+                      yaxis2=dict(title="volatility", overlaying="y", side="right", tickformat=".0%"))
+    return fig
+
+
+def trade_returns_figure(returns: np.ndarray):
+    """Histogram of closed trades' returns (pnl / entry value), 50 bins."""
+    import plotly.graph_objects as go
+
+    counts, edges = analytics.histogram(returns, 50)
+    mids = (edges[:-1] + edges[1:]) / 2 if len(counts) else edges[:0]
+    colors = np.where(mids >= 0, "#2ca02c", "#d62728")
+    fig = go.Figure(go.Bar(x=mids, y=counts, width=np.diff(edges) if len(counts) else None,
+                           marker_color=colors.tolist(), name="trades"))
+    fig.update_layout(**_layout(f"Trade return distribution ({int(counts.sum()):,} closed trades)", height=300),
+                      xaxis=dict(tickformat=".1%", title="return"), yaxis=dict(title="trades"), bargap=0.02)
+    return fig
+
+
+def exit_reason_table(trades: pd.DataFrame) -> pd.DataFrame:
+    """Per exit reason: trades, share, win rate, mean return, total pnl."""
+    if not len(trades):
+        return pd.DataFrame(columns=["reason", "trades", "share", "win_rate", "mean_return", "pnl"])
+    reason = trades["exit_reason"].astype(str)
+    g = trades.assign(reason=reason, win=trades["pnl"] > 0).groupby("reason", sort=False)
+    out = pd.DataFrame({"trades": g.size(), "win_rate": g["win"].mean(), "mean_return": g["return"].mean(),
+                        "pnl": g["pnl"].sum()})
+    out.insert(1, "share", out["trades"] / len(trades))
+    order = [r for r in REASON_COLORS if r in out.index]
+    return out.loc[order].reset_index()
+
+
+def exit_reason_figure(table: pd.DataFrame):
+    """Bars of trades per exit reason, hover with win rate and mean return."""
+    import plotly.graph_objects as go
+
+    reasons = table["reason"].tolist() if len(table) else []
+    fig = go.Figure(go.Bar(
+        x=reasons, y=table["trades"].to_numpy() if len(table) else [],
+        marker_color=[REASON_COLORS.get(r, "#333") for r in reasons],
+        customdata=np.c_[table["win_rate"], table["mean_return"]] if len(table) else None,
+        hovertemplate="%{x}: %{y} trades<br>win rate %{customdata[0]:.1%}<br>mean return %{customdata[1]:.2%}"
+                      "<extra></extra>"))
+    fig.update_layout(**_layout("Exit reasons", height=300), xaxis=dict(type="category"), yaxis=dict(title="trades"))
+    return fig

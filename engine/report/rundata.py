@@ -1,0 +1,221 @@
+"""RunData: everything a run tearsheet shows, gathered once from a finished ``bt run``
+and stored beside the Result so ``bt report DIR`` can rebuild the page.
+
+Saved layout (``save_run``; the directory is written under a temporary name and
+renamed into place, so it exists whole or not at all):
+
+    DIR/result/       Result.to_parquet (equity, trades, stats, settings)
+    DIR/run.json      header and manifest: strategy, params, data source and range,
+                      fees, fill, cash, bt version, data fingerprint, model hash,
+                      device, ML metrics, walk-forward folds
+    DIR/series.parquet  per bar: close, and when the strategy has a model the
+                      prediction, the actual value it predicts (the label) and the fold
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RUN_JSON = "run.json"
+SERIES = "series.parquet"
+RESULT = "result"
+FORMAT = "bt-run-v1"
+
+
+@dataclass
+class RunData:
+    """A run for the tearsheet.
+
+    meta: header fields (strategy, description, params, data, symbol, synthetic,
+    bars, start, end, fee, fixed_fee, slippage, fill, cash, ppy, bt_version,
+    data_fingerprint, model_hash, device, model, cache_hit), every value JSON-able.
+    equity: account value per bar (one column). close: the bars' close.
+    trades: Result.trades of that column. stats: the engine's metrics.
+    ml: the strategy's ml_metrics. folds: walk-forward fold records.
+    prediction / actual / fold: per-bar model output, the label it predicts and the
+    fold that made it (None for a model-free strategy).
+    """
+
+    meta: dict[str, Any]
+    equity: pd.Series
+    close: pd.Series
+    trades: pd.DataFrame
+    stats: dict[str, float]
+    ml: dict[str, float] = field(default_factory=dict)
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    prediction: np.ndarray | None = None
+    actual: np.ndarray | None = None
+    fold: np.ndarray | None = None
+    result: Any = None  # the engine Result, when at hand (saved with save_run)
+
+    @property
+    def has_model(self) -> bool:
+        return self.prediction is not None and bool(np.isfinite(self.prediction).any())
+
+
+def bt_version() -> str:
+    """The installed bt-backtest distribution's version ('unknown' when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bt-backtest")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def resolved_device(device: str, has_model: bool) -> str:
+    """The device a run used: 'none' without a model; 'auto' resolved to cuda/cpu
+    (torch is only consulted when it is already loaded, as it is after a model ran)."""
+    if not has_model:
+        return "none"
+    if device != "auto":
+        return device
+    import sys
+
+    torch = sys.modules.get("torch")
+    return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+
+
+def _first_column(obj: Any) -> Any:
+    return obj.iloc[:, 0] if isinstance(obj, pd.DataFrame) else obj
+
+
+def _label_array(strategy: Any, ctx: Any) -> np.ndarray | None:
+    """The strategy's labels as one float array (the first component of a tuple or
+    of a 2-D label), or None when it has none."""
+    try:
+        y = strategy.labels(ctx)
+    except NotImplementedError:
+        return None
+    if isinstance(y, tuple | list) and len(y) and np.ndim(y[0]) >= 1:
+        y = y[0]
+    y = np.asarray(y, dtype="float64")
+    return y[:, 0] if y.ndim == 2 else y
+
+
+def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
+             symbol: str | None, fee: float, fixed_fee: float, slippage: float, fill: str, cash: float,
+             device: str) -> RunData:
+    """RunData of a finished ``bt run`` (the first column when the plugin emits several)."""
+    from data import fingerprint
+
+    equity = _first_column(result.equity)
+    trades = result.trades
+    if len(result.columns) > 1:
+        trades = trades[trades["col"] == 0].reset_index(drop=True)
+    stats = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
+    pred = actual = fold = None
+    preds = prepared.ctx.predictions
+    if preds is not None:
+        if "prediction" in preds.columns:
+            pred = preds["prediction"].to_numpy(dtype="float64")
+        else:
+            logits = [c for c in preds.columns if c.startswith("logits_")]
+            if logits:  # a classifier: the predicted class index
+                arr = preds[logits].to_numpy(dtype="float64")
+                ok = np.isfinite(arr).all(axis=1)
+                pred = np.where(ok, np.nanargmax(np.where(ok[:, None], arr, 0.0), axis=1), np.nan)
+        actual = _label_array(strategy, prepared.ctx)
+        if "fold" in preds.columns:
+            fold = preds["fold"].to_numpy(dtype="float64")
+    has_model = prepared.model is not None
+    meta = {
+        "format": FORMAT, "strategy": strategy.name, "description": getattr(strategy, "description", ""),
+        "params": dict(strategy.values), "data": source, "symbol": symbol,
+        "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars), "start": str(bars.index[0]),
+        "end": str(bars.index[-1]), "fee": fee, "fixed_fee": fixed_fee, "slippage": slippage, "fill": fill,
+        "cash": cash, "ppy": float(result.settings.get("periods_per_year") or math.nan),
+        "bt_version": bt_version(), "data_fingerprint": fingerprint(bars),
+        "model_hash": prepared.cache_key if has_model else None, "device": resolved_device(device, has_model),
+        "model": (f"{prepared.model['network']} ({prepared.model['profile']} profile)" if has_model else None),
+        "cache_hit": prepared.cache_hit,
+    }
+    return RunData(meta=meta, equity=equity, close=bars["close"], trades=trades,
+                   stats={k: _py(v) for k, v in stats.items()}, ml={k: _py(v) for k, v in (ml or {}).items()},
+                   folds=[{k: _py(v) for k, v in f.items()} for f in prepared.folds],
+                   prediction=pred, actual=actual, fold=fold, result=result)
+
+
+def _py(v: Any) -> Any:
+    if hasattr(v, "item") and not isinstance(v, str):
+        v = v.item()
+    return v
+
+
+def _json_clean(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _json_clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_clean(x) for x in v]
+    v = _py(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def save_run(run: RunData, path: str | os.PathLike) -> Path:
+    """Write ``run`` (which must carry its Result) to the directory ``path``, replacing
+    what is there; atomic: built under a temporary name, then renamed."""
+    if run.result is None:
+        raise ValueError("save_run: this RunData has no Result to save")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        run.result.to_parquet(tmp / RESULT)
+        body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds}
+        (tmp / RUN_JSON).write_text(json.dumps(_json_clean(body), indent=1, default=str))
+        series = pd.DataFrame({"close": run.close.to_numpy(dtype="float64")}, index=run.close.index)
+        for name in ("prediction", "actual", "fold"):
+            value = getattr(run, name)
+            if value is not None:
+                series[name] = np.asarray(value, dtype="float64")
+        series.to_parquet(tmp / SERIES)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+        tmp.rename(path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / RUN_JSON).is_file()
+
+
+def load_run(path: str | os.PathLike) -> RunData:
+    """Read a directory written by ``save_run``; ValueError saying what is missing."""
+    from engine.result import Result
+
+    path = Path(path)
+    missing = [n for n in (RUN_JSON, SERIES, RESULT) if not (path / n).exists()]
+    if missing:
+        raise ValueError(f"{path}: not a saved bt run (missing {', '.join(missing)}); write one with "
+                         "bt run ... --save DIR")
+    body = json.loads((path / RUN_JSON).read_text())
+    result = Result.read(path / RESULT)
+    series = pd.read_parquet(path / SERIES)
+    equity = _first_column(result.equity)
+    trades = result.trades
+    if len(result.columns) > 1:
+        trades = trades[trades["col"] == 0].reset_index(drop=True)
+    get = lambda c: series[c].to_numpy() if c in series.columns else None
+    return RunData(meta=body["meta"], equity=equity, close=series["close"], trades=trades, stats=body["stats"],
+                   ml=body.get("ml") or {}, folds=body.get("folds") or [], prediction=get("prediction"),
+                   actual=get("actual"), fold=get("fold"), result=result)

@@ -1,0 +1,295 @@
+"""The sweep report: top-N table, the metric against each swept param, 2-D heatmaps
+for each pair of params, parallel coordinates for more than two params, and the
+Deflated Sharpe Ratio of the best combination.
+
+Input: a sweep directory (``bt sweep --out``: ``_manifest.json``, ``_combos.parquet``,
+Parquet parts, and ``_report.json`` with the exact DSR when ``bt sweep`` stored it) or
+a SweepData built in memory. A walk-forward sweep (a ``fold`` column) is summarized
+per combination by the mean over folds.
+
+Aggregation: where other params vary too, "metric vs param" draws, for each value of
+the param, the best and the median metric over all combinations with that value; a
+heatmap cell holds the best metric over the combinations with that pair of values.
+"Best" is the highest value, the lowest for metrics where lower is better.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.report.html import Block, Figure, Section, esc, page, table
+
+LOWER_IS_BETTER = frozenset({"ann_volatility", "max_dd_duration", "fees_paid"})
+MAX_PAIRS = 6  # heatmaps drawn (pairs of params)
+MAX_PARCOORDS_ROWS = 5000  # combinations drawn as lines (the best ones)
+
+
+@dataclass
+class SweepData:
+    """A sweep's results: ``table`` (a row per combination: combo, params, metrics),
+    ``combos`` (the combination list), its ``manifest``, ranking ``metric`` and, when
+    known, the exact DSR as a dict (engine.sweep.dsr.DeflatedSharpe.to_dict())."""
+
+    table: pd.DataFrame
+    combos: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+    metric: str = "sharpe"
+    dsr: dict[str, Any] | None = None
+
+    @property
+    def params(self) -> list[str]:
+        return [c for c in self.combos.columns if c in self.table.columns]
+
+
+def clean(value: Any) -> Any:
+    """JSON-able copy: numpy scalars as Python numbers, non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def load_sweep(path: str | os.PathLike, metric: str | None = None) -> SweepData:
+    """A SweepData of the sweep directory ``path``; ValueError when it is not one or
+    holds no finished chunk."""
+    from engine.sweep.store import COMBOS, MANIFEST, read_sweep
+
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        raise ValueError(f"{path}: not a sweep directory (no {MANIFEST}); write one with bt sweep ... --out DIR")
+    manifest = json.loads((path / MANIFEST).read_text())
+    extras_path = path / "_report.json"
+    extras = json.loads(extras_path.read_text()) if extras_path.is_file() else {}
+    table = read_sweep(path)
+    if table.empty:
+        raise ValueError(f"{path}: the sweep has no stored results yet; finish it with bt sweep ... --resume")
+    combos = pd.read_parquet(path / COMBOS) if (path / COMBOS).is_file() else pd.DataFrame()
+    stored_metric = extras.get("metric") or "sharpe"
+    dsr = extras.get("dsr") if (metric is None or metric == stored_metric) else None
+    return SweepData(table=table, combos=combos, manifest=manifest, metric=metric or stored_metric, dsr=dsr)
+
+
+def per_combo(data: SweepData) -> pd.DataFrame:
+    """One row per combination (folds averaged for a walk-forward sweep)."""
+    t = data.table
+    if "fold" not in t.columns:
+        return t
+    params = data.params
+    metrics = [c for c in t.columns if c not in ("combo", "fold", *params)]
+    out = t.groupby("combo", sort=True)[metrics].mean(numeric_only=True)
+    first = t.groupby("combo", sort=True)[params].first()
+    return pd.concat([first, out], axis=1).reset_index()
+
+
+def ranked(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Best first by ``metric`` (NaN last, ties by combination id)."""
+    if metric not in frame.columns:
+        raise ValueError(f"metric {metric!r} is not in the sweep's table; columns: {', '.join(frame.columns)}")
+    asc = metric in LOWER_IS_BETTER
+    return frame.sort_values([metric, "combo"], ascending=[asc, True], na_position="last", kind="stable")
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _axis_values(s: pd.Series) -> tuple[np.ndarray, list[str] | None]:
+    """Numeric values of a param for plotting, or category codes with their labels."""
+    if _is_numeric(s):
+        return s.to_numpy(dtype="float64"), None
+    labels = [str(v) for v in pd.unique(s.astype(str))]
+    return s.astype(str).map({v: i for i, v in enumerate(labels)}).to_numpy(dtype="float64"), labels
+
+
+def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str):
+    """Best and median ``metric`` at each value of ``param``."""
+    import plotly.graph_objects as go
+
+    numeric = _is_numeric(frame[param])
+    key = frame[param] if numeric else frame[param].astype(str)
+    g = frame.groupby(key, sort=True, dropna=False)[metric]
+    best = g.min() if metric in LOWER_IS_BETTER else g.max()
+    med = g.median()
+    x = best.index.to_numpy(dtype="float64") if numeric else [str(v) for v in best.index]
+    mode = "lines+markers" if len(best) > 1 else "markers"
+    fig = go.Figure([go.Scatter(x=x, y=best.to_numpy(dtype="float64"), mode=mode, name="best"),
+                     go.Scatter(x=x, y=med.to_numpy(dtype="float64"), mode=mode, name="median",
+                                line=dict(dash="dot"))])
+    fig.update_layout(title=dict(text=f"{metric} vs {param}"), height=300, margin=dict(l=60, r=20, t=50, b=40),
+                      template="none", xaxis=dict(title=param), yaxis=dict(title=metric))
+    return fig
+
+
+def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str):
+    """Best ``metric`` over each (a, b) pair of values: a across, b down."""
+    import plotly.graph_objects as go
+
+    ka, kb = frame[a].astype(str), frame[b].astype(str)
+    g = frame.assign(_a=ka, _b=kb).groupby(["_b", "_a"], sort=False)[metric]
+    agg = (g.min() if metric in LOWER_IS_BETTER else g.max()).unstack("_a")
+    order = lambda vals, col: sorted(vals, key=lambda v: _sort_key(frame[col], v))
+    agg = agg.reindex(index=order(agg.index, b), columns=order(agg.columns, a))
+    fig = go.Figure(go.Heatmap(z=agg.to_numpy(dtype="float64"), x=list(agg.columns), y=list(agg.index),
+                               colorscale="Viridis", colorbar=dict(title=dict(text=metric)), hoverongaps=False))
+    fig.update_layout(title=dict(text=f"best {metric} by {a} and {b}"), height=360, width=560,
+                      margin=dict(l=60, r=20, t=50, b=40), template="none",
+                      xaxis=dict(title=a, type="category"), yaxis=dict(title=b, type="category"))
+    return fig
+
+
+def _sort_key(col: pd.Series, value: str):
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def parcoords_figure(frame: pd.DataFrame, params: list[str], metric: str, max_rows: int = MAX_PARCOORDS_ROWS):
+    """Parallel coordinates of the params and the metric, coloured by the metric;
+    at most ``max_rows`` combinations (the best ones)."""
+    import plotly.graph_objects as go
+
+    shown = ranked(frame, metric).head(max_rows)
+    dims = []
+    for p in params:
+        vals, labels = _axis_values(shown[p])
+        d = dict(label=p, values=vals)
+        if labels is not None:
+            d.update(tickvals=list(range(len(labels))), ticktext=labels)
+        dims.append(d)
+    m = shown[metric].to_numpy(dtype="float64")
+    dims.append(dict(label=metric, values=m))
+    fig = go.Figure(go.Parcoords(line=dict(color=np.nan_to_num(m, nan=np.nanmin(m) if np.isfinite(m).any() else 0),
+                                           colorscale="Viridis", showscale=True), dimensions=dims))
+    note = f" (best {len(shown):,} of {len(frame):,})" if len(shown) < len(frame) else ""
+    fig.update_layout(title=dict(text=f"Parallel coordinates{note}"), height=420, margin=dict(l=60, r=60, t=80, b=30))
+    return fig
+
+
+def estimate_dsr(frame: pd.DataFrame, metric: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """DSR of the best combination by ``metric`` from the table alone, assuming normal
+    returns (skew 0, kurtosis 3): per-period Sharpe = annual Sharpe / sqrt(ppy), ppy
+    from the manifest's bars and date range, T = bars. None when that is not possible."""
+    from engine.sweep.dsr import deflated_sharpe
+
+    bars = manifest.get("bars")
+    try:
+        years = (pd.Timestamp(manifest["end"]) - pd.Timestamp(manifest["start"])).total_seconds() / (365.25 * 86400)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not bars or years <= 0 or "sharpe" not in frame.columns:
+        return None
+    ppy = (bars - 1) / years
+    best = ranked(frame, metric).iloc[0]
+    if not np.isfinite(best["sharpe"]):
+        return None
+    scale = math.sqrt(ppy)
+    d = deflated_sharpe(float(best["sharpe"]) / scale, frame["sharpe"].to_numpy(dtype="float64") / scale, int(bars),
+                        0.0, 3.0)
+    return d.to_dict()
+
+
+def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
+    d, exact = data.dsr, True
+    if d is None:
+        d, exact = estimate_dsr(frame, data.metric, data.manifest), False
+    if d is None:
+        return '<p class="note">Deflated Sharpe Ratio: not available (no finite Sharpe ratio).</p>'
+    how = ("from the best combination's returns (their skewness and kurtosis)" if exact else
+           "ESTIMATE from the table alone, assuming normal returns (skew 0, kurtosis 3); rerun bt sweep with "
+           "--out to store the exact value")
+    rows = [("DSR (probability the true Sharpe > 0 after selection)", _f(d.get("dsr"))),
+            ("per-bar Sharpe of the best", _f(d.get("sharpe"))),
+            ("expected best per-bar Sharpe of the trials under the null (SR0)", _f(d.get("sharpe_0"))),
+            ("trials", _f(d.get("trials"))), ("variance of the trials' Sharpe", _f(d.get("trials_sharpe_var"))),
+            ("observations (bars)", _f(d.get("observations"))), ("skewness", _f(d.get("skew"))),
+            ("kurtosis", _f(d.get("kurtosis")))]
+    return (f'<p class="note">Deflated Sharpe Ratio (Bailey and López de Prado, 2014) of the best combination '
+            f"by {esc(data.metric)}, {esc(how)}.</p>" + table(["", ""], rows, cls="kv"))
+
+
+def _f(v: Any) -> str:
+    from engine.report.tearsheet import fmt
+
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        v = int(v)
+    return fmt(v)
+
+
+def _header(data: SweepData, n_rows: int) -> str:
+    m = data.manifest
+    synthetic = " (SYNTHETIC data)" if "synthetic" in str(m.get("data", "")).lower() else ""
+    rows = [("strategy", m.get("strategy", "")), ("plugin", m.get("plugin", "")),
+            ("data", f"{m.get('data', '')}{synthetic}"),
+            ("range", f"{m.get('start', '?')} .. {m.get('end', '?')} ({_f(m.get('bars'))} bars)"),
+            ("grid", "; ".join(str(g) for g in m.get("grid") or []) or "-"),
+            ("constraints", "; ".join(m.get("constraints") or []) or "-"),
+            ("combinations", f"{n_rows:,} with results of {_f(m.get('combos'))}"
+                             + ("" if m.get("complete", True) else " (sweep not complete)")),
+            ("fixed params", ", ".join(f"{k}={v}" for k, v in (m.get("params") or {}).items()) or "-"),
+            ("engine", ", ".join(f"{k}={v}" for k, v in (m.get("engine") or {}).items()) or "-"),
+            ("walk-forward folds", m.get("walk_forward") or "-"),
+            ("data fingerprint", m.get("data_fingerprint", "-")), ("plugin SHA-256", m.get("plugin_sha256", "-")),
+            ("ranked by", data.metric)]
+    return f"<h1>Sweep: {esc(m.get('strategy', ''))}{esc(synthetic)}</h1>" + table(["", ""], rows, cls="kv")
+
+
+def sweep_sections(data: SweepData, top: int = 20) -> list[Section]:
+    """The report's sections for ``data``."""
+    from engine.report.tearsheet import fmt
+
+    frame = per_combo(data)
+    metric, params = data.metric, data.params
+    best = ranked(frame, metric)
+    shown_metrics = list(dict.fromkeys([metric, "sharpe", "total_return", "cagr", "max_drawdown", "trades",
+                                        "win_rate"]))
+    shown_metrics = [c for c in shown_metrics if c in frame.columns]
+    cols = ["combo", *params, *shown_metrics]
+    rows = [[fmt(v, c) for c, v in zip(cols, r, strict=True)] for r in best.head(top)[cols].itertuples(index=False)]
+    wf = " (mean over walk-forward folds)" if "fold" in data.table.columns else ""
+    sections = [Section("Deflated Sharpe Ratio", [Block(_dsr_block(data, frame))], anchor="dsr"),
+                Section(f"Top {min(top, len(frame))} by {metric}{wf}", [Block(table(cols, rows))], anchor="top")]
+    varying = [p for p in params if frame[p].astype(str).nunique() > 1]
+    if varying:
+        sections.append(Section(f"{metric} vs each param", [
+            Figure(f"fig-vs-{i}", metric_vs_param_figure(frame, p, metric)) for i, p in enumerate(varying)],
+            anchor="params"))
+    pairs = list(itertools.combinations(varying, 2))
+    if pairs:
+        note = f" (first {MAX_PAIRS} of {len(pairs)} pairs)" if len(pairs) > MAX_PAIRS else ""
+        sections.append(Section(f"Param pairs{note}", [
+            Block('<div class="row">'),
+            *[Figure(f"fig-pair-{i}", heatmap_figure(frame, a, b, metric)) for i, (a, b) in
+              enumerate(pairs[:MAX_PAIRS])],
+            Block("</div>")], anchor="pairs"))
+    if len(varying) > 2:
+        sections.append(Section("Parallel coordinates", [Figure("fig-parcoords",
+                                                                parcoords_figure(frame, varying, metric))],
+                                anchor="parcoords"))
+    return sections
+
+
+def sweep_report_html(source: str | os.PathLike | SweepData, *, metric: str | None = None, top: int = 20,
+                      dsr: dict[str, Any] | None = None) -> str:
+    """The sweep report of a sweep directory or a SweepData, as an HTML string."""
+    data = source if isinstance(source, SweepData) else load_sweep(source, metric)
+    if metric is not None:
+        data.metric = metric
+    if dsr is not None:
+        data.dsr = dsr
+    return page(f"bt sweep: {data.manifest.get('strategy', '')}", _header(data, len(per_combo(data))),
+                sweep_sections(data, top))

@@ -1,0 +1,306 @@
+"""HTML reports: structure of the run and sweep pages (every figure present, plotly.js
+inlined once, nothing fetched from the network), escaping of every user-controlled
+string, the ML panel, save/load round trip, and the ``bt run --report`` / ``bt
+report`` / ``bt sweep --report`` commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from data import load
+from engine import backtest, load_strategy
+from engine.cli import main
+from engine.pipeline import make_signals, prepare
+from engine.report import load_run, save_run, write_run_report, write_sweep_report
+from engine.report.html import esc, script_safe
+from engine.report.rundata import RunData, from_run
+from engine.report.sweep_figures import SweepData
+
+ROOT = Path(__file__).resolve().parents[1]
+SMA = str(ROOT / "strategies/sma_cross.py")
+EVIL = "<script>alert(1)</script>"
+RUN_FIGURES = ["fig-equity", "fig-drawdown", "fig-price", "fig-monthly", "fig-yearly", "fig-rolling",
+               "fig-trade-returns", "fig-exit-reasons"]
+ML_FIGURES = ["fig-confusion", "fig-roc", "fig-pred-scatter"]
+
+
+# -- helpers --------------------------------------------------------------------------
+
+def figure_blocks(text: str) -> dict[str, dict]:
+    """fig id -> parsed figure JSON of every embedded figure."""
+    found = re.findall(r'<script type="application/json" data-bt-figure="([^"]+)">(.*?)</script>', text, re.S)
+    return {k: json.loads(v) for k, v in found}
+
+
+def outside_plotlyjs(text: str) -> str:
+    """The page without the inlined plotly.js bundle (which names URLs of its own
+    optional services in code that never runs here)."""
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    assert text.count(js[:200]) == 1
+    start = text.index(js[:200])
+    end = start + len(js)
+    return text[:start] + text[end:]
+
+
+def check_page(text: str, figures: list[str]) -> None:
+    """Structure every report must have."""
+    from plotly.offline import get_plotlyjs
+
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert text.count(get_plotlyjs()[:500]) == 1, "plotly.js must be inlined exactly once"
+    rest = outside_plotlyjs(text)
+    assert not re.search(r"<script[^>]*\ssrc=", rest), "no external scripts"
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", rest), "no network references"
+    assert not re.search(r"https?:(//|\\u002f)", rest, re.I), "no URL (https://cdn... or any other)"
+    blocks = figure_blocks(text)
+    for fig in figures:
+        assert f'<div class="fig" id="{fig}"></div>' in text, fig
+        assert fig in blocks, fig
+        assert blocks[fig]["data"], f"{fig} has no traces"
+    assert set(blocks) == set(figures), sorted(set(blocks) ^ set(figures))
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return load("btcusd_1h", warn=False)
+
+
+def sma_run(bars, **meta) -> RunData:
+    strategy = load_strategy(SMA)
+    prepared = prepare(strategy, bars)
+    result = backtest(bars, make_signals(strategy, prepared.ctx), fee=0.001, sl=0.03, tp=0.06)
+    run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="btcusd_1h",
+                   symbol=None, fee=0.001, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0,
+                   device="auto")
+    run.meta.update(meta)
+    return run
+
+
+def with_model(run: RunData, seed: int = 0) -> RunData:
+    """A made-up model on the run's bars: a noisy copy of the next log return, in 3 folds."""
+    close = run.close.to_numpy()
+    actual = np.r_[np.log(close[1:] / close[:-1]), np.nan]
+    rng = np.random.default_rng(seed)
+    pred = 0.3 * actual + rng.normal(0, 0.01, len(close))
+    pred[:5000] = np.nan
+    fold = np.full(len(close), -1.0)
+    edges = [5000, 10000, 15000, len(close)]
+    folds = []
+    for k in range(3):
+        fold[edges[k]:edges[k + 1]] = k
+        folds.append({"fold": k, "train_start": 0, "train_end": edges[k] - 2, "predict_start": edges[k],
+                      "predict_end": edges[k + 1], "n_train": edges[k] - 1, "n_val": 100, "epochs": 3,
+                      "best_epoch": 2, "best_loss": 0.5, "seconds": 1.0})
+    run.prediction, run.actual, run.fold, run.folds = pred, actual, fold, folds
+    run.ml = {"direction_accuracy": 0.55, "mae": 0.01}
+    run.meta.update(model="crypto (fast profile)", model_hash="abc123", device="cpu", cache_hit=True)
+    return run
+
+
+# -- run report ----------------------------------------------------------------------
+
+def test_run_report_structure(bars, tmp_path):
+    run = sma_run(bars)
+    path = write_run_report(run, tmp_path / "run.html")
+    text = path.read_text()
+    check_page(text, RUN_FIGURES)
+    for needle in ("sma_cross", "btcusd_1h", "next_open", "fast=20", run.meta["data_fingerprint"], "bt version",
+                   "Worst five drawdowns", "Exit-reason breakdown", "buy &amp; hold", "model hash"):
+        assert needle in text, needle
+    figs = figure_blocks(text)
+    menus = figs["fig-equity"]["layout"]["updatemenus"][0]["buttons"]
+    assert [b["args"][0]["yaxis.type"] for b in menus] == ["linear", "log"]
+    names = {t["name"] for t in figs["fig-price"]["data"]}
+    assert {"close", "long entry", "short entry"} <= names
+    assert {n for n in names if n.startswith("exit: ")} >= {"exit: sl", "exit: tp", "exit: signal"}
+    assert not list(tmp_path.glob(".*")), "no temporary file left behind"
+
+
+def test_run_report_ml_panel(bars, tmp_path):
+    run = with_model(sma_run(bars))
+    text = write_run_report(run, tmp_path / "ml.html").read_text()
+    check_page(text, RUN_FIGURES + ML_FIGURES)
+    assert "Walk-forward folds" in text and "abc123" in text
+    roc = figure_blocks(text)["fig-roc"]
+    assert "AUC" in roc["layout"]["title"]["text"]
+
+
+def test_trades_table_is_capped_and_says_so(bars, tmp_path):
+    from engine.report.tearsheet import MAX_TRADE_ROWS
+
+    strategy = load_strategy(SMA, fast=2, slow=3)
+    prepared = prepare(strategy, bars)
+    result = backtest(bars, make_signals(strategy, prepared.ctx))
+    run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="btcusd_1h",
+                   symbol=None, fee=0.0, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0,
+                   device="auto")
+    assert len(run.trades) > MAX_TRADE_ROWS
+    text = write_run_report(run, tmp_path / "many.html").read_text()
+    assert f"First {MAX_TRADE_ROWS} of {len(run.trades):,} trades" in text
+
+
+def test_long_run_is_downsampled(tmp_path):
+    bars = load("synthetic:gbm?bars=200000&seed=3&freq=1min", warn=False)
+    strategy = load_strategy(SMA, fast=50, slow=400)
+    prepared = prepare(strategy, bars)
+    result = backtest(bars, make_signals(strategy, prepared.ctx), fee=0.0005)
+    run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="synthetic",
+                   symbol=None, fee=0.0005, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0,
+                   device="auto")
+    path = write_run_report(run, tmp_path / "long.html")
+    text = path.read_text()
+    check_page(text, RUN_FIGURES)
+    assert "SYNTHETIC" in text
+    from plotly.offline import get_plotlyjs
+
+    assert path.stat().st_size - len(get_plotlyjs()) < 3_000_000
+    eq = figure_blocks(text)["fig-equity"]["data"][0]
+    assert eq["x"]["dtype"] == "f8" and len(eq["x"]["bdata"]) * 3 // 4 // 8 <= 2002
+
+
+def test_save_and_load_round_trip(bars, tmp_path):
+    run = with_model(sma_run(bars))
+    save_run(run, tmp_path / "saved")
+    back = load_run(tmp_path / "saved")
+    assert back.meta == json.loads(json.dumps(run.meta))
+    pd.testing.assert_series_equal(back.equity, run.equity, check_names=False, check_freq=False)
+    assert len(back.trades) == len(run.trades)
+    np.testing.assert_array_equal(back.prediction, run.prediction)
+    np.testing.assert_array_equal(back.fold, run.fold)
+    assert back.folds == run.folds
+    a = write_run_report(run, tmp_path / "a.html").read_text()
+    b = write_run_report(back, tmp_path / "b.html").read_text()
+    assert figure_blocks(a).keys() == figure_blocks(b).keys()
+    with pytest.raises(ValueError, match="not a saved bt run"):
+        load_run(tmp_path)
+
+
+# -- escaping -------------------------------------------------------------------------
+
+def test_script_safe_json_cannot_close_a_script():
+    s = script_safe(json.dumps({"a": "</script><script>alert(1)</script> & \u2028"}))
+    assert "<" not in s and ">" not in s and "&" not in s and "\u2028" not in s
+    assert json.loads(s)["a"] == "</script><script>alert(1)</script> & \u2028"
+    assert esc('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
+
+
+def test_every_run_field_is_escaped(bars, tmp_path):
+    run = with_model(sma_run(bars))
+    run.meta.update(strategy=EVIL, description=EVIL, params={EVIL: EVIL, "fast": 20}, data=EVIL, symbol=EVIL,
+                    start=EVIL, end=EVIL, fill=EVIL, model=EVIL, model_hash=EVIL, device=EVIL,
+                    data_fingerprint=EVIL, bt_version=EVIL)
+    run.ml = {EVIL: 0.5}
+    text = write_run_report(run, tmp_path / "evil.html").read_text()
+    rest = outside_plotlyjs(text)
+    assert EVIL not in rest and "alert(1)</script>" not in rest
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rest
+    # the only script elements are ours: error hook, plotly.js, one JSON block per figure, the loader
+    n_figs = len(figure_blocks(text))
+    assert len(re.findall(r"<script\b", rest)) == 3 + n_figs
+
+
+def test_every_sweep_field_is_escaped(tmp_path):
+    combos = pd.DataFrame({"fast": [5, 10, 5, 10], EVIL: [EVIL, EVIL, "b", "b"], "slow": [20, 20, 40, 40]})
+    table = combos.assign(combo=range(4), sharpe=[0.1, 0.5, 0.3, 0.2], total_return=[0.1, 0.2, 0.3, 0.4],
+                          max_drawdown=-0.1, trades=10.0)
+    data = SweepData(table=table, combos=combos, manifest={"strategy": EVIL, "data": EVIL, "plugin": EVIL,
+                                                            "grid": [EVIL], "params": {EVIL: EVIL},
+                                                            "engine": {"fee": EVIL}, "bars": 1000,
+                                                            "start": "2020-01-01", "end": "2021-01-01"})
+    text = write_sweep_report(data, tmp_path / "evil_sweep.html").read_text()
+    rest = outside_plotlyjs(text)
+    assert EVIL not in rest and "alert(1)</script>" not in rest
+    blocks = figure_blocks(text)
+    assert any(EVIL in json.dumps(b) for b in blocks.values()), "the name still reaches the figure, as data"
+
+
+# -- sweep report ---------------------------------------------------------------------
+
+def test_sweep_report_from_folder_and_cli(tmp_path):
+    out = tmp_path / "sw"
+    runner = CliRunner()
+    res = runner.invoke(main, ["sweep", SMA, "--grid", "fast=5:20:5", "--grid", "slow=30:60:10", "--grid",
+                               "fee=0.0005,0.001", "--out", str(out), "--report", str(tmp_path / "s1.html"),
+                               "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert (out / "_report.json").is_file()
+    text = (tmp_path / "s1.html").read_text()
+    figs = ["fig-vs-0", "fig-vs-1", "fig-vs-2", "fig-pair-0", "fig-pair-1", "fig-pair-2", "fig-parcoords"]
+    check_page(text, figs)
+    assert "Deflated Sharpe Ratio" in text and "ESTIMATE" not in text
+    res = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "s2.html")])
+    assert res.exit_code == 0, res.output
+    text2 = (tmp_path / "s2.html").read_text()
+    check_page(text2, figs)
+    assert "Top 20 by sharpe" in text2
+    # without the stored DSR the report estimates it, and says so
+    (out / "_report.json").unlink()
+    res = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "s3.html"), "--metric", "total_return"])
+    assert res.exit_code == 0, res.output
+    assert "ESTIMATE" in (tmp_path / "s3.html").read_text()
+
+
+def test_sweep_report_without_out(tmp_path):
+    res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=5,10", "--grid", "slow=30,40", "--quiet",
+                                    "--report", str(tmp_path / "s.html")])
+    assert res.exit_code == 0, res.output
+    check_page((tmp_path / "s.html").read_text(), ["fig-vs-0", "fig-vs-1", "fig-pair-0"])
+
+
+# -- the command line -----------------------------------------------------------------
+
+def test_bt_run_report_save_and_rebuild(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(main, ["run", SMA, "--fee", "0.001", "--report", str(tmp_path / "r.html"), "--save",
+                               str(tmp_path / "saved")])
+    assert res.exit_code == 0, res.output
+    assert "report: " in res.output and "saved: " in res.output
+    check_page((tmp_path / "r.html").read_text(), RUN_FIGURES)
+    assert {p.name for p in (tmp_path / "saved").iterdir()} == {"result", "run.json", "series.parquet"}
+    res = runner.invoke(main, ["report", str(tmp_path / "saved"), "-o", str(tmp_path / "again.html")])
+    assert res.exit_code == 0, res.output
+    check_page((tmp_path / "again.html").read_text(), RUN_FIGURES)
+
+
+def test_bt_run_default_report_name_and_json(tmp_path):
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
+        res = runner.invoke(main, ["run", SMA, "--quiet"])
+        assert res.exit_code == 0, res.output
+        made = list(Path(cwd).glob("sma_cross-*.html"))
+        assert len(made) == 1 and re.fullmatch(r"sma_cross-\d{8}-\d{6}\.html", made[0].name)
+        made[0].unlink()
+        res = runner.invoke(main, ["run", SMA, "--json"])  # --json: no report unless asked
+        assert res.exit_code == 0 and json.loads(res.stdout)["strategy"] == "sma_cross"
+        assert not list(Path(cwd).glob("*.html"))
+        res = runner.invoke(main, ["run", SMA, "--no-report"])
+        assert res.exit_code == 0 and not list(Path(cwd).glob("*.html"))
+        res = runner.invoke(main, ["run", SMA, "--json", "--report", "x.html"])
+        assert res.exit_code == 0 and json.loads(res.stdout)["strategy"] == "sma_cross"
+        assert Path(cwd, "x.html").is_file()
+
+
+def test_bt_report_errors_are_one_line(tmp_path):
+    out = subprocess.run(["bt", "report", str(tmp_path / "nope")], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "no such file or directory" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = subprocess.run(["bt", "report", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "neither a saved run" in out.stderr
+
+
+def test_report_package_imports_no_plotly():
+    code = ("import sys, engine.report, engine.report.cli; "
+            "print(sorted(m for m in ('plotly', 'pandas', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
