@@ -13,7 +13,8 @@ Safety rules, applied here so figure and table builders cannot forget them:
 
 The page marks its own progress for people and for the browser test: JavaScript
 errors are collected into ``<html data-js-errors>`` and shown in a red banner, and
-``<html data-figures-drawn="k/n">`` counts the figures plotly has drawn.
+``<html data-figures-drawn="k/n">`` counts the figures plotly has drawn;
+``data-render-ms`` is the time from navigation start until the last one was drawn.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ var root=document.documentElement;root.setAttribute('data-figures-drawn','0/'+n)
 nodes.forEach(function(s){var id=s.getAttribute('data-bt-figure');try{var f=JSON.parse(s.textContent);
 jobs.push(Plotly.newPlot(id,f.data,f.layout||{},{responsive:true,displaylogo:false}).then(function(){done+=1;
 root.setAttribute('data-figures-drawn',done+'/'+n);}));}catch(e){window.__btNote(id+': '+e.message);}});
-Promise.all(jobs).then(function(){root.setAttribute('data-figures-done','1');},
+Promise.all(jobs).then(function(){root.setAttribute('data-figures-done','1');
+root.setAttribute('data-render-ms',String(Math.round(performance.now())));},
 function(e){window.__btNote(e&&e.message||e);});})();
 """
 

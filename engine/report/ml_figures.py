@@ -108,7 +108,7 @@ def scatter_figure(prediction: np.ndarray, actual: np.ndarray, max_points: int =
     corr = float(np.corrcoef(prediction[pairs(prediction, actual)], actual[pairs(prediction, actual)])[0, 1]) \
         if n > 2 else math.nan
     shown = f", {len(m):,} of {n:,} shown" if len(m) < n else ""
-    fig = go.Figure(go.Scattergl(x=p, y=a, mode="markers", marker=dict(size=3, opacity=0.4, color="#1f77b4"),
+    fig = go.Figure(go.Scatter(x=p, y=a, mode="markers", marker=dict(size=3, opacity=0.4, color="#1f77b4"),
                                  name="bars"))
     fig.update_layout(title=dict(text=f"Predicted vs actual change (corr {corr:.3f}{shown})"), height=340,
                       margin=dict(l=60, r=20, t=50, b=40), template="none",

@@ -1,0 +1,77 @@
+"""The run and sweep reports in a real browser: headless Chromium (Debian's
+``chromium`` package) opens each file from a file:// URL with no network, and the
+test fails on any JavaScript error, checks that every figure drew, and saves a
+screenshot under pytest's tmp dir as an artifact.
+
+Skipped, with the reason, only when no Chromium executable is installed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium executable on PATH (Debian: apt-get install "
+                                                          "-y chromium); the real-browser report test needs it")
+
+# Software WebGL (parallel coordinates draw with WebGL); no GPU, no sandbox in containers.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-dev-shm-usage",
+         "--no-first-run", "--disable-extensions", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+
+
+def chromium(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, *FLAGS, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def render(html: Path, shot: Path) -> None:
+    """Open ``html`` in Chromium, assert no JavaScript error and every figure drawn,
+    and save a full-page screenshot to ``shot``."""
+    from tests.test_report import figure_blocks
+
+    figures = list(figure_blocks(html.read_text()))
+    assert figures
+    url = html.resolve().as_uri()
+    out = chromium("--virtual-time-budget=30000", "--dump-dom", url)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    uncaught = [line for line in out.stderr.splitlines() if "Uncaught" in line]
+    assert not uncaught, uncaught
+    assert "data-js-errors" not in root, re.search(r'data-js-errors="[^"]*"', root).group(0)
+    assert f'data-figures-drawn="{len(figures)}/{len(figures)}"' in root, root
+    assert 'data-figures-done="1"' in root, root
+    for fig in figures:  # plotly marks each div it drew into and adds its SVG layers
+        assert re.search(rf'<div class="fig js-plotly-plot" id="{fig}"', dom), f"{fig} did not draw"
+    assert dom.count('class="main-svg"') >= len(figures)
+    shot_out = chromium("--virtual-time-budget=30000", "--window-size=1300,7000", f"--screenshot={shot}", url)
+    assert shot_out.returncode == 0 and shot.stat().st_size > 10_000, shot_out.stderr[-2000:]
+
+
+def test_run_report_renders_in_chromium(tmp_path):
+    from data import load
+    from engine.report import write_run_report
+    from tests.test_report import sma_run, with_model
+
+    run = with_model(sma_run(load("btcusd_1h", warn=False)))
+    html = write_run_report(run, tmp_path / "run.html")
+    render(html, tmp_path / "run.png")
+    print(f"screenshot: {tmp_path / 'run.png'}")
+
+
+def test_sweep_report_renders_in_chromium(tmp_path):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    from tests.test_report import SMA
+
+    res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=5:20:5", "--grid", "slow=30:60:10", "--grid",
+                                    "fee=0.0005,0.001", "--out", str(tmp_path / "sw"), "--quiet",
+                                    "--report", str(tmp_path / "sweep.html")])
+    assert res.exit_code == 0, res.output
+    render(tmp_path / "sweep.html", tmp_path / "sweep.png")
+    print(f"screenshot: {tmp_path / 'sweep.png'}")
