@@ -304,3 +304,34 @@ def test_report_package_imports_no_plotly():
             "print(sorted(m for m in ('plotly', 'pandas', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_run_without_trades_on_daily_data(tmp_path):
+    from engine import Signals
+
+    daily = load("spx_vix_1d", warn=False)
+    strategy = load_strategy(SMA)
+    prepared = prepare(strategy, daily)
+    result = backtest(daily, Signals(np.full(len(daily), np.nan)), fill="close")
+    run = from_run(strategy=strategy, bars=daily, result=result, prepared=prepared, ml={}, source="spx_vix_1d",
+                   symbol=None, fee=0.0, fixed_fee=0.0, slippage=0.0, fill="close", cash=100_000.0, device="auto")
+    assert len(run.trades) == 0
+    text = write_run_report(run, tmp_path / "flat.html").read_text()
+    check_page(text, RUN_FIGURES)
+    assert "same bar&#x27;s close (opt-in" in text and "All 0 trades." in text
+
+
+def test_buy_and_hold_column_uses_the_engine_definitions(bars):
+    """curve_stats (which fills the buy-and-hold column) equals the engine's metrics
+    when applied to the strategy's own equity curve, and buy-and-hold's total return
+    equals the engine's buy_hold_return."""
+    from engine.report import analytics
+
+    run = sma_run(bars)
+    ppy = run.meta["ppy"]
+    mine = analytics.curve_stats(run.equity, 100_000.0, ppy)
+    for k in ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "max_drawdown",
+              "final_equity"):
+        assert mine[k] == pytest.approx(run.stats[k], rel=1e-9, abs=1e-12), k
+    bh = analytics.curve_stats(analytics.buy_and_hold(run.close, 100_000.0), 100_000.0, ppy)
+    assert bh["total_return"] == pytest.approx(run.stats["buy_hold_return"], rel=1e-9)
