@@ -89,7 +89,8 @@ h1{font-size:22px;margin:4px 0}h2{font-size:18px;border-bottom:1px solid #ddd;pa
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;
 text-align:right;white-space:nowrap}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .kv td{text-align:left}.note{color:#666;font-size:12px;margin:4px 0}.fig{width:100%;min-height:360px}
-.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.scroll{max-height:480px;overflow:auto}
+.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.row>.fig{width:auto;flex:0 0 auto}
+.scroll{max-height:480px;overflow:auto}
 .warn{background:#fff3cd;border:1px solid #e0c36c;padding:6px 10px;margin:8px 0}
 #bt-errors{display:none;background:#fdd;border:1px solid #c00;color:#900;padding:6px 10px;white-space:pre-wrap}
 """

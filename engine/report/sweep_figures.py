@@ -129,7 +129,8 @@ def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str):
     fig = go.Figure([go.Scatter(x=x, y=best.to_numpy(dtype="float64"), mode=mode, name="best"),
                      go.Scatter(x=x, y=med.to_numpy(dtype="float64"), mode=mode, name="median",
                                 line=dict(dash="dot"))])
-    fig.update_layout(title=dict(text=f"{metric} vs {param}"), height=300, margin=dict(l=60, r=20, t=50, b=40),
+    fig.update_layout(title=dict(text=f"{metric} vs {param}", x=0.02), height=320, width=420,
+                      margin=dict(l=60, r=20, t=70, b=40), legend=dict(orientation="h", y=-0.25),
                       template="none", xaxis=dict(title=param), yaxis=dict(title=metric))
     return fig
 
@@ -145,10 +146,19 @@ def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str):
     agg = agg.reindex(index=order(agg.index, b), columns=order(agg.columns, a))
     fig = go.Figure(go.Heatmap(z=agg.to_numpy(dtype="float64"), x=list(agg.columns), y=list(agg.index),
                                colorscale="Viridis", colorbar=dict(title=dict(text=metric)), hoverongaps=False))
-    fig.update_layout(title=dict(text=f"best {metric} by {a} and {b}"), height=360, width=560,
-                      margin=dict(l=60, r=20, t=50, b=40), template="none",
+    fig.update_layout(title=dict(text=f"best {metric} by {a} and {b}", x=0.02), height=360, width=520,
+                      margin=dict(l=60, r=20, t=70, b=40), template="none",
                       xaxis=dict(title=a, type="category"), yaxis=dict(title=b, type="category"))
     return fig
+
+
+def _param(v: Any) -> str:
+    """A param value as given: floats in their shortest form, NaN as 'none'."""
+    if hasattr(v, "item") and not isinstance(v, str):
+        v = v.item()
+    if isinstance(v, float):
+        return "none" if math.isnan(v) else f"{v:g}"
+    return str(v)
 
 
 def _sort_key(col: pd.Series, value: str):
@@ -259,15 +269,17 @@ def sweep_sections(data: SweepData, top: int = 20) -> list[Section]:
                                         "win_rate"]))
     shown_metrics = [c for c in shown_metrics if c in frame.columns]
     cols = ["combo", *params, *shown_metrics]
-    rows = [[fmt(v, c) for c, v in zip(cols, r, strict=True)] for r in best.head(top)[cols].itertuples(index=False)]
+    rows = [[_param(v) if c in params else fmt(v, c) for c, v in zip(cols, r, strict=True)]
+            for r in best.head(top)[cols].itertuples(index=False)]
     wf = " (mean over walk-forward folds)" if "fold" in data.table.columns else ""
     sections = [Section("Deflated Sharpe Ratio", [Block(_dsr_block(data, frame))], anchor="dsr"),
                 Section(f"Top {min(top, len(frame))} by {metric}{wf}", [Block(table(cols, rows))], anchor="top")]
     varying = [p for p in params if frame[p].astype(str).nunique() > 1]
     if varying:
         sections.append(Section(f"{metric} vs each param", [
-            Figure(f"fig-vs-{i}", metric_vs_param_figure(frame, p, metric)) for i, p in enumerate(varying)],
-            anchor="params"))
+            Block('<div class="row">'),
+            *[Figure(f"fig-vs-{i}", metric_vs_param_figure(frame, p, metric)) for i, p in enumerate(varying)],
+            Block("</div>")], anchor="params"))
     pairs = list(itertools.combinations(varying, 2))
     if pairs:
         note = f" (first {MAX_PAIRS} of {len(pairs)} pairs)" if len(pairs) > MAX_PAIRS else ""
