@@ -1,0 +1,137 @@
+"""Next-price regressor (SEED_SYSTEMS.md, system 2): trade a forecast move behind RSI
+and volume filters, with a stop-loss, a take-profit and a maximum holding time.
+
+Features: the ``price`` set, 5 inputs: close, volume, SMA(20), EMA(20), RSI(14) (levels),
+standard-scaled on each fold's training rows only; ``volume_mean_20`` (not an input)
+feeds the volume filter. Window ``lookback`` = 60 bars.
+
+Model: LSTM 128 -> LSTM 128 -> linear (``models.PriceRegressor``; the fast profile uses
+32 units), MSE, Adam lr 0.001. The seed trained 50 epochs in batches of 64; the
+defaults here (3 epochs with early stopping, batch 256, walk-forward folds of 7,500
+bars after 6,000 training samples) keep the sample's run to a few CPU minutes; set
+``epochs=50 batch_size=64`` for the seed's. Label: the next bar's log return,
+log(close[t+1] / close[t]), standard-scaled per fold; the predicted price is
+close[t] x exp(prediction). The seed regressed the price level and reported 99%
+direction accuracy and 0.999 correlation by comparing levels, which any model that
+repeats the last close achieves; learning the change and measuring direction on the
+predicted change against the current close is the honest version (a deliberate choice).
+
+Signal at bar t (filled at t+1's open): long when predicted > close x (1 +
+buy_threshold) and RSI < rsi_long_max (70) and volume > volume_min x its 20-bar mean;
+short when predicted < close x (1 - sell_threshold) and RSI > rsi_short_min (30) and
+the volume confirms. The seed's thresholds "1.5 and 0.66" have no unit. We read them as
+basis points of the close: buy_threshold = 0.00015, sell_threshold = 0.000066 (fractions,
+sweepable). That is the scale of a one-bar forecast: on the hourly sample the fast
+model's predicted moves span about -6 to +9 bp (1st to 99th percentile), so read as
+percent (0.015, 0.0066) they would never trigger.
+
+Exits: stop-loss ``sl`` = 0.5% (the seed's), take-profit ``tp`` (default 1%, twice the
+stop; the seed gave no value) of the entry price, and ``max_hold`` bars (default 24,
+one day; ours). A signal opens a trade that a stop, ``max_hold`` or an opposite signal
+ends; bars without a signal keep it (``exit_on_neutral=1`` closes it on those instead).
+The engine enters only when the forward-filled target changes, so ``entry_targets``
+re-arms it with a 0 once ``max_hold`` bars have passed since the last entry (that trade
+has ended by then): at most one trade per ``max_hold`` window and side run, so after an
+early stop the next entry waits for the window to end (a cool-down).
+
+ML metrics (out of sample): direction accuracy and correlation of the predicted change
+(predicted - close) with the actual one (next close - close), MAE and MSE of the
+predicted price, and the share of bars whose forecast crosses each threshold.
+"""
+
+import numpy as np
+
+from engine import Signals
+from engine.strategy import Param, Strategy
+
+
+def entry_targets(long, short, max_hold, exit_on_neutral):
+    """Engine targets from entry signals (T x N): the engine opens a trade only on a
+    change of the forward-filled target, so emit +1 / -1 where a signal differs from the
+    target in force, 0 to re-arm once ``max_hold`` bars have passed since the last entry
+    (that trade has ended by then) or on a neutral bar with ``exit_on_neutral``, NaN
+    (keep) otherwise."""
+    sig = np.where(long, 1.0, np.where(short, -1.0, 0.0))
+    hold = np.broadcast_to(max_hold, (1, sig.shape[1]))[0]
+    on_neutral = np.broadcast_to(exit_on_neutral, (1, sig.shape[1]))[0].astype(bool)
+    out, cur, last = np.full(sig.shape, np.nan), np.zeros(sig.shape[1]), np.zeros(sig.shape[1])
+    for t, s in enumerate(sig):
+        fresh = (s != 0) & (s != cur)
+        rearm = (cur != 0) & ~fresh & ((t - last >= hold) | ((s == 0) & on_neutral))
+        out[t] = np.where(fresh, s, np.where(rearm, 0.0, np.nan))
+        cur, last = np.where(fresh, s, np.where(rearm, 0.0, cur)), np.where(fresh, t, last)
+    return out
+
+
+class PriceLSTM(Strategy):
+    name = "price_lstm"
+    description = "LSTM next-bar price forecast with RSI/volume filters, stop-loss, take-profit and max hold."
+    data = "btcusd_1h"
+    fee = 0.001
+    features = "price"
+    network = "price"
+    params = {
+        "lookback": Param(60, low=5, high=500, model=True, doc="bars per input window (seed: 60)"),
+        "retrain_every": Param(7500, low=24, high=100_000, model=True, doc="bars between retrainings"),
+        "min_train": Param(6000, low=100, high=1_000_000, model=True, doc="training samples before the first fold"),
+        "epochs": Param(3, low=1, high=500, model=True, doc="max epochs per fold (seed: 50)"),
+        "patience": Param(2, low=1, high=100, model=True, doc="early-stopping patience, epochs (ours)"),
+        "batch_size": Param(256, low=8, high=65536, model=True, doc="training batch size (seed: 64)"),
+        "buy_threshold": Param(0.00015, low=0.0, high=1.0, doc="long when predicted > close x (1 + this)"),
+        "sell_threshold": Param(0.000066, low=0.0, high=1.0, doc="short when predicted < close x (1 - this)"),
+        "rsi_long_max": Param(70.0, low=0.0, high=100.0, doc="long only below this RSI(14)"),
+        "rsi_short_min": Param(30.0, low=0.0, high=100.0, doc="short only above this RSI(14)"),
+        "volume_min": Param(1.0, low=0.0, high=100.0, doc="volume must exceed this x its 20-bar mean"),
+        "sl": Param(0.005, low=0.0, high=1.0, doc="stop-loss, fraction of the entry price (0 = none)"),
+        "tp": Param(0.01, low=0.0, high=10.0, doc="take-profit, fraction of the entry price (0 = none)"),
+        "max_hold": Param(24, low=1, high=100_000, doc="close after this many bars in a trade"),
+        "exit_on_neutral": Param(False, doc="close on a bar with no signal (else hold until an exit)"),
+        "allow_short": Param(True, doc="take short signals (else flat)"),
+    }
+
+    def walk_forward(self):
+        from models import WalkForward
+
+        return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
+                           retrain_every=self.retrain_every, scaler="standard", target_scalers=("standard",))
+
+    def model_config(self, profile="auto"):
+        from dataclasses import replace
+
+        from models import SYSTEM_TRAINING, ModelConfig
+
+        train = replace(SYSTEM_TRAINING["price"], epochs=self.epochs, patience=self.patience, lr_patience=1,
+                        batch_size=self.batch_size)
+        return ModelConfig("price", profile=profile, train=train)
+
+    def labels(self, ctx):
+        close = ctx.bars["close"].to_numpy()
+        return np.r_[np.log(close[1:] / close[:-1]), np.nan]  # uses bar t+1: horizon 1
+
+    def predicted_price(self, ctx):
+        return ctx.col("close") * np.exp(ctx.col("prediction"))
+
+    def signals(self, ctx, p):
+        col = ctx.col
+        close, pred, rsi = col("close"), self.predicted_price(ctx), col("rsi_14")
+        volume_ok = col("volume") > p.volume_min * col("volume_mean_20")
+        long = (pred > close * (1 + p.buy_threshold)) & (rsi < p.rsi_long_max) & volume_ok
+        short = (pred < close * (1 - p.sell_threshold)) & (rsi > p.rsi_short_min) & volume_ok & p.allow_short
+        target = entry_targets(long, short, p.max_hold, p.exit_on_neutral)
+        target[np.isnan(pred[:, 0])] = np.nan  # no model yet: stay flat
+        return Signals(target=target, sl=np.where(p.sl > 0, p.sl, np.nan), tp=np.where(p.tp > 0, p.tp, np.nan),
+                       max_hold=p.max_hold.astype("float64"))
+
+    def ml_metrics(self, ctx):
+        from models.metrics import change_correlation, direction_accuracy, mae, mse
+
+        close = ctx.bars["close"].to_numpy()
+        pred, nxt = self.predicted_price(ctx)[:, 0], np.r_[close[1:], np.nan]
+        known = np.isfinite(pred) & np.isfinite(nxt)
+        move = (pred / close - 1)[known]
+        return {"predicted_bars": int(known.sum()),
+                "buy_threshold_crossed": float(np.mean(move > self.buy_threshold)) if known.any() else 0.0,
+                "sell_threshold_crossed": float(np.mean(move < -self.sell_threshold)) if known.any() else 0.0,
+                "direction_accuracy": direction_accuracy(pred, close, nxt),
+                "change_correlation": change_correlation(pred, close, nxt), "mae": mae(nxt, pred),
+                "mse": mse(nxt, pred)}
