@@ -15,18 +15,19 @@ Binary cross-entropy on every member, Adam lr 0.001.
 Label: 1 when close[t + horizon] > close[t], else 0 (a flat close counts as down), with
 ``horizon`` = 5 bars (the seed's prediction_horizon). The walk-forward embargo equals
 the horizon, so no training label reaches past the first bar a fold predicts.
-Walk-forward (ours; the seed trained once): the first fold after ``min_train`` = 4,000
-samples, a retraining every 9,000 bars, each on the last ``train_window`` = 4,000
-samples (rolling; 0 = expanding), 2 epochs in batches of 64: three networks per fold
-make this the costliest plugin; these sizes keep the hourly sample to about 3.5 CPU
-minutes.
+Walk-forward (ours; the seed trained once): the first fold after ``min_train`` = 5,000
+samples, a retraining every 5,100 bars (3 folds on the hourly sample), expanding
+windows (``train_window`` > 0 trains on the last that many samples instead); batches of
+64, up to 20 epochs with early stopping (patience 3).
 
 Signal at bar t (filled at t+1's open): probability p = mean of the members,
 confidence = 1 - their standard deviation (``AttentionEnsemble.combine``). Trade only
 when confidence > min_confidence (0.65): long when p > 0.5 + margin, short when
 p < 0.5 - margin (margin 0 by default, ours), else flat. Size on entry, a fraction of
 equity: edge x confidence x kelly_fraction with edge = |p - 0.5| x 2, capped at 1
-(kelly_fraction = 1 is the seed's rule; a zero size means no trade). A trade lasts while
+(kelly_fraction = 1 is the seed's rule) and rounded to 0.0001 (a basis point of equity;
+a size that rounds to 0 means no trade; rounding also keeps sizes identical when batched
+inference moves p in its 7th digit, which ``bt check`` would flag). A trade lasts while
 the signal keeps its side; the seed gave no exit besides the signal.
 
 ML metrics (out of sample, bars with a prediction and a label): directional accuracy
@@ -50,12 +51,12 @@ class AttentionEnsembleLSTM(Strategy):
     params = {
         "lookback": Param(60, low=5, high=500, model=True, doc="bars per input window (seed: 60)"),
         "horizon": Param(5, low=1, high=500, model=True, doc="label: direction of the close this many bars ahead"),
-        "retrain_every": Param(9000, low=24, high=100_000, model=True, doc="bars between retrainings"),
-        "min_train": Param(4000, low=100, high=1_000_000, model=True, doc="training samples before the first fold"),
-        "train_window": Param(4000, low=0, high=1_000_000, model=True,
+        "retrain_every": Param(5100, low=24, high=100_000, model=True, doc="bars between retrainings"),
+        "min_train": Param(5000, low=100, high=1_000_000, model=True, doc="training samples before the first fold"),
+        "train_window": Param(0, low=0, high=1_000_000, model=True,
                               doc="train on the last this many samples, at least min_train (0 = all)"),
-        "epochs": Param(2, low=1, high=500, model=True, doc="max epochs per fold (early stopping may end sooner)"),
-        "patience": Param(1, low=1, high=100, model=True, doc="early-stopping patience, epochs (ours)"),
+        "epochs": Param(20, low=1, high=500, model=True, doc="max epochs per fold (early stopping may end sooner)"),
+        "patience": Param(3, low=1, high=100, model=True, doc="early-stopping patience, epochs (ours)"),
         "batch_size": Param(64, low=8, high=65536, model=True, doc="training batch size (seed: not stated)"),
         "min_confidence": Param(0.65, low=0.0, high=1.0, doc="trade only when 1 - std of the members exceeds this"),
         "margin": Param(0.0, low=0.0, high=0.5, doc="long above 0.5 + margin, short below 0.5 - margin"),
@@ -98,7 +99,7 @@ class AttentionEnsembleLSTM(Strategy):
 
     def signals(self, ctx, p):
         prob, conf = self.probability(ctx)
-        size = np.minimum(np.abs(prob - 0.5) * 2 * conf * p.kelly_fraction, 1.0)
+        size = np.round(np.minimum(np.abs(prob - 0.5) * 2 * conf * p.kelly_fraction, 1.0), 4)  # steps of 1 bp
         sure = (conf > p.min_confidence) & (size > 0)
         long = sure & (prob > 0.5 + p.margin)
         short = sure & (prob < 0.5 - p.margin) & p.allow_short
@@ -116,7 +117,7 @@ class AttentionEnsembleLSTM(Strategy):
         y, q = label[known], prob[known]
         cm = confusion_matrix(y, (q > 0.5).astype("float64"), labels=[0.0, 1.0])
         edge = np.abs(q - 0.5) * 2
-        traded = ((conf[known] > self.min_confidence) & (edge * conf[known] * self.kelly_fraction > 0)
+        traded = ((conf[known] > self.min_confidence) & (np.round(edge * conf[known] * self.kelly_fraction, 4) > 0)
                   & (np.abs(q - 0.5) > self.margin) & ((q > 0.5) | self.allow_short))
         return {"predicted_bars": int(known.sum()), "directional_accuracy": accuracy(y, q > 0.5),
                 "roc_auc": roc_auc(y, q), "log_loss": log_loss(y, q),
