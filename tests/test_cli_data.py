@@ -57,5 +57,5 @@ def test_run_labels_synthetic_data():
     out = bt("run", "strategies/sma_cross.py", "--data", "synthetic:gbm?bars=2000&seed=3", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["synthetic"] is True
-    text = bt("run", "strategies/sma_cross.py", "--data", "synthetic:gbm?bars=2000&seed=3")
+    text = bt("run", "strategies/sma_cross.py", "--data", "synthetic:gbm?bars=2000&seed=3", "--no-report")
     assert "(SYNTHETIC data)" in text.stdout.splitlines()[0]
