@@ -16,7 +16,6 @@ import talib
 from data import indicators as ind
 from data.features import FEATURE_SETS, MODEL_COLUMNS, features
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = list(FEATURE_SETS)
 
 
@@ -31,18 +30,11 @@ def btc() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def spx_vix() -> pd.DataFrame:
-    """Daily S&P 500 bars with VIX as ``ivx``, over the two files' common dates."""
-    if not (SHARED / "sp500_1d.csv.gz").exists():
-        pytest.skip("../shared/data is not available")
-    spx = pd.read_csv(SHARED / "sp500_1d.csv.gz")
-    vix = pd.read_csv(SHARED / "vix_1d.csv.gz", na_values=".")  # "." on market holidays
-    spx.index = pd.to_datetime(spx.pop("Date"), format="%m/%d/%Y").dt.tz_localize("UTC")
-    vix.index = pd.to_datetime(vix.pop("Date"), format="%m/%d/%Y").dt.tz_localize("UTC")
-    bars = spx[["Open", "High", "Low", "Close", "Volume"]].astype("float64")
-    bars.columns = ["open", "high", "low", "close", "volume"]
-    bars = bars.join(vix["vix"].astype("float64").rename("ivx"), how="inner")
-    bars.index.name = "timestamp"
-    assert len(bars) > 1000
+    """Daily S&P 500 bars with VIX as ``ivx`` (the embedded spx_vix_1d sample)."""
+    from data import load
+
+    bars = load("spx_vix_1d")
+    assert len(bars) > 1000 and "ivx" in bars
     return bars
 
 
