@@ -34,7 +34,6 @@ from engine.stats_nb import (
     A_FEES,
     A_OPEN,
     A_SIZE,
-    N_STATS,
     acc_bars,
     acc_finish,
     acc_flat,
@@ -130,19 +129,18 @@ def count_entries_nb(target, c, reentry):
 
 @njit(cache=True, nogil=True)
 def fill_nb(
-    c, i, want, price, reason, dec_bar, cash, pos, side, entry_bar, entry_price, entry_fee,
-    n_trades, size, fee, fixed_fee, slippage, lot, acc, trades_out, trade_start,
+    c, i, want, price, reason, cash, pos, side, entry_bar, entry_price, entry_fee, n_trades,
+    size, lt, f, ff, slip, acc, trades_out, trade_start,
 ):
     """Move column ``c`` to target side ``want`` with a fill at ``price`` on bar ``i``:
     close the open position (``pos`` signed units on ``side``) if it is not on
-    ``want`` (exit ``reason``), then open ``want`` (+1/-1) if flat, sized from the
-    parameters of decision bar ``dec_bar``. Closed trades go to ``acc`` and, when it
-    has rows, ``trades_out``.
+    ``want`` (exit ``reason``), then open ``want`` (+1/-1) if flat, committing
+    ``size`` of equity rounded down to a multiple of ``lt`` units (0: no rounding).
+    Every fill pays fee ``f`` x notional plus ``ff`` and moves by slippage ``slip``
+    against the trader. Closed trades go to ``acc`` and, when it has rows,
+    ``trades_out``. (Scalars, not the flex arrays: this call is in the bar loop.)
 
     Returns the new (cash, pos, side, entry_bar, entry_price, entry_fee, n_trades)."""
-    slip = flex(slippage, i, c)
-    f = flex(fee, i, c)
-    ff = flex(fixed_fee, i, c)
     record = trades_out.shape[0] > 0
     if side != 0.0 and want != side:
         units = abs(pos)
@@ -173,12 +171,11 @@ def fill_nb(
     if want == 0.0 or side != 0.0:
         return cash, pos, side, entry_bar, entry_price, entry_fee, n_trades
     # Flat: commit size x equity (= cash) to notional plus fees.
-    budget = flex(size, dec_bar, c) * cash - ff
+    budget = size * cash - ff
     if budget <= 0.0:
         return cash, pos, side, entry_bar, entry_price, entry_fee, n_trades
     ep = price * (1.0 + slip) if want > 0.0 else price * (1.0 - slip)
     units = budget / (1.0 + f) / ep
-    lt = flex(lot, dec_bar, c)
     if lt > 0.0:
         units = np.floor(units / lt) * lt
     if units <= 0.0:
@@ -204,19 +201,12 @@ def fill_nb(
 
 
 @njit(cache=True, nogil=True)
-def arm_stops_nb(c, side, entry_price, dec_bar, sl, tp, trail, max_hold):
-    """Stops of a position just entered on ``side`` at ``entry_price``, from the
-    distances of decision bar ``dec_bar``: (peak, fixed SL level, TP level, trailing
-    distance, max_hold). NaN disables a stop."""
-    d_sl = flex(sl, dec_bar, c)
-    d_tp = flex(tp, dec_bar, c)
+def stop_levels_nb(side, entry_price, d_sl, d_tp):
+    """Fixed SL and TP levels of a position entered on ``side`` at ``entry_price``
+    with stop distances ``d_sl``, ``d_tp`` (fractions; NaN: no stop, NaN level)."""
     if side > 0.0:
-        sl_level = entry_price * (1.0 - d_sl)
-        tp_level = entry_price * (1.0 + d_tp)
-    else:
-        sl_level = entry_price * (1.0 + d_sl)
-        tp_level = entry_price * (1.0 - d_tp)
-    return entry_price, sl_level, tp_level, flex(trail, dec_bar, c), flex(max_hold, dec_bar, c)
+        return entry_price * (1.0 - d_sl), entry_price * (1.0 + d_tp)
+    return entry_price * (1.0 + d_sl), entry_price * (1.0 - d_tp)
 
 
 @njit(cache=True, nogil=True)
@@ -398,14 +388,17 @@ def simulate_column_nb(
                 pending = False
                 price, want, reason, dec_bar = o, pend_target, signal, pend_bar
             if not np.isnan(price):
+                d = max(dec_bar, 0)  # the decision bar (a forced exit has none, opens nothing)
                 cash, pos, side, entry_bar, entry_price, entry_fee, n_trades = fill_nb(
-                    c, i, want, price, reason, dec_bar, cash, pos, side, entry_bar,
-                    entry_price, entry_fee, n_trades, size, fee, fixed_fee, slippage, lot,
-                    acc, trades_out, trade_start,
+                    c, i, want, price, reason, cash, pos, side, entry_bar, entry_price, entry_fee,
+                    n_trades, flex(size, d, c), flex(lot, d, c), flex(fee, i, c),
+                    flex(fixed_fee, i, c), flex(slippage, i, c), acc, trades_out, trade_start,
                 )
-                if side != 0.0 and entry_bar == i:
-                    peak, sl_level, prof, trail_d, hold = arm_stops_nb(
-                        c, side, entry_price, dec_bar, sl, tp, trail, max_hold)
+                if side != 0.0 and entry_bar == i:  # entered: arm the stops
+                    peak = entry_price
+                    sl_level, prof = stop_levels_nb(side, entry_price, flex(sl, d, c), flex(tp, d, c))
+                    trail_d = flex(trail, d, c)
+                    hold = flex(max_hold, d, c)
                     trailing = not np.isnan(trail_d)
                     prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
                     lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
@@ -421,14 +414,17 @@ def simulate_column_nb(
         if valid:
             if fill_mode == FILL_CLOSE and pending:
                 pending = False
+                d = pend_bar
                 cash, pos, side, entry_bar, entry_price, entry_fee, n_trades = fill_nb(
-                    c, i, pend_target, cl, signal, pend_bar, cash, pos, side,
-                    entry_bar, entry_price, entry_fee, n_trades, size, fee, fixed_fee,
-                    slippage, lot, acc, trades_out, trade_start,
+                    c, i, pend_target, cl, signal, cash, pos, side, entry_bar, entry_price,
+                    entry_fee, n_trades, flex(size, d, c), flex(lot, d, c), flex(fee, i, c),
+                    flex(fixed_fee, i, c), flex(slippage, i, c), acc, trades_out, trade_start,
                 )
-                if side != 0.0 and entry_bar == i:
-                    peak, sl_level, prof, trail_d, hold = arm_stops_nb(
-                        c, side, entry_price, pend_bar, sl, tp, trail, max_hold)
+                if side != 0.0 and entry_bar == i:  # entered: arm the stops
+                    peak = entry_price
+                    sl_level, prof = stop_levels_nb(side, entry_price, flex(sl, d, c), flex(tp, d, c))
+                    trail_d = flex(trail, d, c)
+                    hold = flex(max_hold, d, c)
                     trailing = not np.isnan(trail_d)
                     prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
                     lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
@@ -468,58 +464,33 @@ def simulate_column_nb(
     acc_finish(acc, stats[c], flex(init_cash, 0, c), ppy, last / first - 1.0)
 
 
-@njit(cache=True, nogil=True)
-def _allocate_nb(T, N, record, bounds):
-    """Outputs of a run over N columns: equity (N x T, or N x 0), trade rows reserved
-    per column from ``bounds`` (offsets: N + 1 cumulative starts), trade counts and
-    stats."""
-    equity = np.empty((N, T if record else 0), dtype=np.float64)
-    offsets = np.zeros(N + 1, dtype=np.int64)
-    for c in range(N):
-        offsets[c + 1] = offsets[c] + bounds[c]
-    trades = np.empty((offsets[N], N_TRADE_FIELDS), dtype=np.float64)
-    return equity, trades, offsets, np.zeros(N, dtype=np.int64), np.empty((N, N_STATS), dtype=np.float64)
-
-
-@njit(cache=True, nogil=True)
-def _compact_trades_nb(trades, offsets, counts):
-    """The trade rows actually written (``counts`` per column), in column order."""
-    N = counts.shape[0]
-    if counts.sum() == offsets[N]:
-        return trades
-    out = np.empty((counts.sum(), N_TRADE_FIELDS), dtype=np.float64)
-    r = 0
-    for c in range(N):
-        for k in range(offsets[c], offsets[c] + counts[c]):
-            for f in range(N_TRADE_FIELDS):  # loops, not slices: faster to compile
-                out[r, f] = trades[k, f]
-            r += 1
+@njit(cache=True, nogil=True, parallel=True)
+def entry_bounds_nb(target, reentry):
+    """count_entries_nb of every column, in parallel threads."""
+    out = np.empty(target.shape[1], dtype=np.int64)
+    for k in prange(target.shape[1]):
+        out[k] = count_entries_nb(target, np.int64(k), reentry)
     return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def simulate_nb(
     open_, high, low, close, target, size, sl, tp, trail, max_hold,
-    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, record,
+    fee, fixed_fee, slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy,
+    equity_out, trades_out, trade_offsets, trade_counts, stats,
 ):
-    """Simulate every column of ``target``, in parallel threads.
+    """simulate_column_nb for every column of ``target``, in parallel threads.
 
-    With ``record``, every column's equity and trades are kept: trade rows are
-    reserved per column from an upper bound (count_entries_nb) and compacted at the
-    end. Returns (equity (N, T), a row per column, or (N, 0) without ``record``;
-    trades (n, N_TRADE_FIELDS) ordered by column then entry; stats (N, N_STATS)).
+    The caller allocates the outputs (numpy gives large arrays huge pages, which
+    numba's allocator does not: a (200, 100k) equity array is ~5x faster to fill):
+    equity_out (N, T) or (N, 0), trades_out with trade_offsets[c] rows reserved for
+    column c (N + 1 cumulative starts, from count_entries_nb), trade_counts (N,)
+    and stats (N, N_STATS).
     """
-    T, N = target.shape
-    bounds = np.zeros(N, dtype=np.int64)
-    if record:
-        for k in prange(N):
-            bounds[k] = count_entries_nb(target, np.int64(k), reentry)
-    equity, trades, offsets, counts, stats = _allocate_nb(T, N, record, bounds)
-    for k in prange(N):
+    for k in prange(target.shape[1]):
         simulate_column_nb(
             np.int64(k),  # prange indices are unsigned; flex() needs signed
             open_, high, low, close, target, size, sl, tp, trail, max_hold, fee, fixed_fee,
-            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity, trades,
-            offsets, counts, stats,
+            slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity_out, trades_out,
+            trade_offsets, trade_counts, stats,
         )
-    return equity, _compact_trades_nb(trades, offsets, counts), stats

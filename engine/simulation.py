@@ -10,31 +10,45 @@ from engine.frequency import periods_per_year as infer_ppy
 from engine.inputs import flex_array, price_arrays, target_array
 from engine.result import Result
 from engine.signals import Signals
+from engine.stats_nb import N_STATS
 
 FILL_MODES = {"next_open": kernels.FILL_NEXT_OPEN, "close": kernels.FILL_CLOSE}
 STOP_TIES = {"sl": kernels.TIE_SL, "tp": kernels.TIE_TP}
 
 
 def _simulate(o, h, lo, c, target, *params, record):
-    """kernels.simulate_nb(o, h, lo, c, target, *params, record) for several columns
-    (parallel threads). One column runs simulate_column_nb directly on the calling
-    thread: a thread launch costs more than it saves, and the parallel code then
-    need not even be compiled. ``params`` are simulate_nb's arguments from ``size``
-    to ``ppy``. Returns equity as (T, N) (a transposed view of the kernel's row per
-    column), trades and stats."""
+    """Run the kernel over every column of ``target``: several columns in parallel
+    threads (kernels.simulate_nb), one column on the calling thread (a thread
+    launch costs more than it saves, and the parallel code then need not even be
+    compiled). ``params`` are the kernel's arguments from ``size`` to ``ppy``.
+
+    The outputs are allocated here, with numpy (huge pages for large arrays): trade
+    rows reserved per column from count_entries_nb's bound, then compacted.
+    Returns equity (T, N) (a transposed view of the kernel's row per column; T = 0
+    rows without ``record``), trades (n, N_TRADE_FIELDS) in column order, stats."""
     T, N = target.shape
-    if N > 1:
-        equity, trades, stats = kernels.simulate_nb(o, h, lo, c, target, *params, record)
-        return equity.T, trades, stats
     reentry = params[-2]
-    bound = kernels.count_entries_nb(target, 0, reentry) if record else 0
-    equity = np.empty((1, T if record else 0))
-    trades = np.empty((bound, kernels.N_TRADE_FIELDS))
-    offsets = np.array([0, bound], dtype=np.int64)
-    counts = np.zeros(1, dtype=np.int64)
-    stats = np.empty((1, kernels.N_STATS))
-    kernels.simulate_column_nb(0, o, h, lo, c, target, *params, equity, trades, offsets, counts, stats)
-    return equity.T, trades[: counts[0]], stats
+    if not record:
+        bounds = np.zeros(N, dtype=np.int64)
+    elif N > 1:
+        bounds = kernels.entry_bounds_nb(target, reentry)
+    else:
+        bounds = np.full(1, kernels.count_entries_nb(target, 0, reentry))
+    offsets = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(bounds, out=offsets[1:])
+    equity = np.empty((N, T if record else 0))
+    trades = np.empty((offsets[-1], kernels.N_TRADE_FIELDS))
+    counts = np.zeros(N, dtype=np.int64)
+    stats = np.empty((N, N_STATS))
+    outputs = (equity, trades, offsets, counts, stats)
+    if N > 1:
+        kernels.simulate_nb(o, h, lo, c, target, *params, *outputs)
+        if counts.sum() < len(trades):  # keep the rows written, in column order
+            trades = trades[np.arange(len(trades)) < np.repeat(offsets[:-1] + counts, bounds)]
+    else:
+        kernels.simulate_column_nb(0, o, h, lo, c, target, *params, *outputs)
+        trades = trades[: counts[0]]
+    return equity.T, trades, stats
 
 
 def _positive(a):
