@@ -31,3 +31,22 @@ def test_check_passes_crypto_lstm_with_its_model(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     assert [line.split()[:2] for line in lines] == [["PASS", "features"], ["PASS", "predictions"], ["PASS", "signals"]]
+
+
+def test_audit_passes_every_shipped_model_plugin():
+    """The no-lookahead audit over features, walk-forward predictions and signals of the
+    other four model plugins (the same code as `bt check`, in process; tiny models)."""
+    from data import load
+    from engine.audit import audit
+    from engine.plugins import load_strategy
+    from tests.test_plugins import CASES
+
+    for name in ("etf50_lstm", "price_lstm", "attention_ensemble", "sltp_lstm"):
+        data, sets, _ = CASES[name]
+        bars = load(data["data"], start=data["start"], end=data["end"], warn=False)
+        strategy = load_strategy(f"strategies/{name}.py", **sets)
+        stages = audit(strategy, bars, cuts=3)
+        assert [s.stage for s in stages] == ["features", "predictions", "signals"], name
+        for s in stages:
+            assert s.passed, f"{name} {s.stage}: {s.failures[:3]}"
+            assert s.cuts == 3 and s.compared > 0
