@@ -56,21 +56,25 @@ def check_prices_nb(o, h, lo, c):
 
 @njit(cache=True, nogil=True)
 def check_target_nb(target):
-    """First target value that is not +1, -1, 0 or NaN (C-contiguous (T, N))."""
+    """(row, column) of the first value of the C-contiguous (T, N) ``target`` that is
+    not +1, -1, 0 or NaN, or (-1, -1); and, from the same pass, the number of +1/-1
+    values: every entry is decided by one, so it bounds the trades."""
     flat = target.reshape(-1)
     n_bad = 0
+    n_orders = 0
     for k in range(flat.shape[0]):
         v = flat[k]
         n_bad += not ((v == 0.0) | (v == 1.0) | (v == -1.0) | (v != v))
+        n_orders += (v == 1.0) | (v == -1.0)
     if n_bad == 0:
-        return -1, -1
+        return -1, -1, n_orders
     T, N = target.shape
     for i in range(T):
         for j in range(N):
             v = target[i, j]
             if not (v == 0.0 or v == 1.0 or v == -1.0 or np.isnan(v)):
-                return i, j
-    return -1, -1
+                return i, j, n_orders
+    return -1, -1, n_orders
 
 
 @njit(cache=True, nogil=True)

@@ -90,8 +90,9 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
     return o, h, lo, c
 
 
-def target_array(target, index: pd.Index, columns: pd.Index) -> np.ndarray:
-    """Target as a C-contiguous (T, N) float64 array of +1/-1/0/NaN aligned to ``index``."""
+def target_array(target, index: pd.Index, columns: pd.Index) -> tuple[np.ndarray, int]:
+    """Target as a C-contiguous (T, N) float64 array of +1/-1/0/NaN aligned to
+    ``index``, and its number of +1/-1 values (a bound on the trades)."""
     if isinstance(target, (pd.Series, pd.DataFrame)):
         if not target.index.equals(index):
             if len(target.index) != len(index):
@@ -109,13 +110,13 @@ def target_array(target, index: pd.Index, columns: pd.Index) -> np.ndarray:
     if a.ndim != 2 or a.shape[0] != len(index):
         raise ValueError(f"signals.target: shape {a.shape} does not match {len(index)} bars")
     a = np.ascontiguousarray(a)
-    i, j = check_target_nb(a)
+    i, j, n_orders = check_target_nb(a)
     if i >= 0:
         raise ValueError(
             f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: "
             "targets must be +1 (long), -1 (short), 0 (flat) or NaN (keep)"
         )
-    return a
+    return a, n_orders
 
 
 def flex_array(

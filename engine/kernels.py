@@ -137,11 +137,12 @@ def fill_nb(
     ``want`` (exit ``reason``), then open ``want`` (+1/-1) if flat, committing
     ``size`` of equity rounded down to a multiple of ``lt`` units (0: no rounding).
     Every fill pays fee ``f`` x notional plus ``ff`` and moves by slippage ``slip``
-    against the trader. Closed trades go to ``acc`` and, when it has rows,
-    ``trades_out``. (Scalars, not the flex arrays: this call is in the bar loop.)
+    against the trader. Closed trades go to ``acc`` and, while there is room
+    (rows up to its length), ``trades_out``. (Scalars, not the flex arrays: this call is in the bar loop.)
 
     Returns the new (cash, pos, side, entry_bar, entry_price, entry_fee, n_trades)."""
-    record = trades_out.shape[0] > 0
+    # Trade rows are reserved by the caller from a bound; a row past the buffer is
+    # not written (the caller checks the counts), so a wrong bound cannot corrupt memory.
     if side != 0.0 and want != side:
         units = abs(pos)
         xp = price * (1.0 - slip) if side > 0.0 else price * (1.0 + slip)
@@ -157,8 +158,8 @@ def fill_nb(
         ret = pnl / entry_value
         acc[A_FEES] += xfee
         acc_trade(acc, pnl, ret, i - entry_bar)
-        if record:
-            r = trade_start + n_trades
+        r = trade_start + n_trades
+        if r < trades_out.shape[0]:
             trades_out[r, T_EXIT_BAR] = i
             trades_out[r, T_EXIT_PRICE] = xp
             trades_out[r, T_EXIT_FEE] = xfee
@@ -189,8 +190,8 @@ def fill_nb(
         cash += notional - efee
         pos = -units
     acc[A_FEES] += efee
-    if record:
-        r = trade_start + n_trades
+    r = trade_start + n_trades
+    if r < trades_out.shape[0]:
         trades_out[r, T_COL] = c
         trades_out[r, T_SIDE] = want
         trades_out[r, T_ENTRY_BAR] = i
@@ -450,8 +451,8 @@ def simulate_column_nb(
         diff = units * last_close - entry_value
         pnl = (diff if side > 0.0 else -diff) - entry_fee
         acc[A_OPEN] += 1.0
-        if trades_out.shape[0] > 0:
-            r = trade_start + n_trades
+        r = trade_start + n_trades
+        if r < trades_out.shape[0]:
             trades_out[r, T_EXIT_BAR] = T - 1
             trades_out[r, T_EXIT_PRICE] = last_close
             trades_out[r, T_EXIT_FEE] = 0.0

@@ -16,14 +16,16 @@ FILL_MODES = {"next_open": kernels.FILL_NEXT_OPEN, "close": kernels.FILL_CLOSE}
 STOP_TIES = {"sl": kernels.TIE_SL, "tp": kernels.TIE_TP}
 
 
-def _simulate(o, h, lo, c, target, *params, record):
+def _simulate(o, h, lo, c, target, *params, record, n_orders):
     """Run the kernel over every column of ``target``: several columns in parallel
     threads (kernels.simulate_nb), one column on the calling thread (a thread
     launch costs more than it saves, and the parallel code then need not even be
     compiled). ``params`` are the kernel's arguments from ``size`` to ``ppy``.
 
     The outputs are allocated here, with numpy (huge pages for large arrays): trade
-    rows reserved per column from count_entries_nb's bound, then compacted.
+    rows reserved per column from count_entries_nb's bound, then compacted. One
+    column reserves ``n_orders`` rows (its +1/-1 targets, counted by the input
+    check) instead when that is at most T / 8, saving count_entries_nb's pass.
     Returns equity (T, N) (a transposed view of the kernel's row per column; T = 0
     rows without ``record``), trades (n, N_TRADE_FIELDS) in column order, stats."""
     T, N = target.shape
@@ -32,6 +34,8 @@ def _simulate(o, h, lo, c, target, *params, record):
         bounds = np.zeros(N, dtype=np.int64)
     elif N > 1:
         bounds = kernels.entry_bounds_nb(target, reentry)
+    elif n_orders <= T // 8:
+        bounds = np.full(1, n_orders)
     else:
         bounds = np.full(1, kernels.count_entries_nb(target, 0, reentry))
     offsets = np.zeros(N + 1, dtype=np.int64)
@@ -43,11 +47,14 @@ def _simulate(o, h, lo, c, target, *params, record):
     outputs = (equity, trades, offsets, counts, stats)
     if N > 1:
         kernels.simulate_nb(o, h, lo, c, target, *params, *outputs)
-        if counts.sum() < len(trades):  # keep the rows written, in column order
-            trades = trades[np.arange(len(trades)) < np.repeat(offsets[:-1] + counts, bounds)]
     else:
         kernels.simulate_column_nb(0, o, h, lo, c, target, *params, *outputs)
+    if record and (counts > bounds).any():
+        raise RuntimeError("engine bug: more trades than the rows reserved for them")
+    if N == 1:
         trades = trades[: counts[0]]
+    elif counts.sum() < len(trades):  # keep the rows written, in column order
+        trades = trades[np.arange(len(trades)) < np.repeat(offsets[:-1] + counts, bounds)]
     return equity.T, trades, stats
 
 
@@ -112,7 +119,7 @@ def backtest(
         raise ValueError(f"stop_tie: unknown rule {stop_tie!r}; use one of {sorted(STOP_TIES)}")
     o, h, lo, c = price_arrays(bars, columns)
     index = bars.index
-    target = target_array(signals.target, index, columns)
+    target, n_orders = target_array(signals.target, index, columns)
     if target.shape[1] != len(columns):
         raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
 
@@ -157,7 +164,7 @@ def backtest(
     equity, trades, stats = _simulate(
         o, h, lo, c, target, size_a, sl_a, tp_a, tr_a, mh_a,
         fee_a, ffee_a, slip_a, lot_a, cash_a, FILL_MODES[fill], STOP_TIES[stop_tie],
-        reentry, ppy, record=record,
+        reentry, ppy, record=record, n_orders=n_orders,
     )
     settings = dict(
         fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry,

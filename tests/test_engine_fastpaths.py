@@ -70,7 +70,8 @@ def test_target_check_finds_the_first_bad_value(values, n_cols):
     a = np.array(values[: len(values) // n_cols * n_cols]).reshape(-1, n_cols)
     bad = [(i, j) for i in range(a.shape[0]) for j in range(a.shape[1])
            if not (a[i, j] in (0.0, 1.0, -1.0) or math.isnan(a[i, j]))]
-    assert tuple(check_target_nb(a)) == (bad[0] if bad else (-1, -1))
+    n_orders = sum(v in (1.0, -1.0) for v in a.reshape(-1))
+    assert tuple(check_target_nb(a)) == (*(bad[0] if bad else (-1, -1)), n_orders)
 
 
 def stream_metrics(equity, exposed, init_cash, ppy):
@@ -200,3 +201,21 @@ def test_trades_frame_equals_the_public_constructor(monkeypatch):
         pd.testing.assert_frame_equal(frame, public, check_exact=True)
         assert public.columns.dtype == frame.columns.dtype
     assert len(fast[0]) and not len(fast[1])
+
+
+def test_trade_rows_past_the_reserved_buffer_are_not_written():
+    from engine import kernels
+    from engine.stats_nb import N_STATS
+
+    T = 40
+    c = np.linspace(100, 110, T).reshape(-1, 1)
+    target = np.full((T, 1), np.nan)
+    target[[2, 10, 20, 30], 0] = [1.0, -1.0, 1.0, -1.0]  # four trades
+    one, nan = np.ones((1, 1)), np.full((1, 1), np.nan)
+    params = (one, nan, nan, nan, nan, 0 * one, 0 * one, 0 * one, 0 * one, 1000 * one,
+              kernels.FILL_NEXT_OPEN, kernels.TIE_SL, False, 8760.0)
+    trades = np.full((3, kernels.N_TRADE_FIELDS), -7.0)  # guard row after two reserved rows
+    counts = np.zeros(1, dtype=np.int64)
+    kernels.simulate_column_nb(0, c, c, c, c, target, *params, np.empty((1, T)), trades[:2],
+                               np.array([0, 2]), counts, np.empty((1, N_STATS)))
+    assert counts[0] == 4 and (trades[2] == -7.0).all() and (trades[:2, kernels.T_SIDE] != -7.0).all()
