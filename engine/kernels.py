@@ -137,8 +137,9 @@ def fill_nb(
     ``want`` (exit ``reason``), then open ``want`` (+1/-1) if flat, committing
     ``size`` of equity rounded down to a multiple of ``lt`` units (0: no rounding).
     Every fill pays fee ``f`` x notional plus ``ff`` and moves by slippage ``slip``
-    against the trader. Closed trades go to ``acc`` and, while there is room
-    (rows up to its length), ``trades_out``. (Scalars, not the flex arrays: this call is in the bar loop.)
+    against the trader. Closed trades go to ``acc`` and, while there is room,
+    ``trades_out``. The parameters are scalars, not flex arrays: this call is in
+    the bar loop.
 
     Returns the new (cash, pos, side, entry_bar, entry_price, entry_fee, n_trades)."""
     # Trade rows are reserved by the caller from a bound; a row past the buffer is
