@@ -43,25 +43,8 @@ predicted price, and the share of bars whose forecast crosses each threshold.
 import numpy as np
 
 from engine import Signals
+from engine.signals import entry_targets
 from engine.strategy import Param, Strategy
-
-
-def entry_targets(long, short, max_hold, exit_on_neutral):
-    """Engine targets from entry signals (T x N): the engine opens a trade only on a
-    change of the forward-filled target, so emit +1 / -1 where a signal differs from the
-    target in force, 0 to re-arm once ``max_hold`` bars have passed since the last entry
-    (that trade has ended by then) or on a neutral bar with ``exit_on_neutral``, NaN
-    (keep) otherwise."""
-    sig = np.where(long, 1.0, np.where(short, -1.0, 0.0))
-    hold = np.broadcast_to(max_hold, (1, sig.shape[1]))[0]
-    on_neutral = np.broadcast_to(exit_on_neutral, (1, sig.shape[1]))[0].astype(bool)
-    out, cur, last = np.full(sig.shape, np.nan), np.zeros(sig.shape[1]), np.zeros(sig.shape[1])
-    for t, s in enumerate(sig):
-        fresh = (s != 0) & (s != cur)
-        rearm = (cur != 0) & ~fresh & ((t - last >= hold) | ((s == 0) & on_neutral))
-        out[t] = np.where(fresh, s, np.where(rearm, 0.0, np.nan))
-        cur, last = np.where(fresh, s, np.where(rearm, 0.0, cur)), np.where(fresh, t, last)
-    return out
 
 
 class PriceLSTM(Strategy):
