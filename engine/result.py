@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from engine import kernels
+from engine.atomic import replace_dir
 from engine.stats_nb import STAT_NAMES
 
 # Read-only lookup tables for the trades frame, built once: the exit reason dtype,
@@ -166,14 +167,7 @@ class Result:
                     "columns": {"names": [str(n) for n in self.columns.names],
                                 "values": [list(map(_jsonable, _as_tuple(v))) for v in self.columns]}}
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
-            old = None
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                path.rename(old)
-            tmp.rename(path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            replace_dir(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

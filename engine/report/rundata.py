@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.atomic import replace_dir
+
 RUN_JSON = "run.json"
 SERIES = "series.parquet"
 RESULT = "result"
@@ -181,14 +183,7 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
             if value is not None:
                 series[name] = np.asarray(value, dtype="float64")
         series.to_parquet(tmp / SERIES)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-        tmp.rename(path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
