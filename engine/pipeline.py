@@ -50,9 +50,9 @@ def prepare(
     from models import PredictionCache, cache_key, cached, walk_forward
 
     wf = strategy.walk_forward()
-    config = strategy.model_config(profile).resolved(device, n_features=_n_inputs(strategy, feats))
-    labels = strategy.labels(ctx)
     X = _model_inputs(strategy, feats)
+    config = strategy.model_config(profile).resolved(device, n_features=X.shape[1])
+    labels = strategy.labels(ctx)
     parts = {
         "data": fingerprint(bars),
         "features": {"set": strategy.features, "columns": list(X.columns)},
@@ -82,10 +82,6 @@ def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
     from data import MODEL_COLUMNS
 
     return feats[list(MODEL_COLUMNS[strategy.features])]
-
-
-def _n_inputs(strategy: Strategy, feats: pd.DataFrame) -> int:
-    return _model_inputs(strategy, feats).shape[1]
 
 
 def _source_hash(fn: Any) -> str:
