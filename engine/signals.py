@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 
@@ -25,9 +24,15 @@ class Signals:
     trail: trailing stop distance (fraction of the best price since entry), or
         True to make ``sl`` trailing.
     max_hold: close at the first fill after this many bars in the trade.
+    reentry: how a repeated target reads after a forced exit (stop, max_hold). False:
+        the engine enters only on a change of the forward-filled target, so a target
+        that stays +1 does not re-enter (DESIGN rule 3). True: every bar with an
+        explicit +1/-1 is an entry signal, so a flat position re-enters at that bar's
+        fill; emit +1/-1 on signal bars and NaN (keep) elsewhere. One bool for all
+        columns.
 
     Each optional field is a scalar, a per-column Series/array (N,), a per-bar
-    Series (T,), or a T x N frame; unset (None) fields take backtest()'s keywords.
+    Series (T,), or a T x N frame (``reentry`` is a plain bool); unset (None) fields take backtest()'s keywords.
     """
 
     target: Any
@@ -36,6 +41,7 @@ class Signals:
     tp: Any = None
     trail: Any = None
     max_hold: Any = None
+    reentry: bool | None = None
 
     @property
     def columns(self) -> pd.Index:
@@ -53,20 +59,3 @@ class Signals:
         set_ = [f.name for f in fields(self)[1:] if getattr(self, f.name) is not None]
         return f"Signals(target={shape}, set={set_})"
 
-
-def entry_targets(long: np.ndarray, short: np.ndarray, max_hold: Any, exit_on_neutral: Any) -> np.ndarray:
-    """Engine targets from entry signals (T x N): the engine opens a trade only on a
-    change of the forward-filled target, so emit +1 / -1 where a signal differs from the
-    target in force, 0 to re-arm once ``max_hold`` bars have passed since the last entry
-    (that trade has ended by then) or on a neutral bar with ``exit_on_neutral``, NaN
-    (keep) otherwise."""
-    sig = np.where(long, 1.0, np.where(short, -1.0, 0.0))
-    hold = np.broadcast_to(max_hold, (1, sig.shape[1]))[0]
-    on_neutral = np.broadcast_to(exit_on_neutral, (1, sig.shape[1]))[0].astype(bool)
-    out, cur, last = np.full(sig.shape, np.nan), np.zeros(sig.shape[1]), np.zeros(sig.shape[1])
-    for t, s in enumerate(sig):
-        fresh = (s != 0) & (s != cur)
-        rearm = (cur != 0) & ~fresh & ((t - last >= hold) | ((s == 0) & on_neutral))
-        out[t] = np.where(fresh, s, np.where(rearm, 0.0, np.nan))
-        cur, last = np.where(fresh, s, np.where(rearm, 0.0, cur)), np.where(fresh, t, last)
-    return out

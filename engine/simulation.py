@@ -96,13 +96,13 @@ def backtest(
         moves against the trader, in [0, 1).
     cash: initial cash per column. fill: "next_open" (decision at bar t fills at
         t+1's open) or "close" (at bar t's close, opt-in).
-    size, sl, tp, trail, max_hold: defaults for the Signals fields left unset (see
-        Signals). ``trail=True`` makes the SL trailing; a number is a trailing
+    size, sl, tp, trail, max_hold, reentry: defaults for the Signals fields left
+        unset (see Signals). ``trail=True`` makes the SL trailing; a number is a trailing
         distance of its own. lot: units are rounded down to a multiple of it.
     stop_tie: which stop wins when SL and TP are both touched in one bar ("sl",
-        pessimistic, or "tp"). reentry: after a forced exit (stop, max_hold), a
-        target that stays +1/-1 re-enters at the next fill (default: it needs a
-        fresh change of target).
+        pessimistic, or "tp"). reentry: after a forced exit (stop, max_hold), an
+        explicit +1/-1 target re-enters at its fill (default: it needs a fresh change
+        of the forward-filled target).
     periods_per_year: annualization factor; inferred from the index if None.
     record: keep equity curves and trades (False: metrics only, as sweeps do).
 
@@ -130,6 +130,7 @@ def backtest(
     def arr(name, value, valid, rule, allow_nan=False):
         return flex_array(name, value, index, columns, valid, rule, allow_nan)
 
+    reentry = bool(pick("reentry", reentry))
     trail_v = pick("trail", trail)
     sl_v = pick("sl", sl)
     if isinstance(trail_v, (bool, np.bool_)):

@@ -28,12 +28,10 @@ percent (0.015, 0.0066) they would never trigger.
 
 Exits: stop-loss ``sl`` = 0.5% (the seed's), take-profit ``tp`` (default 1%, twice the
 stop; the seed gave no value) of the entry price, and ``max_hold`` bars (default 24,
-one day; ours). A signal opens a trade that a stop, ``max_hold`` or an opposite signal
-ends; bars without a signal keep it (``exit_on_neutral=1`` closes it on those instead).
-The engine enters only when the forward-filled target changes, so ``entry_targets``
-re-arms it with a 0 once ``max_hold`` bars have passed since the last entry (that trade
-has ended by then): at most one trade per ``max_hold`` window and side run, so after an
-early stop the next entry waits for the window to end (a cool-down).
+one day; ours). Every bar with a signal is an entry signal (``Signals.reentry``): while
+flat it opens a trade at the next open, also right after a stop or ``max_hold`` exit if
+the signal persists; an opposite signal reverses the trade; bars without a signal keep
+it (``exit_on_neutral=1`` closes it on those instead).
 
 ML metrics (out of sample): direction accuracy and correlation of the predicted change
 (predicted - close) with the actual one (next close - close), MAE and MSE of the
@@ -43,7 +41,6 @@ predicted price, and the share of bars whose forecast crosses each threshold.
 import numpy as np
 
 from engine import Signals
-from engine.signals import entry_targets
 from engine.strategy import Param, Strategy
 
 
@@ -101,10 +98,10 @@ class PriceLSTM(Strategy):
         volume_ok = col("volume") > p.volume_min * col("volume_mean_20")
         long = (pred > close * (1 + p.buy_threshold)) & (rsi < p.rsi_long_max) & volume_ok
         short = (pred < close * (1 - p.sell_threshold)) & (rsi > p.rsi_short_min) & volume_ok & p.allow_short
-        target = entry_targets(long, short, p.max_hold, p.exit_on_neutral)
+        target = np.where(long, 1.0, np.where(short, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
         target[np.isnan(pred[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target, sl=np.where(p.sl > 0, p.sl, np.nan), tp=np.where(p.tp > 0, p.tp, np.nan),
-                       max_hold=p.max_hold.astype("float64"))
+                       max_hold=p.max_hold.astype("float64"), reentry=True)
 
     def ml_metrics(self, ctx):
         from models.metrics import change_correlation, direction_accuracy, mae, mse

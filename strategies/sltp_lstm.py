@@ -31,11 +31,10 @@ Signal at bar t (filled at t+1's open): the argmax class, if its softmax probabi
 >= min_prob (else no trade): buy +1, sell -1. The entry carries its predicted SL and TP,
 clipped to [stop_min, stop_max] (NaN where no prediction), as per-bar Signals(sl, tp),
 so each trade gets its own stops; ``max_hold`` (default = 24, the label's vertical
-barrier) closes it. No-trade bars keep an open trade (``exit_on_neutral=1`` closes it
-there). The engine enters only when the forward-filled target changes, so
-``entry_targets`` re-arms it with a 0 once ``max_hold`` bars have passed since the last
-entry (the trade has ended by then): at most one trade per ``max_hold`` window and side
-run; after an early stop the next entry waits for the window to end (a cool-down).
+barrier) closes it. Every buy or sell call is an entry signal (``Signals.reentry``):
+while flat it opens a trade at the next open, also right after a stop or ``max_hold``
+exit; an opposite call reverses the trade; no-trade bars keep it (``exit_on_neutral=1``
+closes it there).
 
 ML metrics (out of sample): class accuracy and per-class accuracy (recall of each true
 class), the 3 x 3 confusion matrix counts, and MAE of the SL and TP fractions.
@@ -44,7 +43,6 @@ class), the 3 x 3 confusion matrix counts, and MAE of the SL and TP fractions.
 import numpy as np
 
 from engine import Signals
-from engine.signals import entry_targets
 from engine.strategy import Param, Strategy
 
 CLASSES = ("buy", "sell", "no_trade")  # models.BUY, SELL, NO_TRADE = 0, 1, 2
@@ -118,11 +116,12 @@ class SLTPLSTM(Strategy):
         prob = self.probabilities(ctx)
         cls, top = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1)[:, None], prob.max(axis=1)[:, None]
         sure = top >= p.min_prob
-        target = entry_targets(sure & (cls == 0), sure & (cls == 1) & p.allow_short, p.max_hold, p.exit_on_neutral)
+        buy, sell = sure & (cls == 0), sure & (cls == 1) & p.allow_short
+        target = np.where(buy, 1.0, np.where(sell, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
         target[np.isnan(top[:, 0])] = np.nan  # no model yet: stay flat
         sl = np.clip(ctx.col("sl"), p.stop_min, p.stop_max)
         tp = np.clip(ctx.col("tp"), p.stop_min, p.stop_max)
-        return Signals(target=target, sl=sl, tp=tp, max_hold=p.max_hold.astype("float64"))
+        return Signals(target=target, sl=sl, tp=tp, max_hold=p.max_hold.astype("float64"), reentry=True)
 
     def ml_metrics(self, ctx):
         from models.metrics import accuracy, confusion_matrix, mae, per_class_accuracy

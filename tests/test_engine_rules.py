@@ -119,6 +119,13 @@ def test_after_a_stop_a_fresh_signal_is_needed():
     assert len(t) == 2 and (t.iloc[1].entry_bar, t.iloc[1].entry_price) == (3, 12.0)
     fresh = run(b, [1, 1, 0, 1, NAN], sl=0.1)
     assert fresh.trades.entry_bar.tolist() == [1, 4]  # 0 then +1 is a fresh entry
+    # Signals.reentry is the plugin's reading of its own targets: it wins over the keyword
+    own = backtest(b, Signals(pd.Series([1.0, 1, 1, 1, 1], index=b.index), sl=0.1, reentry=True))
+    assert own.trades.entry_bar.tolist() == [1, 3] and own.settings["reentry"] is True
+    off = backtest(b, Signals(pd.Series([1.0, 1, 1, 1, 1], index=b.index), sl=0.1, reentry=False), reentry=True)
+    assert off.trades.entry_bar.tolist() == [1]
+    gap = run(b, [1, NAN, 1, NAN, NAN], sl=0.1, reentry=True)  # NaN keeps; only explicit +1 re-enters
+    assert gap.trades.entry_bar.tolist() == [1, 3]
 
 
 def test_reversal_closes_and_opens_in_one_step_with_two_fees():

@@ -139,13 +139,17 @@ def check_trades(bars: pd.DataFrame, signals, trades: pd.DataFrame) -> dict[str,
     """Assert every trade follows from the signals; return exit-reason counts."""
     o, h, lo = (bars[k].to_numpy() for k in ("open", "high", "low"))
     T, N = signals.target.shape
+    raw = signals.target.to_numpy()
     ff = signals.target.ffill().fillna(0.0).to_numpy()  # the target in force after each bar
     sl, tp, hold = (table(getattr(signals, k), T, N) for k in ("sl", "tp", "max_hold"))
     assert set(trades["exit_reason"].astype(str)) <= REASONS - {"trail"}
     for tr in trades.itertuples():
         j, e, x, side = tr.col, tr.entry_bar, tr.exit_bar, 1 if tr.side == "long" else -1
         assert e >= 1 and ff[e - 1, j] == side, "entry without a target on its side at the previous bar"
-        assert e == 1 or ff[e - 2, j] != side, "entry without a fresh target change"
+        if signals.reentry:  # every explicit signal is an entry signal while flat
+            assert raw[e - 1, j] == side, "entry without a signal of its side at the decision bar"
+        else:
+            assert e == 1 or ff[e - 2, j] != side, "entry without a fresh target change"
         assert tr.entry_price == o[e], "entries fill at the next bar's open"
         reason = str(tr.exit_reason)
         if reason == "signal":
@@ -198,13 +202,18 @@ def test_trades_follow_signals(cli, cache_dir, name):
     assert (result.stats["trades"] > 0).any()
     if name in ("price_lstm", "sltp_lstm"):
         assert reasons.get("sl", 0) + reasons.get("tp", 0) > 0, reasons
-        # entry_targets re-arms with 0 only after max_hold: without exit_on_neutral a trade ends
-        # by a stop, by time, at the end, or reversed by an opposite signal, never by a re-arm
-        ff = signals.target.ffill().fillna(0.0).to_numpy()
-        tr = result.trades
+        # Signals.reentry: every entry follows a bar with an explicit signal of its side; a
+        # signal exit without exit_on_neutral is a reversal by the opposite signal; and a
+        # signal that persists past a forced exit (stop, time) re-enters at the next open
+        assert signals.reentry is True
+        tgt, tr = signals.target.to_numpy(), result.trades
+        sides = np.where(tr["side"] == "long", 1.0, -1.0)
+        assert (tgt[tr["entry_bar"] - 1, tr["col"]] == sides).all()
         cut = tr[(tr["exit_reason"] == "signal") & ~combos["exit_on_neutral"].to_numpy()[tr["col"]]]
-        sides = np.where(cut["side"] == "long", 1.0, -1.0)
-        assert (ff[cut["exit_bar"] - 1, cut["col"]] == -sides).all()
+        assert (tgt[cut["exit_bar"] - 1, cut["col"]] == np.where(cut["side"] == "long", -1.0, 1.0)).all()
+        prev = tr.groupby("col").shift()
+        again = (prev["exit_reason"].isin(["sl", "tp", "time"])) & (tr["entry_bar"] == prev["exit_bar"] + 1)
+        assert again.any(), "no trade re-entered right after a forced exit"
     if name == "sltp_lstm":  # per-bar stops: each trade's own predicted distance
         assert signals.sl.shape == (len(bars), len(combos)) and reasons.get("sl", 0) > 0
         assert np.nanmax(signals.sl[:, 1]) <= 0.004 < np.nanmax(signals.sl[:, 0])

@@ -250,3 +250,45 @@ def test_sweep_killed_mid_run_resumes_to_the_uninterrupted_table(tmp_path, bars,
     grid = build_grid(["fast=5:40:5", "slow=50:200:10"], sma.params)
     full = run_sweep(SMA, grid, bars, chunk_size=3, deflate=False)
     pd.testing.assert_frame_equal(read_sweep(out), full.table, check_exact=True)
+
+
+PERSIST = '''
+import numpy as np
+
+from engine import Signals
+from engine.strategy import Param, Strategy
+
+
+class Persist(Strategy):
+    name = "persist"
+    params = {"fast": Param(20, low=2, high=500), "slow": Param(50, low=3, high=2000)}
+
+    def signals(self, ctx, p):
+        close = ctx.bars.close
+        fast = np.column_stack([close.rolling(int(n)).mean() for n in p.fast[0]])
+        slow = np.column_stack([close.rolling(int(n)).mean() for n in p.slow[0]])
+        return Signals(np.where(fast > slow, 1.0, -1.0), reentry=REENTRY)
+'''
+
+
+def test_signals_reentry_reaches_sweep_columns_and_walk_forward(tmp_path, bars):
+    paths = {}
+    for flag in (True, False):
+        paths[flag] = tmp_path / f"persist_{flag}.py"
+        paths[flag].write_text(PERSIST.replace("REENTRY", str(flag)))
+    grid = build_grid(["fast=10,20", "slow=50,80"], load_strategy(paths[True]).params)
+    engine = EngineSettings(fee=0.001, sl=0.01)
+    on = run_sweep(str(paths[True]), grid, bars, engine=engine, chunk_size=3, deflate=False).table
+    off = run_sweep(str(paths[False]), grid, bars, engine=engine, deflate=False).table
+    for row in on.itertuples(index=False):
+        strategy = load_strategy(paths[True], fast=row.fast, slow=row.slow)
+        signals = make_signals(strategy, prepare(strategy, bars).ctx)
+        assert signals.reentry is True
+        alone = backtest(bars, signals, fee=0.001, sl=0.01)
+        assert alone.settings["reentry"] is True
+        assert_same(on.loc[row.combo, list(STAT_NAMES)], alone.stats.to_numpy())
+    # a stop no longer ends the run of +1s: the persisting signal re-enters, so more trades
+    assert (on["trades"] > off["trades"]).all()
+    wf_on = run_sweep(str(paths[True]), grid, bars, walk_forward=2, engine=engine).walk_forward
+    wf_off = run_sweep(str(paths[False]), grid, bars, walk_forward=2, engine=engine).walk_forward
+    assert wf_on["stats"]["trades"] > wf_off["stats"]["trades"]

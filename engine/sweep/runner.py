@@ -284,6 +284,8 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
                   fill=engine.fill, size=engine.size, sl=engine.sl, tp=engine.tp, trail=engine.trail,
                   max_hold=engine.max_hold, stop_tie=engine.stop_tie, reentry=engine.reentry,
                   periods_per_year=engine.periods_per_year)
+    if signals.reentry is not None:  # how the plugin's targets read: its choice, not a sweep setting
+        kwargs["reentry"] = bool(signals.reentry)
     for name in engine_names:
         kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
     if "trail" in engine_names and engine.trail:
@@ -582,6 +584,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     target = np.empty(T - start, dtype="float64")
     arrays: dict[str, np.ndarray | None] = {}
     trail_flag: set = set()
+    reentry: set = set()
     folds = []
     for k in range(1, len(bounds) - 1):
         a, b = bounds[k], bounds[k + 1]
@@ -591,6 +594,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         target[a - start:b - start] = tgt[a:b, 0]
         merged = dict(kwargs)
         merged.update(fields)
+        reentry.add(bool(merged["reentry"]))
         for name in ("size", "sl", "tp", "trail", "max_hold", "fee", "fixed_fee", "slippage"):
             value = merged.get(name)
             if name == "trail" and isinstance(value, bool | np.bool_):
@@ -603,6 +607,8 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         folds.append({"fold": k, "in_sample": [str(bars.index[0]), str(bars.index[a - 1])],
                       "out_of_sample": [str(bars.index[a]), str(bars.index[b - 1])], "combo": combo,
                       "params": _params(job, combo), f"in_sample_{metric}": _py(best[metric])})
+    if len(reentry) > 1:
+        raise ValueError("walk-forward: the chosen combinations disagree on Signals.reentry; make it one value")
     if len(trail_flag) > 1:
         raise ValueError("walk-forward: the chosen combinations disagree on trail=True/False; sweep a trail distance")
     kw = {k: (None if np.isnan(v).all() else v) for k, v in arrays.items()}
@@ -612,7 +618,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     trail = kw.pop("trail", None)
     if trail_flag:
         trail = trail_flag.pop()
-    signals = Signals(pd.Series(target, index=oos.index))
+    signals = Signals(pd.Series(target, index=oos.index), reentry=reentry.pop() if reentry else None)
     result = backtest(oos, signals, cash=job.engine.cash, fill=job.engine.fill, stop_tie=job.engine.stop_tie,
                       reentry=job.engine.reentry, periods_per_year=job.engine.periods_per_year, trail=trail,
                       **{k: (pd.Series(v, index=oos.index) if isinstance(v, np.ndarray) else v)
