@@ -3,6 +3,7 @@
     python benchmarks/inference.py [--bars 100000] [--loop-windows 2000] [--train-windows 20000]
         [--batch-size 1024 4096] [--device auto|cpu|cuda] [--networks price crypto]
         [--profiles full fast] [--threads N] [--loop-threads N] [--budget 4] [--clock wall|cpu] [--json]
+        [--keras-python /path/to/python-with-tensorflow]
 
 For every network (etf50, price, crypto, attention, attention_ensemble, sltp) in every
 profile (full: the seed's sizes; fast: the CPU profile), on every device asked for:
@@ -23,7 +24,13 @@ profile (full: the seed's sizes; fast: the CPU profile), on every device asked f
   per-call overhead); on CUDA each window is copied to the GPU and each output back, as
   that loop does, in float32 (no autocast). Up to
   ``--loop-windows`` windows, after 10 warm-up calls, best of ``--repeat`` passes.
-- ratio: batched / loop. The issue's target: batched CPU inference >= 50x the loop.
+- keras (with ``--keras-python PATH``): the same loop as the seeds ran it, Keras'
+  ``model.predict(window[np.newaxis])`` per window on a Keras mirror of the network
+  (``benchmarks/keras_loop.py``, run by PATH, an interpreter with TensorFlow; TensorFlow
+  is not a bt dependency). It runs first, in a subprocess, on the same windows, threads
+  (``--loop-threads``), clock and budget, at most 200 windows.
+- ratio: batched / loop, and batched / keras. The issue's target: batched CPU
+  inference >= 50x the per-window loop; both baselines are reported against it.
 - training: seconds of one epoch of ``models.fit`` (the system's TrainConfig: its
   optimizer, loss, batch size 64 and 20% validation split, which is evaluated inside the
   epoch; epochs=1, no early stopping or LR schedule) on up to ``--train-windows``
@@ -61,6 +68,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -299,14 +307,43 @@ def bench_one(network: str, profile: str, device: torch.device, args: argparse.N
     return rows
 
 
+def keras_loop(args: argparse.Namespace) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Any], str | None]:
+    """Run benchmarks/keras_loop.py under ``--keras-python``: ({(network, profile): its row},
+    its meta, an error line or None)."""
+    cmd = [args.keras_python, str(ROOT / "benchmarks" / "keras_loop.py"), "--networks", *args.networks,
+           "--profiles", *args.profiles, "--loop-windows", str(min(args.loop_windows, 200)),
+           "--repeat", str(args.repeat), "--budget", str(args.budget), "--threads", str(args.loop_threads),
+           "--clock", args.clock]
+    if args.window:
+        cmd += ["--window", *(f"{k}={v}" for k, v in args.window.items())]
+    say("Keras per-window loop (benchmarks/keras_loop.py) ...")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {}, {}, f"Keras loop not measured: {exc}"
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {}, {}, f"Keras loop not measured: {args.keras_python} exited {proc.returncode}: {tail}"
+    out = json.loads(proc.stdout)
+    rows = {(r["network"], r["profile"]): r for r in out.pop("rows")}
+    return rows, out, None
+
+
+def keras_cells(r: dict[str, Any]) -> tuple[str, str, str]:
+    kr = r.get("keras")
+    return (f"{kr['rate']:.1f}", f"{kr['n']:,}", f"{r['keras_ratio']:,.0f}x") if kr else ("-", "-", "-")
+
+
 def fmt_rate(r: float) -> str:
     return f"{r:,.0f}"
 
 
 def table(rows: list[dict[str, Any]], train_windows: int) -> str:
+    keras = any(r.get("keras") for r in rows)
     header = (
         "network", "profile", "device", "feat", "win", "params", "batched win/s", "bs", "n",
-        "loop win/s", "n", "batched/loop", "train s/epoch", "n", f"s/epoch@{train_windows:,}",
+        "loop win/s", "n", "batched/loop", *(("keras win/s", "n", "batched/keras") if keras else ()),
+        "train s/epoch", "n", f"s/epoch@{train_windows:,}",
     )
     lines = []
     for r in rows:
@@ -316,6 +353,7 @@ def table(rows: list[dict[str, Any]], train_windows: int) -> str:
             fmt_rate(b["rate"]), str(b["batch_size"]), f"{b['n']:,}",
             fmt_rate(lp["rate"]) if lp else "-", f"{lp['n']:,}" if lp else "-",
             f"{r['ratio']:,.0f}x" if lp else "-",
+            *(keras_cells(r) if keras else ()),
             f"{tr['seconds']:.2f}" if tr else "-", f"{tr['n']:,}" if tr else "-",
             (("~" if tr["extrapolated"] else "") + f"{tr['seconds_at_target']:.1f}") if tr else "-",
         ))
@@ -350,6 +388,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall (default), or cpu: CPU rows timed by this process's CPU time (for a busy machine;\n"
                    "meaningful with --threads 1, where it excludes time spent waiting for a core)")
+    p.add_argument("--keras-python", metavar="PATH", help="an interpreter with TensorFlow: also time the seeds'\n"
+                   "Keras model.predict loop (benchmarks/keras_loop.py) on the CPU rows")
     p.add_argument("--json", action="store_true", help="print JSON on stdout instead of the table")
     args = p.parse_args(argv)
     windows = {}
@@ -412,11 +452,20 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         say(note)
     started = time.perf_counter()
+    keras, keras_meta = {}, {}
+    if args.keras_python and any(d.type == "cpu" for d in devices):
+        keras, keras_meta, error = keras_loop(args)
+        if error:
+            notes.append(error)
+        meta["keras"] = keras_meta
     rows: list[dict[str, Any]] = []
     for device in devices:
         for network in args.networks:
             for profile in args.profiles:
                 rows += bench_one(network, profile, device, args)
+    for r in rows:
+        kr = keras.get((r["network"], r["profile"])) if r["device"] == "cpu" else None
+        r["keras"], r["keras_ratio"] = kr, (r["batched"]["rate"] / kr["rate"] if kr else None)
     meta["seconds"] = time.perf_counter() - started
     meta["load_average_end"] = load_average()
 
@@ -439,6 +488,13 @@ def main(argv: list[str] | None = None) -> int:
                         f"max {max(r['ratio'] for r in cpu_rows):,.0f}x); not met: "
                         + (", ".join(f"{r['network']}/{r['profile']} {r['ratio']:.1f}x"
                                      for r in cpu_rows if r["ratio"] < CPU_TARGET) or "none"))
+    keras_rows = [r for r in cpu_rows if r.get("keras")]
+    if keras_rows:
+        met = [r for r in keras_rows if r["keras_ratio"] >= CPU_TARGET]
+        verdicts.append(f"CPU target batched >= {CPU_TARGET:.0f}x the seeds' Keras predict loop: met by {len(met)} of "
+                        f"{len(keras_rows)} (min {min(r['keras_ratio'] for r in keras_rows):,.0f}x); not met: "
+                        + (", ".join(f"{r['network']}/{r['profile']} {r['keras_ratio']:.1f}x"
+                                     for r in keras_rows if r["keras_ratio"] < CPU_TARGET) or "none"))
     for r in rows:
         if r["device"] == "cuda" and r["network"] == "price" and r["profile"] == "full":
             rate = r["batched"]["rate"]
@@ -449,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"meta": meta, "rows": rows, "notes": notes, "verdicts": verdicts}, indent=1))
         return 0
     print(f"CPU: {meta['cpu']} ({meta['cores']} cores)   GPU: {meta['gpu'] or 'none (CUDA not available)'}")
+    if keras_meta:
+        print(f"Keras loop: TensorFlow {keras_meta['tensorflow']}, Keras {keras_meta['keras']}, "
+              f"{keras_meta['threads']} threads, model.predict per window ({args.keras_python})")
     print(f"torch {meta['torch']}, Python {meta['python']}, {threads} threads (loop: {args.loop_threads}); "
           f"{args.bars:,} bars; {args.clock} clock; best of "
           f"{args.repeat}; budget ~{args.budget:g} s per timing; load average {meta['load_average_start']} "
