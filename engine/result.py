@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine import kernels
-from engine.atomic import replace_dir
+from engine.atomic import building_dir
 from engine.stats_nb import STAT_NAMES
 
 # Read-only lookup tables for the trades frame, built once: the exit reason dtype,
@@ -152,9 +150,7 @@ class Result:
         """Write a directory of Parquet files (equity, trades, stats, columns) and a
         meta.json; written under a temporary name and renamed into place."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with building_dir(path) as tmp:
             names = [str(i) for i in range(len(self.columns))]
             pd.DataFrame(self._stats, columns=list(STAT_NAMES)).to_parquet(tmp / "stats.parquet")
             self.columns.to_frame(index=False).astype(str).to_parquet(tmp / "columns.parquet")
@@ -167,10 +163,6 @@ class Result:
                     "columns": {"names": [str(n) for n in self.columns.names],
                                 "values": [list(map(_jsonable, _as_tuple(v))) for v in self.columns]}}
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
-            replace_dir(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod

@@ -125,3 +125,25 @@ def test_orders_and_parquet_round_trip(result, tmp_path):
     pd.testing.assert_frame_equal(back.trades, res.trades)
     res.to_parquet(tmp_path / "run")  # overwriting leaves one complete result, no temp dirs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_atomic_outputs_take_the_umask_and_leave_nothing_on_failure(result, tmp_path):
+    import os
+    import stat
+
+    from engine.atomic import building_dir, write_text
+
+    _, _, res = result
+    old = os.umask(0o027)
+    try:
+        path = res.to_parquet(tmp_path / "run")
+        text = write_text(tmp_path / "note.txt", "hello")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o750  # not tempfile's private 0700
+    assert stat.S_IMODE(text.stat().st_mode) == 0o640 and text.read_text() == "hello"
+    with pytest.raises(RuntimeError, match="boom"), building_dir(tmp_path / "run") as tmp:
+        (tmp / "part").write_text("half")
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.txt", "run"]
+    assert Result.read(tmp_path / "run").stats.equals(res.stats)  # the old result survives

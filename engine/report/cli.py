@@ -60,10 +60,10 @@ def save_sweep_extras(out: str | None, metric: str, dsr: Any) -> None:
         return
     import json
 
+    from engine.atomic import write_text
     from engine.report.sweep_figures import clean
-    from engine.report.tearsheet import atomic_write_text
 
-    atomic_write_text(Path(out) / SWEEP_EXTRAS, json.dumps(clean({"metric": metric, "dsr": dsr}), indent=1))
+    write_text(Path(out) / SWEEP_EXTRAS, json.dumps(clean({"metric": metric, "dsr": dsr}), indent=1))
 
 
 def sweep_report(out: str | None, path: str, *, result: Any, grid: Any, manifest: dict[str, Any], top: int) -> str:

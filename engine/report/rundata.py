@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.atomic import replace_dir
+from engine.atomic import building_dir
 
 RUN_JSON = "run.json"
 SERIES = "series.parquet"
@@ -171,9 +169,7 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
     if run.result is None:
         raise ValueError("save_run: this RunData has no Result to save")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with building_dir(path) as tmp:
         run.result.to_parquet(tmp / RESULT)
         body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds}
         (tmp / RUN_JSON).write_text(json.dumps(_json_clean(body), indent=1, default=str))
@@ -183,10 +179,6 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
             if value is not None:
                 series[name] = np.asarray(value, dtype="float64")
         series.to_parquet(tmp / SERIES)
-        replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.atomic import write_text
 from engine.report.html import Block, Figure, Section, esc, page, table
 
 MAX_TRADE_ROWS = 500  # trades listed in the table (the newest are cut)
@@ -56,22 +56,6 @@ def fmt(value: Any, key: str = "") -> str:
             return f"{value:,.0f}"
         return f"{value:,.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
     return str(value)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to a temporary file beside ``path``, then rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def default_report_name(strategy: str, when: float | None = None) -> str:
@@ -233,7 +217,7 @@ def run_report_html(run) -> str:
 def write_run_report(run, path: str | os.PathLike) -> Path:
     """Write the run tearsheet of ``run`` (engine.report.RunData) to ``path`` atomically;
     returns the path."""
-    return atomic_write_text(path, run_report_html(run))
+    return write_text(path, run_report_html(run))
 
 
 # -- sweep report -------------------------------------------------------------------
@@ -246,4 +230,4 @@ def write_sweep_report(sweep_dir: str | os.PathLike, path: str | os.PathLike, *,
     (else the stored one, else an estimate from the table, labelled as such)."""
     from engine.report.sweep_figures import sweep_report_html
 
-    return atomic_write_text(path, sweep_report_html(sweep_dir, metric=metric, top=top, dsr=dsr))
+    return write_text(path, sweep_report_html(sweep_dir, metric=metric, top=top, dsr=dsr))

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from engine.atomic import write_file
 
 MANIFEST = "_manifest.json"
 COMBOS = "_combos.parquet"
@@ -47,19 +48,6 @@ COMPARED = {
 
 class ResumeError(ValueError):
     """A sweep directory that does not belong to this sweep; the message says what differs."""
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it to ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _short(value: Any) -> str:
@@ -119,10 +107,10 @@ class SweepStore:
     def ensure_combos(self, combos: pd.DataFrame) -> None:
         """Write the combination list unless it is stored already."""
         if not (self.path / COMBOS).exists():
-            atomic_write(self.path / COMBOS, lambda tmp: combos.to_parquet(tmp, index=False))
+            write_file(self.path / COMBOS, lambda tmp: combos.to_parquet(tmp, index=False))
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
-        atomic_write(self.manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
+        write_file(self.manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
 
     def mark_complete(self, **extra: Any) -> None:
         manifest = self.read_manifest()
@@ -140,7 +128,7 @@ class SweepStore:
         return out
 
     def write_part(self, chunk: int, frame: pd.DataFrame) -> None:
-        atomic_write(self.part_path(chunk), lambda tmp: frame.to_parquet(tmp, index=False))
+        write_file(self.part_path(chunk), lambda tmp: frame.to_parquet(tmp, index=False))
 
     def read_part(self, chunk: int) -> pd.DataFrame:
         return pd.read_parquet(self.part_path(chunk))
