@@ -112,8 +112,11 @@ class Strategy:
 
     Implement ``signals(ctx, p)``: vectorized over the Grid ``p``; row t may use data
     up to and including bar t only. With a network also implement ``labels(ctx)``
-    (targets aligned to bars, NaN where unknown) and ``walk_forward()``; override
-    ``model_config()`` to change sizes.
+    (targets aligned to bars, NaN where unknown) and ``walk_forward()``. The network
+    trains with its system's settings (``models.SYSTEM_TRAINING``), updated by
+    ``training`` and by model params named like a TrainConfig field (``epochs``,
+    ``patience``, ``batch_size``, ``lr``, ...); override ``model_config()`` to change
+    sizes.
     """
 
     name: ClassVar[str] = ""
@@ -124,6 +127,7 @@ class Strategy:
     params: ClassVar[dict[str, Param]] = {}
     features: ClassVar[str | None] = None
     network: ClassVar[str | None] = None
+    training: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **overrides: Any) -> None:
         unknown = sorted(set(overrides) - set(self.params))
@@ -181,10 +185,20 @@ class Strategy:
         raise NotImplementedError(f"{self.name} declares network={self.network!r} but no walk_forward()")
 
     def model_config(self, profile: str = "auto") -> ModelConfig:
-        """The network to train: ``network`` in ``profile`` with the system's training."""
-        from models import ModelConfig
+        """The network to train: ``network`` in ``profile``, with the system's TrainConfig
+        updated by ``training`` and then by the model params named like its fields."""
+        from dataclasses import fields, replace
 
-        return ModelConfig(self.network, profile=profile)
+        from models import SYSTEM_TRAINING, ModelConfig
+
+        base = SYSTEM_TRAINING[self.network]
+        names = {f.name for f in fields(base)}
+        unknown = sorted(set(self.training) - names)
+        if unknown:
+            raise ValueError(f"{self.name}.training sets {', '.join(unknown)}, which TrainConfig does not have; "
+                             f"known: {', '.join(sorted(names))}")
+        over = dict(self.training) | {k: self.values[k] for k, p in self.params.items() if p.model and k in names}
+        return ModelConfig(self.network, profile=profile, train=replace(base, **over) if over else None)
 
     def details(self, ctx: Context) -> dict[str, np.ndarray]:
         """Per-bar values that explain a decision, for ``bt signal``: any of

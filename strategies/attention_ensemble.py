@@ -48,6 +48,7 @@ class AttentionEnsembleLSTM(Strategy):
     fee = 0.001
     features = "attention"
     network = "attention_ensemble"
+    training = {"lr_patience": 1}  # reduce the LR after one flat epoch (ours)
     params = {
         "lookback": Param(60, low=5, high=500, model=True, doc="bars per input window (seed: 60)"),
         "horizon": Param(5, low=1, high=500, model=True, doc="label: direction of the close this many bars ahead"),
@@ -71,15 +72,6 @@ class AttentionEnsembleLSTM(Strategy):
         return WalkForward(lookback=self.lookback, horizon=self.horizon, min_train=self.min_train,
                            retrain_every=self.retrain_every, train_window=window, scaler="standard",
                            target_scalers=(None,))
-
-    def model_config(self, profile="auto"):
-        from dataclasses import replace
-
-        from models import SYSTEM_TRAINING, ModelConfig
-
-        train = replace(SYSTEM_TRAINING["attention_ensemble"], epochs=self.epochs, patience=self.patience,
-                        lr_patience=1, batch_size=self.batch_size)
-        return ModelConfig("attention_ensemble", profile=profile, train=train)
 
     def labels(self, ctx):
         close, h = ctx.bars["close"].to_numpy(), self.horizon

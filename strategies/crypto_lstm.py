@@ -37,6 +37,7 @@ class CryptoLSTM(Strategy):
     fee = 0.001
     features = "crypto"
     network = "crypto"
+    training = {"lr_patience": 1}  # reduce the LR after one flat epoch (ours)
     params = {
         "lookback": Param(60, low=5, high=500, model=True, doc="bars per input window"),
         "retrain_every": Param(4000, low=24, high=100_000, model=True, doc="bars between retrainings"),
@@ -59,15 +60,6 @@ class CryptoLSTM(Strategy):
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="robust", target_scalers=("standard",))
-
-    def model_config(self, profile="auto"):
-        from dataclasses import replace
-
-        from models import SYSTEM_TRAINING, ModelConfig
-
-        train = replace(SYSTEM_TRAINING["crypto"], epochs=self.epochs, patience=self.patience, lr_patience=1,
-                        batch_size=self.batch_size)
-        return ModelConfig("crypto", profile=profile, train=train)
 
     def labels(self, ctx):
         close = ctx.bars["close"].to_numpy()

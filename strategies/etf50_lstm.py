@@ -65,15 +65,6 @@ class ETF50LSTM(Strategy):
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="standard", target_scalers=(None,))
 
-    def model_config(self, profile="auto"):
-        from dataclasses import replace
-
-        from models import SYSTEM_TRAINING, ModelConfig
-
-        train = replace(SYSTEM_TRAINING["etf50"], epochs=self.epochs, patience=self.patience,
-                        batch_size=self.batch_size)
-        return ModelConfig("etf50", profile=profile, train=train)
-
     def labels(self, ctx):
         close = ctx.bars["close"].to_numpy()
         return np.r_[np.where(close[1:] > close[:-1], 1.0, -1.0), np.nan]  # uses bar t+1: horizon 1

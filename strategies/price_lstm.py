@@ -51,6 +51,7 @@ class PriceLSTM(Strategy):
     fee = 0.001
     features = "price"
     network = "price"
+    training = {"lr_patience": 1}  # reduce the LR after one flat epoch (ours)
     params = {
         "lookback": Param(60, low=5, high=500, model=True, doc="bars per input window (seed: 60)"),
         "retrain_every": Param(3600, low=24, high=100_000, model=True, doc="bars between retrainings"),
@@ -75,15 +76,6 @@ class PriceLSTM(Strategy):
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="standard", target_scalers=("standard",))
-
-    def model_config(self, profile="auto"):
-        from dataclasses import replace
-
-        from models import SYSTEM_TRAINING, ModelConfig
-
-        train = replace(SYSTEM_TRAINING["price"], epochs=self.epochs, patience=self.patience, lr_patience=1,
-                        batch_size=self.batch_size)
-        return ModelConfig("price", profile=profile, train=train)
 
     def labels(self, ctx):
         close = ctx.bars["close"].to_numpy()

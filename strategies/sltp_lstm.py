@@ -55,6 +55,7 @@ class SLTPLSTM(Strategy):
     fee = 0.001
     features = "sltp"
     network = "sltp"
+    training = {"lr_patience": 1}  # reduce the LR after one flat epoch (ours)
     params = {
         "lookback": Param(60, low=5, high=500, model=True, doc="bars per input window"),
         "horizon": Param(24, low=1, high=10_000, model=True, doc="label: bars the barriers stay open"),
@@ -79,15 +80,6 @@ class SLTPLSTM(Strategy):
         return WalkForward(lookback=self.lookback, horizon=self.horizon, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="minmax",
                            target_scalers=(None, "minmax", "minmax"))
-
-    def model_config(self, profile="auto"):
-        from dataclasses import replace
-
-        from models import SYSTEM_TRAINING, ModelConfig
-
-        train = replace(SYSTEM_TRAINING["sltp"], epochs=self.epochs, patience=self.patience, lr_patience=1,
-                        batch_size=self.batch_size)
-        return ModelConfig("sltp", profile=profile, train=train)
 
     def labels(self, ctx):
         """(class, sl, tp) per bar by the triple-barrier rule; uses bars t+1 .. t+horizon."""

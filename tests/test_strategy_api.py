@@ -99,3 +99,34 @@ def test_readme_plugin_loads_and_its_rule_runs(tmp_path):
     assert (target[100:][pred.prediction[100:] > 0.002] == 1).all()
     assert (target[100:][pred.prediction[100:] < -0.002] == -1).all()
     assert np.isfinite(strategy.labels(ctx)[:-1]).all() and np.isnan(strategy.labels(ctx)[-1])
+
+
+def test_training_settings_come_from_the_system_then_training_then_model_params():
+    from dataclasses import replace
+
+    from engine.strategy import Param, Strategy
+    from models import SYSTEM_TRAINING
+
+    class Net(Strategy):
+        name = "net"
+        network = "price"
+        training = {"lr_patience": 1, "lr": 0.01}
+        params = {"epochs": Param(7, low=1, high=100, model=True), "lr": Param(0.002, low=0.0, high=1.0, model=True),
+                  "patience": Param(3, low=1, high=100)}  # not a model param: does not touch training
+
+    train = Net(epochs=9).model_config("fast").training()
+    assert train == replace(SYSTEM_TRAINING["price"], lr_patience=1, lr=0.002, epochs=9)
+
+    class Plain(Strategy):
+        name = "plain"
+        network = "price"
+
+    assert Plain().model_config().training() == SYSTEM_TRAINING["price"]
+
+    class Typo(Strategy):
+        name = "typo"
+        network = "price"
+        training = {"epoch": 3}
+
+    with pytest.raises(ValueError, match="typo.training sets epoch, which TrainConfig does not have"):
+        Typo().model_config()
