@@ -212,6 +212,21 @@ def stop_levels_nb(side, entry_price, d_sl, d_tp):
 
 
 @njit(cache=True, nogil=True)
+def arm_stops_nb(side, entry_price, sl, tp, trail, max_hold, d, c):
+    """Exit state of a position just entered on ``side`` at ``entry_price``, from the
+    stop settings of its decision bar ``d`` in column ``c``: (peak, sl_level, prof,
+    trail distance, trailing, hold, prot, prot_reason, lower, upper) as the
+    simulation loop keeps them (peak = the entry price; lower/upper = the levels a
+    bar must reach for a stop to fire, by side)."""
+    sl_level, prof = stop_levels_nb(side, entry_price, flex(sl, d, c), flex(tp, d, c))
+    trail_d = flex(trail, d, c)
+    prot, prot_reason = protective_level(side, sl_level, entry_price, trail_d)
+    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
+    return (entry_price, sl_level, prof, trail_d, not np.isnan(trail_d), flex(max_hold, d, c), prot, prot_reason,
+            lower, upper)
+
+
+@njit(cache=True, nogil=True)
 def next_entry_bar_nb(target, c, i, tf, reentry):
     """First bar >= ``i`` of column ``c`` whose target opens a position from flat
     with no order pending: a fresh nonzero target (a change of the forward-filled
@@ -397,13 +412,8 @@ def simulate_column_nb(
                     flex(fixed_fee, i, c), flex(slippage, i, c), acc, trades_out, trade_start,
                 )
                 if side != 0.0 and entry_bar == i:  # entered: arm the stops
-                    peak = entry_price
-                    sl_level, prof = stop_levels_nb(side, entry_price, flex(sl, d, c), flex(tp, d, c))
-                    trail_d = flex(trail, d, c)
-                    hold = flex(max_hold, d, c)
-                    trailing = not np.isnan(trail_d)
-                    prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
-                    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
+                    peak, sl_level, prof, trail_d, trailing, hold, prot, prot_reason, lower, upper = arm_stops_nb(
+                        side, entry_price, sl, tp, trail, max_hold, d, c)
         # 3. This bar's decision becomes the pending order.
         tv = target[i, c]
         if not np.isnan(tv):
@@ -423,13 +433,8 @@ def simulate_column_nb(
                     flex(fixed_fee, i, c), flex(slippage, i, c), acc, trades_out, trade_start,
                 )
                 if side != 0.0 and entry_bar == i:  # entered: arm the stops
-                    peak = entry_price
-                    sl_level, prof = stop_levels_nb(side, entry_price, flex(sl, d, c), flex(tp, d, c))
-                    trail_d = flex(trail, d, c)
-                    hold = flex(max_hold, d, c)
-                    trailing = not np.isnan(trail_d)
-                    prot, prot_reason = protective_level(side, sl_level, peak, trail_d)
-                    lower, upper = (prot, prof) if side > 0.0 else (prof, prot)
+                    peak, sl_level, prof, trail_d, trailing, hold, prot, prot_reason, lower, upper = arm_stops_nb(
+                        side, entry_price, sl, tp, trail, max_hold, d, c)
             last_close = cl
         # Equity: cash plus the position marked at the last valid close.
         if side != 0.0:
