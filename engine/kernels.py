@@ -30,6 +30,8 @@ Stop distances, max_hold and size are read at the decision bar of the entry.
 import numpy as np
 from numba import njit, prange
 
+from engine import stats_nb
+from engine.numba_cache import drop_stale
 from engine.stats_nb import (
     A_FEES,
     A_OPEN,
@@ -501,3 +503,8 @@ def simulate_nb(
             slippage, lot, init_cash, fill_mode, stop_tie, reentry, ppy, equity_out, trades_out,
             trade_offsets, trade_counts, stats,
         )
+
+
+# numba's cache does not notice a change to stats_nb.py, whose accumulators these
+# kernels inline: drop this module's cached code when either source changes.
+drop_stale(simulate_column_nb, "kernels", [__file__, stats_nb.__file__])

@@ -2,6 +2,8 @@
 the recorded equity and trades (and vectorbt's where both define them); sweep mode
 (record=False) gives the same metrics; Results round-trip through Parquet."""
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,7 +35,15 @@ def expected_stats(equity: pd.Series, trades: pd.DataFrame, close: pd.Series, in
     closed = trades[~trades.is_open]
     wins, losses = closed[closed.pnl > 0], closed[closed.pnl < 0]
     valid = close.dropna()
+    d = r - r.mean()
+    m2, m3, m4 = (d**2).mean(), (d**3).mean(), (d**4).mean()
+    skew, kurt = (m3 / m2**1.5, m4 / m2**2) if m2 > 0 else (np.nan, np.nan)
+    sr = r.mean() / r.std(ddof=1) if r.std() > 0 else np.nan
+    psr = NormalDist().cdf(sr * np.sqrt(n - 1) / np.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2))
     return {
+        "skew": skew,
+        "kurtosis": kurt - 3,
+        "psr": psr,
         "total_return": total,
         "cagr": cagr,
         "ann_volatility": r.std(ddof=1) * np.sqrt(ppy),

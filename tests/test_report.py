@@ -244,11 +244,21 @@ def test_sweep_report_from_folder_and_cli(tmp_path):
     text2 = (tmp_path / "s2.html").read_text()
     check_page(text2, figs)
     assert "Top 20 by sharpe" in text2
-    # without the stored DSR the report estimates it, and says so
+    # without the stored DSR the report computes it from the table's Sharpe and moments
     (out / "_report.json").unlink()
     res = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "s3.html"), "--metric", "total_return"])
     assert res.exit_code == 0, res.output
-    assert "ESTIMATE" in (tmp_path / "s3.html").read_text()
+    assert "Deflated Sharpe Ratio" in (tmp_path / "s3.html").read_text()
+    assert "ESTIMATE" not in (tmp_path / "s3.html").read_text()
+    # a table from before bt stored skew and kurtosis: an estimate under normal returns, said so
+    from engine.report.sweep_figures import estimate_dsr, load_sweep
+
+    data = load_sweep(out)
+    frame, manifest = data.table, data.manifest
+    exact, moments = estimate_dsr(frame, "sharpe", manifest)
+    normal, none = estimate_dsr(frame.drop(columns=["skew", "kurtosis"]), "sharpe", manifest)
+    assert moments and not none and normal["skew"] == 0.0 and normal["kurtosis"] == 3.0
+    assert exact["skew"] != 0.0 and exact["dsr"] != normal["dsr"] and exact["sharpe"] == normal["sharpe"]
 
 
 def test_sweep_report_without_out(tmp_path):

@@ -190,38 +190,42 @@ def parcoords_figure(frame: pd.DataFrame, params: list[str], metric: str, max_ro
     return fig
 
 
-def estimate_dsr(frame: pd.DataFrame, metric: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
-    """DSR of the best combination by ``metric`` from the table alone, assuming normal
-    returns (skew 0, kurtosis 3): per-period Sharpe = annual Sharpe / sqrt(ppy), ppy
-    from the manifest's bars and date range, T = bars. None when that is not possible."""
+def estimate_dsr(frame: pd.DataFrame, metric: str, manifest: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    """(DSR of the best combination by ``metric`` from the table alone, whether its
+    return moments are the real ones): per-period Sharpe = annual Sharpe / sqrt(ppy),
+    ppy from the manifest's bars and date range, T = bars, with the best row's skew and
+    kurtosis, or normal returns (skew 0, kurtosis 3) for a table from before bt stored
+    them. (None, False) when that is not possible."""
     from engine.sweep.dsr import deflated_sharpe
 
     bars = manifest.get("bars")
     try:
         years = (pd.Timestamp(manifest["end"]) - pd.Timestamp(manifest["start"])).total_seconds() / (365.25 * 86400)
     except (KeyError, ValueError, TypeError):
-        return None
+        return None, False
     if not bars or years <= 0 or "sharpe" not in frame.columns:
-        return None
+        return None, False
     ppy = (bars - 1) / years
     best = ranked(frame, metric).iloc[0]
     if not np.isfinite(best["sharpe"]):
-        return None
+        return None, False
+    moments = "skew" in frame.columns and "kurtosis" in frame.columns
+    skew, kurt = (float(best["skew"]), float(best["kurtosis"]) + 3.0) if moments else (0.0, 3.0)
     scale = math.sqrt(ppy)
     d = deflated_sharpe(float(best["sharpe"]) / scale, frame["sharpe"].to_numpy(dtype="float64") / scale, int(bars),
-                        0.0, 3.0)
-    return d.to_dict()
+                        skew, kurt)
+    return d.to_dict(), moments
 
 
 def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
     d, exact = data.dsr, True
     if d is None:
-        d, exact = estimate_dsr(frame, data.metric, data.manifest), False
+        d, exact = estimate_dsr(frame, data.metric, data.manifest)
     if d is None:
         return '<p class="note">Deflated Sharpe Ratio: not available (no finite Sharpe ratio).</p>'
     how = ("from the best combination's returns (their skewness and kurtosis)" if exact else
-           "ESTIMATE from the table alone, assuming normal returns (skew 0, kurtosis 3); rerun bt sweep with "
-           "--out to store the exact value")
+           "ESTIMATE from the table alone, assuming normal returns (skew 0, kurtosis 3): the table predates "
+           "stored return moments; rerun bt sweep to get the exact value")
     rows = [("DSR (probability the true Sharpe > 0 after selection)", _f(d.get("dsr"))),
             ("per-bar Sharpe of the best", _f(d.get("sharpe"))),
             ("expected best per-bar Sharpe of the trials under the null (SR0)", _f(d.get("sharpe_0"))),

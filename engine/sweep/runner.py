@@ -41,7 +41,7 @@ import pandas as pd
 from engine.signals import Signals
 from engine.stats_nb import STAT_NAMES
 from engine.sweep.grid import ENGINE_PARAMS, SweepGrid
-from engine.sweep.store import SweepStore, sort_table
+from engine.sweep.store import FORMAT, SweepStore, sort_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.strategy import Context, Strategy
@@ -446,7 +446,7 @@ def run_sweep(
     job = SweepJob(plugin=ref, bars=bars, combos=grid.combos, groups=groups, group_ids=group_ids, engine=engine,
                    folds=bounds[1:-1] if bounds else None, prepare=dict(prepare_options or {}))
     manifest = {
-        "format": "bt-sweep-v1", "plugin": str(plugin), "plugin_sha256": ref.sha256, "strategy": strategy.name,
+        "format": FORMAT, "plugin": str(plugin), "plugin_sha256": ref.sha256, "strategy": strategy.name,
         "data": data_name, "data_fingerprint": fingerprint(bars), "bars": len(bars),
         "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
         "combos_sha256": grid.hash, "params": {k: _py(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
@@ -510,7 +510,7 @@ def run_sweep(
             best = rank(table, metric).iloc[0]
             result.best = _row_dict(job, best)
             if deflate and np.isfinite(best["sharpe"]):
-                result.dsr = _deflated(job, best, table, ppy, contexts)
+                result.dsr = _deflated(best, table, ppy, len(bars))
         else:
             result.walk_forward = _walk_forward_report(job, table, metric, bounds, contexts)
         result.elapsed = time.perf_counter() - started
@@ -547,18 +547,14 @@ def _single(job: SweepJob, combo: int, ctx_cache: dict) -> tuple[Strategy, Conte
     return strategy, ctx, target, fields, kwargs
 
 
-def _deflated(job: SweepJob, best: pd.Series, table: pd.DataFrame, ppy: float, contexts: dict) -> DeflatedSharpe:
-    """DSR of ``best``: its returns' moments from a recorded rerun, the trials' Sharpe
-    variance from the table (per period: the annualized Sharpe / sqrt(ppy))."""
-    from engine.simulation import backtest
-    from engine.sweep.dsr import deflated_sharpe, return_moments
+def _deflated(best: pd.Series, table: pd.DataFrame, ppy: float, bars: int) -> DeflatedSharpe:
+    """DSR of ``best`` from the table: its per-bar Sharpe (the annualized one / sqrt(ppy)),
+    the skewness and kurtosis of its bar returns (computed in the simulation pass), and
+    the variance of every trial's per-bar Sharpe."""
+    from engine.sweep.dsr import deflated_sharpe
 
-    _, ctx, target, fields, kwargs = _single(job, int(best["combo"]), contexts)
-    result = backtest(ctx.bars, Signals(target, **fields), **kwargs, record=True)
-    equity = result.equity.to_numpy()
-    returns = equity / np.r_[job.engine.cash, equity[:-1]] - 1.0
-    sharpe, skew, kurt, n_obs = return_moments(returns)
-    return deflated_sharpe(sharpe, table["sharpe"].to_numpy() / math.sqrt(ppy), n_obs, skew, kurt)
+    return deflated_sharpe(float(best["sharpe"]) / math.sqrt(ppy), table["sharpe"].to_numpy() / math.sqrt(ppy),
+                           bars, float(best["skew"]), float(best["kurtosis"]) + 3.0)
 
 
 def _per_bar(value: Any, T: int) -> np.ndarray | None:

@@ -29,7 +29,7 @@ from engine.atomic import write_file
 
 MANIFEST = "_manifest.json"
 COMBOS = "_combos.parquet"
-FORMAT = "bt-sweep-v1"
+FORMAT = "bt-sweep-v2"  # v2: skew, kurtosis and psr among the metrics
 
 # Manifest keys that must match for a resume, with the words used when they differ.
 COMPARED = {
