@@ -217,7 +217,7 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
 def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json, quiet) -> None:
     metric = result.metric
     params = list(grid.combos.columns)
-    shown = ["combo", *params, *dict.fromkeys([metric, "sharpe", "total_return", "max_drawdown", "trades"])]
+    shown = ["combo", *params, *dict.fromkeys([metric, "sharpe", "psr", "total_return", "max_drawdown", "trades"])]
     ranked = result.top(top) if result.walk_forward is None else None
     rows = []
     if ranked is not None:
@@ -272,4 +272,4 @@ def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json
         d = result.dsr
         click.echo(f"Deflated Sharpe Ratio of combo {result.best['combo']}: {d.dsr:.4f} (per-bar SR {d.sharpe:.5f} "
                    f"vs {d.sharpe_0:.5f}, the expected best of {d.trials:,} trials under the null; returns: skew "
-                   f"{d.skew:.3f}, kurtosis {d.kurtosis:.2f}, {d.observations:,} bars)")
+                   f"{d.skew:.3f}, excess kurtosis {d.kurtosis - 3:.2f}, {d.observations:,} bars)")

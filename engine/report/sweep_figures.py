@@ -231,7 +231,7 @@ def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
             ("expected best per-bar Sharpe of the trials under the null (SR0)", _f(d.get("sharpe_0"))),
             ("trials", _f(d.get("trials"))), ("variance of the trials' Sharpe", _f(d.get("trials_sharpe_var"))),
             ("observations (bars)", _f(d.get("observations"))), ("skewness", _f(d.get("skew"))),
-            ("kurtosis", _f(d.get("kurtosis")))]
+            ("kurtosis (non-excess: 3 for normal returns)", _f(d.get("kurtosis")))]
     return (f'<p class="note">Deflated Sharpe Ratio (Bailey and López de Prado, 2014) of the best combination '
             f"by {esc(data.metric)}, {esc(how)}.</p>" + table(["", ""], rows, cls="kv"))
 
@@ -269,7 +269,7 @@ def sweep_sections(data: SweepData, top: int = 20) -> list[Section]:
     frame = per_combo(data)
     metric, params = data.metric, data.params
     best = ranked(frame, metric)
-    shown_metrics = list(dict.fromkeys([metric, "sharpe", "total_return", "cagr", "max_drawdown", "trades",
+    shown_metrics = list(dict.fromkeys([metric, "sharpe", "psr", "total_return", "cagr", "max_drawdown", "trades",
                                         "win_rate"]))
     shown_metrics = [c for c in shown_metrics if c in frame.columns]
     cols = ["combo", *params, *shown_metrics]
