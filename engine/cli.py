@@ -92,6 +92,7 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         sets, device, profile, retrain, cache_dir, as_json, report_path, no_report, save_dir, quiet, debug):
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
+        from engine.funnel import funnel_lines, signal_funnel
         from engine.pipeline import make_signals, prepare
         from engine.plugins import load_strategy
         from engine.simulation import backtest
@@ -107,10 +108,11 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         result = backtest(bars, signals, fee=fee, fixed_fee=fixed_fee, slippage=slippage, cash=cash,
                           fill=fill, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
         ml = strategy.ml_metrics(prepared.ctx)
+        funnel = signal_funnel(strategy, prepared.ctx)
         written = finish_run(report=run_report_path(strategy.name, report_path, no_report, as_json), save=save_dir,
                              strategy=strategy, bars=bars, result=result, prepared=prepared, ml=ml,
                              source=source or strategy.data, symbol=symbol, fee=fee, fixed_fee=fixed_fee,
-                             slippage=slippage, fill=fill, cash=cash, device=device)
+                             slippage=slippage, fill=fill, cash=cash, device=device, funnel=funnel)
     except (ValueError, OSError, KeyError) as exc:
         _fail(debug, exc)
     stats = result.stats
@@ -122,7 +124,7 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
                                "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
                                "fill": fill, "fee": fee, "data_warnings": data_warnings,
                                "model": prepared.model, "cache_hit": prepared.cache_hit, "folds": prepared.folds,
-                               "stats": stats.to_dict(), "ml": ml}, default=float))
+                               "stats": stats.to_dict(), "ml": ml, "funnel": funnel}, default=float))
         for line in written if not quiet else ():
             click.echo(line, err=True)
         return
@@ -149,6 +151,8 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         a = left[i] if i < len(left) else " " * (width + vwidth + 2)
         b = right[i] if i < len(right) else ""
         click.echo(f"{a}    {b}".rstrip())
+    for line in funnel_lines(funnel):
+        click.echo(line)
     for line in written:
         click.echo(line)
 

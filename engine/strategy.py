@@ -205,6 +205,14 @@ class Strategy:
         ``predicted_price``, ``threshold``, ``confidence`` (arrays aligned to bars)."""
         return {}
 
+    def conditions(self, ctx: Context, p: Grid) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """The signal rule as named conditions per side, in the order the rule applies
+        them: ``{"long": [(name, mask), ...], "short": [...]}``, each mask a boolean
+        array that broadcasts to (bars, columns) and is True where the condition holds at
+        that bar's close. A side enters where all of its masks hold. Optional: ``bt run``
+        prints it as a funnel (bars left after each condition); none by default."""
+        return {}
+
     def ml_metrics(self, ctx: Context) -> dict[str, float]:
         """Out-of-sample model quality on the bars with a prediction (override)."""
         return {}

@@ -24,6 +24,8 @@ Otherwise flat. threshold = atr_mult x ATR + vol_mult x realized volatility (pri
 units). Long + short signal reverses in one fill step; long + neutral closes.
 """
 
+from functools import reduce
+
 import numpy as np
 
 from engine import Signals
@@ -68,22 +70,32 @@ class CryptoLSTM(Strategy):
     def predicted_price(self, ctx):
         return ctx.col("close") * np.exp(ctx.col("prediction"))
 
-    def signals(self, ctx, p):
+    def conditions(self, ctx, p):
         col = ctx.col
         close, pred = col("close"), self.predicted_price(ctx)
-        vol_price = col("realized_vol_price_20")
-        threshold = p.atr_mult * col("atr_14") + p.vol_mult * vol_price
+        threshold = p.atr_mult * col("atr_14") + p.vol_mult * col("realized_vol_price_20")
         vol = ctx.features["realized_vol_20"]
         calm = col("realized_vol_20") <= p.vol_cap * vol.rolling(200).mean().to_numpy()[:, None]
-        common = (col("adx_14") > p.adx_min) & calm & (col("volume_ratio_20") > p.volume_min)
-        long = ((pred > close + threshold) & (col("rsi_14") < p.rsi_long_max) & (col("macd") > col("macd_signal"))
-                & (col("obv") > col("obv_mean_20")) & (close > col("vwap_20"))
-                & (close > col("ema_20")) & (col("ema_20") > col("ema_50")) & common)
-        short = ((pred < close - threshold) & (col("rsi_14") > p.rsi_short_min) & (col("macd") < col("macd_signal"))
-                 & (col("obv") < col("obv_mean_20")) & (close < col("vwap_20"))
-                 & (close < col("ema_20")) & (col("ema_20") < col("ema_50")) & common & p.allow_short)
+        common = [("ADX > adx_min", col("adx_14") > p.adx_min), ("volatility <= vol_cap x mean", calm),
+                  ("volume ratio > volume_min", col("volume_ratio_20") > p.volume_min)]
+        long = [("forecast > close + threshold", pred > close + threshold),
+                ("RSI < rsi_long_max", col("rsi_14") < p.rsi_long_max),
+                ("MACD > signal", col("macd") > col("macd_signal")),
+                ("OBV > mean", col("obv") > col("obv_mean_20")), ("close > VWAP", close > col("vwap_20")),
+                ("close > EMA20 > EMA50", (close > col("ema_20")) & (col("ema_20") > col("ema_50"))), *common]
+        short = [("forecast < close - threshold", pred < close - threshold),
+                 ("RSI > rsi_short_min", col("rsi_14") > p.rsi_short_min),
+                 ("MACD < signal", col("macd") < col("macd_signal")), ("OBV < mean", col("obv") < col("obv_mean_20")),
+                 ("close < VWAP", close < col("vwap_20")),
+                 ("close < EMA20 < EMA50", (close < col("ema_20")) & (col("ema_20") < col("ema_50"))), *common,
+                 ("allow_short", np.asarray(p.allow_short, dtype=bool))]
+        return {"long": long, "short": short}
+
+    def signals(self, ctx, p):
+        cond = self.conditions(ctx, p)
+        long, short = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
         target = np.where(long, 1.0, np.where(short, -1.0, 0.0))
-        target[np.isnan(pred[:, 0])] = np.nan  # no model yet: stay flat
+        target[np.isnan(self.predicted_price(ctx)[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target)
 
     def details(self, ctx):

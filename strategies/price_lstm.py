@@ -38,6 +38,8 @@ ML metrics (out of sample): direction accuracy and correlation of the predicted 
 predicted price, and the share of bars whose forecast crosses each threshold.
 """
 
+from functools import reduce
+
 import numpy as np
 
 from engine import Signals
@@ -84,14 +86,21 @@ class PriceLSTM(Strategy):
     def predicted_price(self, ctx):
         return ctx.col("close") * np.exp(ctx.col("prediction"))
 
-    def signals(self, ctx, p):
+    def conditions(self, ctx, p):
         col = ctx.col
         close, pred, rsi = col("close"), self.predicted_price(ctx), col("rsi_14")
-        volume_ok = col("volume") > p.volume_min * col("volume_mean_20")
-        long = (pred > close * (1 + p.buy_threshold)) & (rsi < p.rsi_long_max) & volume_ok
-        short = (pred < close * (1 - p.sell_threshold)) & (rsi > p.rsi_short_min) & volume_ok & p.allow_short
+        volume_ok = ("volume > volume_min x mean", col("volume") > p.volume_min * col("volume_mean_20"))
+        return {"long": [("forecast > close x (1 + buy_threshold)", pred > close * (1 + p.buy_threshold)),
+                         ("RSI < rsi_long_max", rsi < p.rsi_long_max), volume_ok],
+                "short": [("forecast < close x (1 - sell_threshold)", pred < close * (1 - p.sell_threshold)),
+                          ("RSI > rsi_short_min", rsi > p.rsi_short_min), volume_ok,
+                          ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
+
+    def signals(self, ctx, p):
+        cond = self.conditions(ctx, p)
+        long, short = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
         target = np.where(long, 1.0, np.where(short, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
-        target[np.isnan(pred[:, 0])] = np.nan  # no model yet: stay flat
+        target[np.isnan(self.predicted_price(ctx)[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target, sl=np.where(p.sl > 0, p.sl, np.nan), tp=np.where(p.tp > 0, p.tp, np.nan),
                        max_hold=p.max_hold.astype("float64"), reentry=True)
 

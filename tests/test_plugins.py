@@ -19,6 +19,7 @@ import pytest
 
 from data import load
 from engine import backtest, load_strategy
+from engine.funnel import signal_funnel
 from engine.pipeline import make_signals, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,18 @@ def test_trades_follow_signals(cli, cache_dir, name):
     result = backtest(bars, signals, fee=strategy.fee)
     assert result.stats.to_dict() == pytest.approx(first["stats"], nan_ok=True, rel=1e-12)
     check_trades(bars, signals, result.trades)
+    funnel = signal_funnel(strategy, prepared.ctx)
+    assert first["funnel"] == funnel
+    if name in ("crypto_lstm", "price_lstm"):  # the funnel's last step is the rule's entries
+        target = signals.target.to_numpy()[:, 0]
+        for side, value in (("long", 1.0), ("short", -1.0)):
+            steps = funnel[side]
+            left = [r["left"] for r in steps]
+            assert left == sorted(left, reverse=True) and all(r["alone"] >= r["left"] for r in steps)
+            assert left[-1] == int((target == value).sum()), (side, steps)
+        assert funnel["long"][-1]["left"] + funnel["short"][-1]["left"] > 0
+    else:
+        assert funnel == {}
 
     combos = pd.DataFrame(grid)
     if name == "sltp_lstm":  # trade the surer half of the calls, so signals come and go

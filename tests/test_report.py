@@ -169,8 +169,14 @@ def test_long_run_is_downsampled(tmp_path):
     assert eq["x"]["dtype"] == "f8" and len(eq["x"]["bdata"]) * 3 // 4 // 8 <= 2002
 
 
+FUNNEL = {"bars": 100, "long": [{"condition": "a > b", "alone": 40, "left": 40},
+                                 {"condition": "c", "alone": 70, "left": 25}],
+          "short": [{"condition": "a < b", "alone": 60, "left": 60}]}
+
+
 def test_save_and_load_round_trip(bars, tmp_path):
     run = with_model(sma_run(bars))
+    run.funnel = FUNNEL
     save_run(run, tmp_path / "saved")
     back = load_run(tmp_path / "saved")
     assert back.meta == json.loads(json.dumps(run.meta))
@@ -178,10 +184,14 @@ def test_save_and_load_round_trip(bars, tmp_path):
     assert len(back.trades) == len(run.trades)
     np.testing.assert_array_equal(back.prediction, run.prediction)
     np.testing.assert_array_equal(back.fold, run.fold)
-    assert back.folds == run.folds
+    assert back.folds == run.folds and back.funnel == FUNNEL
     a = write_run_report(run, tmp_path / "a.html").read_text()
     b = write_run_report(back, tmp_path / "b.html").read_text()
     assert figure_blocks(a).keys() == figure_blocks(b).keys()
+    for text in (a, b):  # the funnel section: each condition with its counts, in order
+        funnel = text[text.index('id="funnel"'):text.index('id="model"')]
+        cells = re.findall(r"<td>([^<]*)</td>", funnel)
+        assert cells == ["a &gt; b", "40", "40", "c", "70", "25", "a &lt; b", "60", "60"]
     with pytest.raises(ValueError, match="not a saved bt run"):
         load_run(tmp_path)
 
@@ -201,6 +211,7 @@ def test_every_run_field_is_escaped(bars, tmp_path):
                     start=EVIL, end=EVIL, fill=EVIL, model=EVIL, model_hash=EVIL, device=EVIL,
                     data_fingerprint=EVIL, bt_version=EVIL)
     run.ml = {EVIL: 0.5}
+    run.funnel = {"bars": 10, EVIL: [{"condition": EVIL, "alone": 1, "left": 1}]}
     text = write_run_report(run, tmp_path / "evil.html").read_text()
     rest = outside_plotlyjs(text)
     assert EVIL not in rest and "alert(1)</script>" not in rest

@@ -41,7 +41,9 @@ class RunData:
     data_fingerprint, model_hash, device, model, cache_hit), every value JSON-able.
     equity: account value per bar (one column). close: the bars' close.
     trades: Result.trades of that column. stats: the engine's metrics.
-    ml: the strategy's ml_metrics. folds: walk-forward fold records.
+    ml: the strategy's ml_metrics. folds: walk-forward fold records. funnel: the
+    signal funnel (``engine.funnel.signal_funnel``; empty when the strategy declares
+    no conditions).
     prediction / actual / fold: per-bar model output, the label it predicts and the
     fold that made it (None for a model-free strategy).
     """
@@ -53,6 +55,7 @@ class RunData:
     stats: dict[str, float]
     ml: dict[str, float] = field(default_factory=dict)
     folds: list[dict[str, Any]] = field(default_factory=list)
+    funnel: dict[str, Any] = field(default_factory=dict)
     prediction: np.ndarray | None = None
     actual: np.ndarray | None = None
     fold: np.ndarray | None = None
@@ -105,7 +108,7 @@ def _label_array(strategy: Any, ctx: Any) -> np.ndarray | None:
 
 def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
              symbol: str | None, fee: float, fixed_fee: float, slippage: float, fill: str, cash: float,
-             device: str) -> RunData:
+             device: str, funnel: dict[str, Any] | None = None) -> RunData:
     """RunData of a finished ``bt run`` (the first column when the plugin emits several)."""
     from data import fingerprint
 
@@ -142,7 +145,7 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
     }
     return RunData(meta=meta, equity=equity, close=bars["close"], trades=trades,
                    stats={k: _py(v) for k, v in stats.items()}, ml={k: _py(v) for k, v in (ml or {}).items()},
-                   folds=[{k: _py(v) for k, v in f.items()} for f in prepared.folds],
+                   folds=[{k: _py(v) for k, v in f.items()} for f in prepared.folds], funnel=dict(funnel or {}),
                    prediction=pred, actual=actual, fold=fold, result=result)
 
 
@@ -171,7 +174,7 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
     path = Path(path)
     with building_dir(path) as tmp:
         run.result.to_parquet(tmp / RESULT)
-        body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds}
+        body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds, "funnel": run.funnel}
         (tmp / RUN_JSON).write_text(json.dumps(_json_clean(body), indent=1, default=str))
         series = pd.DataFrame({"close": run.close.to_numpy(dtype="float64")}, index=run.close.index)
         for name in ("prediction", "actual", "fold"):
@@ -204,5 +207,6 @@ def load_run(path: str | os.PathLike) -> RunData:
         trades = trades[trades["col"] == 0].reset_index(drop=True)
     get = lambda c: series[c].to_numpy() if c in series.columns else None
     return RunData(meta=body["meta"], equity=equity, close=series["close"], trades=trades, stats=body["stats"],
-                   ml=body.get("ml") or {}, folds=body.get("folds") or [], prediction=get("prediction"),
+                   ml=body.get("ml") or {}, folds=body.get("folds") or [], funnel=body.get("funnel") or {},
+                   prediction=get("prediction"),
                    actual=get("actual"), fold=get("fold"), result=result)

@@ -165,9 +165,26 @@ def run_sections(run) -> list[Section]:
         Block(_trades_block(trades)),
     ], anchor="trades")
     sections = [overview, price, calendar, trade_sec]
+    if run.funnel:
+        sections.append(funnel_section(run.funnel))
     if run.has_model and run.actual is not None:
         sections.append(ml_section(run))
     return sections
+
+
+def funnel_section(funnel: dict[str, Any]) -> Section:
+    """The signal funnel: per side, each condition of the rule with the bars it passes
+    alone and the bars left once it and every condition above it hold."""
+    blocks = []
+    for side, rows in funnel.items():
+        if side == "bars":
+            continue
+        body = [[r["condition"], fmt(r["alone"]), fmt(r["left"])] for r in rows]
+        blocks.append(Block(f'<div style="min-width:420px">{table(["condition", "alone", "left"], body, caption=side)}'
+                            "</div>"))
+    note = (f'<p class="note">Bars of {fmt(funnel.get("bars"))} on which each condition of the signal rule holds '
+            "(alone) and on which it and every condition above it hold (left), at this run's params.</p>")
+    return Section("Signal funnel", [Block(note + '<div class="row">'), *blocks, Block("</div>")], anchor="funnel")
 
 
 def ml_section(run) -> Section:

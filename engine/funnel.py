@@ -1,0 +1,58 @@
+"""Signal funnel: how many bars survive each condition of a strategy's signal rule.
+
+The seed systems reported signal statistics next to their backtests; a rule of eight
+filters that never fires is otherwise a silent zero-trade result. The funnel runs the
+rule's own conditions (``Strategy.conditions``) at the strategy's own param values and
+counts, per side, the bars on which every condition so far holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.strategy import Context, Strategy
+
+
+def signal_funnel(strategy: Strategy, ctx: Context) -> dict[str, Any]:
+    """``{"bars": T, "long": [{"condition", "alone", "left"}, ...], "short": [...]}`` for
+    the strategy's own values (one column): ``alone`` counts the bars on which the
+    condition holds, ``left`` those on which it and every condition before it hold;
+    ``{}`` when the strategy declares no conditions."""
+    sides = strategy.conditions(ctx, strategy.grid())
+    if not sides:
+        return {}
+    T = len(ctx.bars)
+    out: dict[str, Any] = {"bars": T}
+    for side, steps in sides.items():
+        alive = np.ones((T, 1), dtype=bool)
+        rows = []
+        for name, mask in steps:
+            m = np.asarray(mask, dtype=bool)
+            m = np.broadcast_to(m.reshape(-1, 1) if m.ndim == 1 else m, (T, 1))
+            alive = alive & m
+            rows.append({"condition": name, "alone": int(m.sum()), "left": int(alive.sum())})
+        out[side] = rows
+    return out
+
+
+def funnel_lines(funnel: dict[str, Any]) -> list[str]:
+    """The funnel as a text table: per side the condition, the bars it passes alone and
+    the bars left after it and every condition above it."""
+    sides = [k for k in funnel if k != "bars"]
+    if not sides:
+        return []
+    cells = {k: [(r["condition"], f"{r['alone']:,}", f"{r['left']:,}") for r in funnel[k]] for k in sides}
+    w = {k: [max(len(h), *(len(row[j]) for row in cells[k])) for j, h in enumerate((k, "alone", "left"))]
+         for k in sides}
+
+    def fmt(k: str, row: tuple[str, str, str]) -> str:
+        return f"{row[0].ljust(w[k][0])}  {row[1].rjust(w[k][1])}  {row[2].rjust(w[k][2])}"
+
+    lines = [f"signal funnel, bars of {funnel['bars']:,} (left: this condition and every one above it hold):"]
+    lines.append("  " + "   ".join(fmt(k, (k, "alone", "left")) for k in sides).rstrip())
+    for i in range(max(len(v) for v in cells.values())):
+        row = [fmt(k, cells[k][i] if i < len(cells[k]) else ("", "", "")) for k in sides]
+        lines.append(("  " + "   ".join(row)).rstrip())
+    return lines
