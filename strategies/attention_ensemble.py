@@ -35,6 +35,8 @@ ML metrics (out of sample, bars with a prediction and a label): directional accu
 confidence, and the share of predicted bars that trade at the current settings.
 """
 
+from functools import reduce
+
 import numpy as np
 
 from engine import Signals
@@ -89,14 +91,24 @@ class AttentionEnsembleLSTM(Strategy):
         p, conf = AttentionEnsemble.combine(torch.tensor(members))
         return p.numpy()[:, None], conf.numpy()[:, None]
 
+    def kelly_size(self, prob, conf, p):
+        return np.round(np.minimum(np.abs(prob - 0.5) * 2 * conf * p.kelly_fraction, 1.0), 4)  # steps of 1 bp
+
+    def conditions(self, ctx, p):
+        prob, conf = self.probability(ctx)
+        sure = [("confidence > min_confidence", conf > p.min_confidence),
+                ("Kelly size >= 1 bp", self.kelly_size(prob, conf, p) > 0)]
+        return {"long": [("p > 0.5 + margin", prob > 0.5 + p.margin), *sure],
+                "short": [("p < 0.5 - margin", prob < 0.5 - p.margin), *sure,
+                          ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
+
     def signals(self, ctx, p):
         prob, conf = self.probability(ctx)
-        size = np.round(np.minimum(np.abs(prob - 0.5) * 2 * conf * p.kelly_fraction, 1.0), 4)  # steps of 1 bp
-        sure = (conf > p.min_confidence) & (size > 0)
-        long = sure & (prob > 0.5 + p.margin)
-        short = sure & (prob < 0.5 - p.margin) & p.allow_short
+        cond = self.conditions(ctx, p)
+        long, short = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
         target = np.where(long, 1.0, np.where(short, -1.0, 0.0))
         target[np.isnan(prob[:, 0])] = np.nan  # no model yet: stay flat
+        size = self.kelly_size(prob, conf, p)
         size = np.where(size > 0, size, 1.0)  # placeholder where no entry can happen (the engine wants (0, 1])
         return Signals(target=target, size=size)
 

@@ -40,6 +40,8 @@ ML metrics (out of sample): class accuracy and per-class accuracy (recall of eac
 class), the 3 x 3 confusion matrix counts, and MAE of the SL and TP fractions.
 """
 
+from functools import reduce
+
 import numpy as np
 
 from engine import Signals
@@ -104,13 +106,19 @@ class SLTPLSTM(Strategy):
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)  # (T, 3); NaN rows before the first fold
 
-    def signals(self, ctx, p):
+    def conditions(self, ctx, p):
         prob = self.probabilities(ctx)
-        cls, top = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1)[:, None], prob.max(axis=1)[:, None]
-        sure = top >= p.min_prob
-        buy, sell = sure & (cls == 0), sure & (cls == 1) & p.allow_short
+        top = prob.max(axis=1)[:, None]
+        cls = np.where(np.isnan(top), -1, np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1)[:, None])  # -1: no model
+        sure = ("probability >= min_prob", top >= p.min_prob)
+        return {"long": [("class = buy", cls == 0), sure],
+                "short": [("class = sell", cls == 1), sure, ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
+
+    def signals(self, ctx, p):
+        cond = self.conditions(ctx, p)
+        buy, sell = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
         target = np.where(buy, 1.0, np.where(sell, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
-        target[np.isnan(top[:, 0])] = np.nan  # no model yet: stay flat
+        target[np.isnan(self.probabilities(ctx).max(axis=1))] = np.nan  # no model yet: stay flat
         sl = np.clip(ctx.col("sl"), p.stop_min, p.stop_max)
         tp = np.clip(ctx.col("tp"), p.stop_min, p.stop_max)
         return Signals(target=target, sl=sl, tp=tp, max_hold=p.max_hold.astype("float64"), reentry=True)
