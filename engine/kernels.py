@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from engine import stats_nb
-from engine.numba_cache import drop_stale
+from engine.numba_cache import bind_sources
 from engine.stats_nb import (
     A_FEES,
     A_OPEN,
@@ -506,5 +506,5 @@ def simulate_nb(
 
 
 # numba's cache does not notice a change to stats_nb.py, whose accumulators these
-# kernels inline: drop this module's cached code when either source changes.
-drop_stale(simulate_column_nb, "kernels", [__file__, stats_nb.__file__])
+# kernels inline: make the cached code's freshness depend on both sources.
+bind_sources([v for v in list(globals().values()) if hasattr(v, "_cache")], [__file__, stats_nb.__file__])

@@ -1,24 +1,25 @@
-"""Invalidate numba's on-disk cache when a kernel's dependencies change.
+"""Make numba's on-disk cache notice changes to the sources a kernel inlines.
 
-``@njit(cache=True)`` keys a cached function on the source file that defines it and
-nothing else: numba does not notice a change to a function it calls from another file
-(numba/numba#8396, unmerged). ``engine.kernels`` inlines the metric accumulators of
-``engine.stats_nb``, so after an edit or a ``git pull`` that touched only stats_nb.py
-the old machine code, with the old metrics, would keep running. ``drop_stale`` hashes
-the sources a module's kernels are built from and deletes that module's cache files
-when the hash changes, so numba compiles them again on first call.
+``@njit(cache=True)`` keys a cached function on the stamp (modification time and size)
+of the file that defines it and nothing else: numba does not notice a change to a
+function it calls from another file (numba/numba#8396, unmerged). ``engine.kernels``
+inlines the metric accumulators of ``engine.stats_nb``, so after an edit or a ``git
+pull`` that touched only stats_nb.py the old machine code, with the old metrics, would
+keep running. ``bind_sources`` adds a digest of those sources to each dispatcher's
+stamp: numba then treats an index written under other sources as stale (and compiles
+again), whichever process wrote it and whenever.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 
-def sources_digest(files: list[str | os.PathLike]) -> str:
+def sources_digest(files: Iterable[str | os.PathLike]) -> str:
     """SHA-256 (hex, 16 chars) over the bytes of ``files`` in order."""
     h = hashlib.sha256()
     for f in files:
@@ -26,33 +27,19 @@ def sources_digest(files: list[str | os.PathLike]) -> str:
     return h.hexdigest()[:16]
 
 
-def drop_stale(dispatcher: Any, module: str, files: list[str | os.PathLike]) -> bool:
-    """Delete ``module``'s numba cache files (``<module>.*.nbi|nbc`` in the cache
-    directory ``dispatcher`` uses) unless the stamp ``<module>.sources`` there holds
-    the digest of ``files``; then write the stamp. Returns True when files were dropped.
-    A cache directory numba cannot tell or write leaves everything as it is."""
-    try:
-        path = Path(dispatcher._cache._cache_path)  # numba's FunctionCache (private, stable since 0.4x)
-    except AttributeError:
-        return False
+def bind_sources(dispatchers: Iterable[Any], files: Iterable[str | os.PathLike]) -> int:
+    """Extend the cache stamp of every cached numba dispatcher in ``dispatchers`` with the
+    digest of ``files``; call it before their first call. Returns how many were bound
+    (dispatchers without an on-disk cache are left alone). Uses numba's private
+    ``Dispatcher._cache._cache_file._source_stamp`` (numba 0.49+); where that is absent
+    nothing is bound, and the caller's test says so."""
     digest = sources_digest(files)
-    stamp = path / f"{module}.sources"
-    try:
-        if stamp.read_text() == digest:
-            return False
-    except OSError:
-        pass
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    for f in list(path.glob(f"{module}.*.nbi")) + list(path.glob(f"{module}.*.nbc")):
-        f.unlink(missing_ok=True)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{module}.", dir=path)
-        with os.fdopen(fd, "w") as out:
-            out.write(digest)
-        os.replace(tmp, stamp)
-    except OSError:
-        pass
-    return True
+    bound = 0
+    for d in dispatchers:
+        cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
+        stamp = getattr(cache_file, "_source_stamp", None)
+        if stamp is None:
+            continue
+        cache_file._source_stamp = (stamp, digest)
+        bound += 1
+    return bound

@@ -1,40 +1,59 @@
-"""engine.numba_cache: a kernel module's numba cache is dropped when a source it
-inlines changes (numba itself only watches the defining file)."""
+"""engine.numba_cache: a kernel's numba cache goes stale when a source it inlines
+changes (numba itself only watches the defining file)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from engine import kernels, stats_nb
-from engine.numba_cache import drop_stale, sources_digest
+from engine.numba_cache import sources_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEP = "from numba import njit\n\n@njit(cache=True)\ndef f(x):\n    return x + {k}\n"
+MAIN = """from pathlib import Path
+from numba import njit
+import dep
+from dep import f
+from engine.numba_cache import bind_sources
+
+@njit(cache=True)
+def g(x):
+    return f(x)
+
+if {bind}:
+    bind_sources([g], [__file__, dep.__file__])
+"""
 
 
-def fake_dispatcher(path):
-    return SimpleNamespace(_cache=SimpleNamespace(_cache_path=str(path)))
+def call_g(folder: Path) -> str:
+    env = os.environ | {"PYTHONPATH": f"{folder}{os.pathsep}{ROOT}"}
+    env.pop("NUMBA_CACHE_DIR", None)  # the cache goes to folder/__pycache__
+    out = subprocess.run([sys.executable, "-c", "import main; print(main.g(1))"], cwd=folder, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
 
 
-def test_cache_files_go_when_a_dependency_changes(tmp_path):
-    dep = tmp_path / "dep.py"
-    dep.write_text("A = 1\n")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    names = ["kern.f-10.py311.nbi", "kern.f-10.py311.1.nbc", "other.g-3.py311.nbi"]
-    for n in names:
-        (cache / n).write_bytes(b"x")
-    d = fake_dispatcher(cache)
-    assert drop_stale(d, "kern", [dep])  # no stamp yet: dropped, stamp written
-    assert sorted(p.name for p in cache.iterdir()) == ["kern.sources", "other.g-3.py311.nbi"]
-    assert (cache / "kern.sources").read_text() == sources_digest([dep])
-    (cache / names[0]).write_bytes(b"recompiled")
-    assert not drop_stale(d, "kern", [dep])  # same sources: kept
-    assert (cache / names[0]).exists()
-    dep.write_text("A = 2\n")
-    assert drop_stale(d, "kern", [dep])  # the dependency changed: dropped again
-    assert not (cache / names[0]).exists() and (cache / "other.g-3.py311.nbi").exists()
+def test_a_changed_dependency_recompiles_only_when_bound(tmp_path):
+    results = {}
+    for bind in (False, True):
+        folder = tmp_path / str(bind)
+        folder.mkdir()
+        (folder / "main.py").write_text(MAIN.format(bind=bind))
+        (folder / "dep.py").write_text(DEP.format(k=1))
+        first = call_g(folder)  # compiles and caches g with f inlined
+        (folder / "dep.py").write_text(DEP.format(k=2))
+        results[bind] = (first, call_g(folder))
+    assert results[False] == ("2", "2")  # numba alone: g's stale machine code still adds 1
+    assert results[True] == ("2", "3")  # bound to dep.py's digest: recompiled
 
 
-def test_kernels_stamp_their_sources():
-    path = kernels.simulate_column_nb._cache._cache_path
-    stamp = f"{path}/kernels.sources"
-    with open(stamp) as f:
-        assert f.read() == sources_digest([kernels.__file__, stats_nb.__file__])
+def test_every_cached_kernel_is_bound_to_kernels_and_stats_sources():
+    digest = sources_digest([kernels.__file__, stats_nb.__file__])
+    cached = [v for v in vars(kernels).values() if hasattr(getattr(v, "_cache", None), "_cache_file")]
+    assert len(cached) >= 10
+    for d in cached:
+        assert d._cache._cache_file._source_stamp[1] == digest, d
