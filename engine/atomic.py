@@ -1,39 +1,39 @@
 """Atomic output: files and directories are built under a temporary name beside their
 destination and renamed into place, so a reader (or a crash) never sees half of one.
 
-Temporary files and directories are created private (0600 / 0700, as ``tempfile``
-makes them); what is renamed into place gets the permissions a plain ``open`` or
-``mkdir`` would have given it under the process umask.
+The temporary names are created with mode 0666 (files) / 0777 (directories) and the
+kernel applies the process umask, so what is renamed into place has the permissions a
+plain ``open`` or ``mkdir`` would have given it (``tempfile`` would make them private).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it back at once
-    os.umask(mask)
-    return mask
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
 def write_file(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` with a temporary path beside ``path``, then rename it to
-    ``path`` (mode 0666 less the umask). On any error the temporary file is removed
-    and ``path`` is left as it was."""
+    """Call ``write(tmp)`` with a new empty file beside ``path``, then rename it to
+    ``path``. On any error the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    while True:
+        tmp = _temp_name(path)
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         write(tmp)
-        tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -48,11 +48,17 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 @contextmanager
 def building_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path`` to fill; when the block ends
+    """Yield a new empty directory beside ``path`` to fill; when the block ends
     normally it replaces ``path`` (``replace_dir``), when it raises it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    while True:
+        tmp = _temp_name(path)
+        try:
+            tmp.mkdir(0o777)
+            break
+        except FileExistsError:
+            continue
     try:
         yield tmp
         replace_dir(tmp, path)
@@ -62,10 +68,9 @@ def building_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def replace_dir(tmp: Path, path: Path) -> None:
-    """Move the finished directory ``tmp`` to ``path`` (mode 0777 less the umask). An
-    existing ``path`` is renamed aside first and removed afterwards, so ``path`` always
-    holds either the old or the new complete result, never a half-written one."""
-    tmp.chmod(0o777 & ~_umask())
+    """Move the finished directory ``tmp`` to ``path``. An existing ``path`` is renamed
+    aside first and removed afterwards, so ``path`` always holds either the old or the
+    new complete result, never a half-written one."""
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old")
