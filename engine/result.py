@@ -167,7 +167,8 @@ class Result:
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Result:
-        """Load a Result written by to_parquet()."""
+        """Load a Result written by to_parquet(). Metrics added to bt since it was written
+        (e.g. skew, kurtosis, psr) read as NaN."""
         path = Path(path)
         meta = json.loads((path / "meta.json").read_text())
         index = pd.read_parquet(path / "index.parquet").index
@@ -181,7 +182,7 @@ class Result:
         trades = path / "trades.parquet"
         return cls(
             index=index, columns=columns,
-            stats=pd.read_parquet(path / "stats.parquet").to_numpy(),
+            stats=pd.read_parquet(path / "stats.parquet").reindex(columns=list(STAT_NAMES)).to_numpy(),
             equity=pd.read_parquet(equity).to_numpy() if equity.exists() else None,
             trades=pd.read_parquet(trades).to_numpy() if trades.exists() else None,
             init_cash=np.asarray(meta["init_cash"]), settings=meta["settings"],

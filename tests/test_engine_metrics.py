@@ -135,6 +135,13 @@ def test_orders_and_parquet_round_trip(result, tmp_path):
     pd.testing.assert_frame_equal(back.trades, res.trades)
     res.to_parquet(tmp_path / "run")  # overwriting leaves one complete result, no temp dirs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # a result saved before skew, kurtosis and psr existed still loads; those read as NaN
+    stats = pd.read_parquet(path / "stats.parquet").drop(columns=["skew", "kurtosis", "psr"])
+    stats.to_parquet(path / "stats.parquet")
+    old = Result.read(path).stats
+    assert old[["skew", "kurtosis", "psr"]].isna().all().all()
+    pd.testing.assert_frame_equal(old.drop(columns=["skew", "kurtosis", "psr"]),
+                                  res.stats.drop(columns=["skew", "kurtosis", "psr"]))
 
 
 def test_atomic_outputs_take_the_umask_and_leave_nothing_on_failure(result, tmp_path):
