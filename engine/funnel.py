@@ -30,7 +30,8 @@ def signal_funnel(strategy: Strategy, ctx: Context) -> dict[str, Any]:
         rows = []
         for name, mask in steps:
             m = np.asarray(mask, dtype=bool)
-            m = np.broadcast_to(m.reshape(-1, 1) if m.ndim == 1 else m, (T, 1))
+            m = m.reshape(-1, 1) if m.ndim == 1 else m[:, :1]  # one grid column: the first counts
+            m = np.broadcast_to(m, (T, 1))
             alive = alive & m
             rows.append({"condition": name, "alone": int(m.sum()), "left": int(alive.sum())})
         out[side] = rows

@@ -14,6 +14,7 @@ needs its own walk-forward run (and its own cache entry).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -191,6 +192,7 @@ class Strategy:
 
         from models import SYSTEM_TRAINING, ModelConfig
 
+        config = ModelConfig(self.network, profile=profile)  # an unknown network is named here
         base = SYSTEM_TRAINING[self.network]
         names = {f.name for f in fields(base)}
         unknown = sorted(set(self.training) - names)
@@ -198,7 +200,7 @@ class Strategy:
             raise ValueError(f"{self.name}.training sets {', '.join(unknown)}, which TrainConfig does not have; "
                              f"known: {', '.join(sorted(names))}")
         over = dict(self.training) | {k: self.values[k] for k, p in self.params.items() if p.model and k in names}
-        return ModelConfig(self.network, profile=profile, train=replace(base, **over) if over else None)
+        return replace(config, train=replace(base, **over)) if over else config
 
     def details(self, ctx: Context) -> dict[str, np.ndarray]:
         """Per-bar values that explain a decision, for ``bt signal``: any of
@@ -212,6 +214,16 @@ class Strategy:
         that bar's close. A side enters where all of its masks hold. Optional: ``bt run``
         prints it as a funnel (bars left after each condition); none by default."""
         return {}
+
+    @staticmethod
+    def entries(conditions: dict[str, list[tuple[str, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray]:
+        """(long, short): where every condition of each side holds (``conditions`` as
+        ``conditions()`` returns them; a side without conditions never enters)."""
+        def all_of(side: str) -> np.ndarray:
+            masks = [np.asarray(m, dtype=bool) for _, m in conditions.get(side, [])]
+            return reduce(np.logical_and, masks) if masks else np.zeros((1, 1), dtype=bool)
+
+        return all_of("long"), all_of("short")
 
     def ml_metrics(self, ctx: Context) -> dict[str, float]:
         """Out-of-sample model quality on the bars with a prediction (override)."""

@@ -35,8 +35,6 @@ ML metrics (out of sample, bars with a prediction and a label): directional accu
 confidence, and the share of predicted bars that trade at the current settings.
 """
 
-from functools import reduce
-
 import numpy as np
 
 from engine import Signals
@@ -92,6 +90,7 @@ class AttentionEnsembleLSTM(Strategy):
         return p.numpy()[:, None], conf.numpy()[:, None]
 
     def kelly_size(self, prob, conf, p):
+        """Fraction of equity: edge x confidence x kelly_fraction, edge = |p - 0.5| x 2, capped at 1."""
         return np.round(np.minimum(np.abs(prob - 0.5) * 2 * conf * p.kelly_fraction, 1.0), 4)  # steps of 1 bp
 
     def conditions(self, ctx, p):
@@ -104,8 +103,7 @@ class AttentionEnsembleLSTM(Strategy):
 
     def signals(self, ctx, p):
         prob, conf = self.probability(ctx)
-        cond = self.conditions(ctx, p)
-        long, short = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
+        long, short = self.entries(self.conditions(ctx, p))
         target = np.where(long, 1.0, np.where(short, -1.0, 0.0))
         target[np.isnan(prob[:, 0])] = np.nan  # no model yet: stay flat
         size = self.kelly_size(prob, conf, p)

@@ -24,8 +24,6 @@ Otherwise flat. threshold = atr_mult x ATR + vol_mult x realized volatility (pri
 units). Long + short signal reverses in one fill step; long + neutral closes.
 """
 
-from functools import reduce
-
 import numpy as np
 
 from engine import Signals
@@ -92,8 +90,7 @@ class CryptoLSTM(Strategy):
         return {"long": long, "short": short}
 
     def signals(self, ctx, p):
-        cond = self.conditions(ctx, p)
-        long, short = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
+        long, short = self.entries(self.conditions(ctx, p))
         target = np.where(long, 1.0, np.where(short, -1.0, 0.0))
         target[np.isnan(self.predicted_price(ctx)[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target)

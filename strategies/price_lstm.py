@@ -38,8 +38,6 @@ ML metrics (out of sample): direction accuracy and correlation of the predicted 
 predicted price, and the share of bars whose forecast crosses each threshold.
 """
 
-from functools import reduce
-
 import numpy as np
 
 from engine import Signals
@@ -97,8 +95,7 @@ class PriceLSTM(Strategy):
                           ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
 
     def signals(self, ctx, p):
-        cond = self.conditions(ctx, p)
-        long, short = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
+        long, short = self.entries(self.conditions(ctx, p))
         target = np.where(long, 1.0, np.where(short, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
         target[np.isnan(self.predicted_price(ctx)[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target, sl=np.where(p.sl > 0, p.sl, np.nan), tp=np.where(p.tp > 0, p.tp, np.nan),

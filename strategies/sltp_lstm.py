@@ -40,8 +40,6 @@ ML metrics (out of sample): class accuracy and per-class accuracy (recall of eac
 class), the 3 x 3 confusion matrix counts, and MAE of the SL and TP fractions.
 """
 
-from functools import reduce
-
 import numpy as np
 
 from engine import Signals
@@ -115,8 +113,7 @@ class SLTPLSTM(Strategy):
                 "short": [("class = sell", cls == 1), sure, ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
 
     def signals(self, ctx, p):
-        cond = self.conditions(ctx, p)
-        buy, sell = (reduce(np.logical_and, [m for _, m in cond[side]]) for side in ("long", "short"))
+        buy, sell = self.entries(self.conditions(ctx, p))
         target = np.where(buy, 1.0, np.where(sell, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
         target[np.isnan(self.probabilities(ctx).max(axis=1))] = np.nan  # no model yet: stay flat
         sl = np.clip(ctx.col("sl"), p.stop_min, p.stop_max)

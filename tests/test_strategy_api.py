@@ -130,3 +130,10 @@ def test_training_settings_come_from_the_system_then_training_then_model_params(
 
     with pytest.raises(ValueError, match="typo.training sets epoch, which TrainConfig does not have"):
         Typo().model_config()
+
+    class Unknown(Strategy):
+        name = "unknown"
+        network = "pricee"
+
+    with pytest.raises(ValueError, match="network 'pricee' is unknown; use one of"):
+        Unknown().model_config()
