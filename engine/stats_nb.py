@@ -65,6 +65,8 @@ STAT_NAMES = (
     "buy_hold_return",
 )
 N_STATS = len(STAT_NAMES)
+#: Metrics where a smaller value ranks better (sweeps, reports); all others rank high first.
+LOWER_IS_BETTER = frozenset({"ann_volatility", "kurtosis", "max_dd_duration", "fees_paid"})
 
 
 @njit(cache=True, nogil=True)

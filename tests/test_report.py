@@ -356,3 +356,20 @@ def test_buy_and_hold_column_uses_the_engine_definitions(bars):
         assert mine[k] == pytest.approx(run.stats[k], rel=1e-9, abs=1e-12), k
     bh = analytics.curve_stats(analytics.buy_and_hold(run.close, 100_000.0), 100_000.0, ppy)
     assert bh["total_return"] == pytest.approx(run.stats["buy_hold_return"], rel=1e-9)
+
+
+def test_report_dsr_from_a_stored_sweep_equals_the_sweeps_own(tmp_path):
+    from engine.report.sweep_figures import estimate_dsr, load_sweep
+    from engine.sweep import EngineSettings, build_grid, run_sweep
+
+    bars = load("btcusd_1h", warn=False).iloc[:6000]
+    grid = build_grid(["fast=5,10,20", "slow=30,60"], load_strategy(SMA).params)
+    result = run_sweep(SMA, grid, bars, out=tmp_path / "sw", engine=EngineSettings(periods_per_year=252))
+    data = load_sweep(tmp_path / "sw")
+    assert data.manifest["periods_per_year"] == 252
+    d, exact = estimate_dsr(data.table, "sharpe", data.manifest)
+    assert exact and d == pytest.approx(result.dsr.to_dict(), rel=1e-12)
+    # a manifest from before the annualization was stored: the dates give ppy, an estimate
+    old = {k: v for k, v in data.manifest.items() if k != "periods_per_year"}
+    guess, exact = estimate_dsr(data.table, "sharpe", old)
+    assert not exact and guess["sharpe"] != pytest.approx(d["sharpe"], rel=0.1)

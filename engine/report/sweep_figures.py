@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from engine.report.html import Block, Figure, Section, esc, page, table
+from engine.stats_nb import LOWER_IS_BETTER
 
-LOWER_IS_BETTER = frozenset({"ann_volatility", "max_dd_duration", "fees_paid"})
 MAX_PAIRS = 6  # heatmaps drawn (pairs of params)
 MAX_PARCOORDS_ROWS = 5000  # combinations drawn as lines (the best ones)
 
@@ -191,21 +191,27 @@ def parcoords_figure(frame: pd.DataFrame, params: list[str], metric: str, max_ro
 
 
 def estimate_dsr(frame: pd.DataFrame, metric: str, manifest: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
-    """(DSR of the best combination by ``metric`` from the table alone, whether its
-    return moments are the real ones): per-period Sharpe = annual Sharpe / sqrt(ppy),
-    ppy from the manifest's bars and date range, T = bars, with the best row's skew and
-    kurtosis, or normal returns (skew 0, kurtosis 3) for a table from before bt stored
-    them. (None, False) when that is not possible."""
+    """(DSR of the best combination by ``metric`` from the table alone, whether it is
+    exact). Per-bar Sharpe = annual Sharpe / sqrt(ppy), T = bars, with the best row's
+    skew and kurtosis. Exact when the manifest records the sweep's ``periods_per_year``
+    and the table has the moments (sweeps since format v2); otherwise ppy comes from the
+    bars and date range and/or returns are taken as normal (skew 0, kurtosis 3), an
+    estimate. (None, False) when not even that is possible."""
     from engine.sweep.dsr import deflated_sharpe
 
     bars = manifest.get("bars")
-    try:
-        years = (pd.Timestamp(manifest["end"]) - pd.Timestamp(manifest["start"])).total_seconds() / (365.25 * 86400)
-    except (KeyError, ValueError, TypeError):
+    if not bars or "sharpe" not in frame.columns:
         return None, False
-    if not bars or years <= 0 or "sharpe" not in frame.columns:
-        return None, False
-    ppy = (bars - 1) / years
+    ppy = manifest.get("periods_per_year")
+    if not ppy:
+        try:
+            start, end = pd.Timestamp(manifest["start"]), pd.Timestamp(manifest["end"])
+        except (KeyError, ValueError, TypeError):
+            return None, False
+        years = (end - start).total_seconds() / (365.25 * 86400)
+        if years <= 0:
+            return None, False
+        ppy = (bars - 1) / years
     best = ranked(frame, metric).iloc[0]
     if not np.isfinite(best["sharpe"]):
         return None, False
@@ -214,7 +220,7 @@ def estimate_dsr(frame: pd.DataFrame, metric: str, manifest: dict[str, Any]) -> 
     scale = math.sqrt(ppy)
     d = deflated_sharpe(float(best["sharpe"]) / scale, frame["sharpe"].to_numpy(dtype="float64") / scale, int(bars),
                         skew, kurt)
-    return d.to_dict(), moments
+    return d.to_dict(), moments and bool(manifest.get("periods_per_year"))
 
 
 def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
@@ -224,8 +230,9 @@ def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
     if d is None:
         return '<p class="note">Deflated Sharpe Ratio: not available (no finite Sharpe ratio).</p>'
     how = ("from the best combination's returns (their skewness and kurtosis)" if exact else
-           "ESTIMATE from the table alone, assuming normal returns (skew 0, kurtosis 3): the table predates "
-           "stored return moments; rerun bt sweep to get the exact value")
+           "ESTIMATE from the table alone (a sweep from before bt stored its annualization and return moments: "
+           "periods per year from the dates, normal returns where skew and kurtosis are missing); rerun bt sweep "
+           "to get the exact value")
     rows = [("DSR (probability the true Sharpe > 0 after selection)", _f(d.get("dsr"))),
             ("per-bar Sharpe of the best", _f(d.get("sharpe"))),
             ("expected best per-bar Sharpe of the trials under the null (SR0)", _f(d.get("sharpe_0"))),

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from engine.signals import Signals
-from engine.stats_nb import STAT_NAMES
+from engine.stats_nb import LOWER_IS_BETTER, STAT_NAMES
 from engine.sweep.grid import ENGINE_PARAMS, SweepGrid
 from engine.sweep.store import FORMAT, SweepStore, sort_table
 
@@ -48,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from engine.sweep.dsr import DeflatedSharpe
 
 SIGNAL_FIELDS = ("size", "sl", "tp", "trail", "max_hold")
-LOWER_IS_BETTER = frozenset({"ann_volatility", "max_dd_duration", "fees_paid"})
 PROBE_COLUMNS = 8
 CACHE_FRIENDLY_BYTES = 48 * 2**20
 MIN_CHUNK = 32
@@ -451,6 +450,7 @@ def run_sweep(
         "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
         "combos_sha256": grid.hash, "params": {k: _py(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
         "walk_forward": walk_forward, "model_groups": len(groups), "memory_budget_mb": memory_budget_mb,
+        "periods_per_year": engine.periods_per_year or infer_ppy(bars.index),  # the metrics' annualization
     }
     store = SweepStore(out) if out is not None else None
     if resume and store is None:
@@ -504,7 +504,7 @@ def run_sweep(
         result = SweepResult(table=table, metric=metric, chunk_size=size, chunks=len(chunks), computed=len(todo),
                              skipped=len(chunks) - len(todo), elapsed=time.perf_counter() - started,
                              out=Path(out) if out is not None else None, computed_combos=run_combos)
-        ppy = engine.periods_per_year or infer_ppy(bars.index)
+        ppy = manifest["periods_per_year"]
         contexts = dict(executor.contexts())
         if bounds is None:
             best = rank(table, metric).iloc[0]
