@@ -324,8 +324,11 @@ def keras_loop(args: argparse.Namespace) -> tuple[dict[tuple[str, str], dict[str
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {}, {}, f"Keras loop not measured: {args.keras_python} exited {proc.returncode}: {tail}"
-    out = json.loads(proc.stdout)
-    rows = {(r["network"], r["profile"]): r for r in out.pop("rows")}
+    try:
+        out = json.loads(proc.stdout)
+        rows = {(r["network"], r["profile"]): r for r in out.pop("rows")}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return {}, {}, f"Keras loop not measured: unreadable output from {args.keras_python} ({exc})"
     return rows, out, None
 
 
