@@ -19,7 +19,7 @@ Every measurement runs in a fresh process: import, a warm-up run on a tiny grid
 (numba compilation and caches), then the timed run; peak memory is that process's
 ``ru_maxrss`` (interpreter and libraries included). bt's timed run is the whole
 ``run_sweep`` (signals in chunks sized by ``--memory-budget``, metrics-only
-simulation, and the Deflated Sharpe Ratio's recorded rerun of the best column).
+simulation, and the Deflated Sharpe Ratio of the best column from the table).
 Prints a table with combinations/s, bar-columns/s and peak memory, and the ratios.
 """
 
