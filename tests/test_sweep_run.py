@@ -295,3 +295,19 @@ def test_signals_reentry_reaches_sweep_columns_and_walk_forward(tmp_path, bars):
     wf_on = run_sweep(str(paths[True]), grid, bars, walk_forward=2, engine=engine).walk_forward
     wf_off = run_sweep(str(paths[False]), grid, bars, walk_forward=2, engine=engine).walk_forward
     assert wf_on["stats"]["trades"] > wf_off["stats"]["trades"]
+
+
+def test_walk_forward_refuses_folds_that_disagree_on_reentry(tmp_path, bars, monkeypatch):
+    from engine.sweep import runner
+
+    path = tmp_path / "persist_by_param.py"
+    path.write_text(PERSIST.replace("reentry=REENTRY", "reentry=bool(p.fast[0, 0] > 15)"))
+    grid = build_grid(["fast=10,20", "slow=50"], load_strategy(path).params)
+
+    def alternate(table, metric):  # fold 1 picks combo 0 (no reentry), fold 2 combo 1 (reentry)
+        descending = "fold" in table.columns and table["fold"].iat[0] == 2
+        return table.sort_values("combo", ascending=not descending)
+
+    monkeypatch.setattr(runner, "rank", alternate)
+    with pytest.raises(ValueError, match="disagree on Signals.reentry"):
+        run_sweep(str(path), grid, bars, walk_forward=3, engine=EngineSettings(fee=0.001, sl=0.01))
