@@ -351,8 +351,8 @@ def test_buy_and_hold_column_uses_the_engine_definitions(bars):
     run = sma_run(bars)
     ppy = run.meta["ppy"]
     mine = analytics.curve_stats(run.equity, 100_000.0, ppy)
-    for k in ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "max_drawdown",
-              "final_equity"):
+    for k in ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "skew", "kurtosis",
+              "psr", "max_drawdown", "final_equity"):
         assert mine[k] == pytest.approx(run.stats[k], rel=1e-9, abs=1e-12), k
     bh = analytics.curve_stats(analytics.buy_and_hold(run.close, 100_000.0), 100_000.0, ppy)
     assert bh["total_return"] == pytest.approx(run.stats["buy_hold_return"], rel=1e-9)

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 #: Metrics computed from an equity curve alone (the rows a buy-and-hold column fills).
-CURVE_STATS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "max_drawdown",
-               "max_dd_duration", "final_equity")
+CURVE_STATS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "skew", "kurtosis",
+               "psr", "max_drawdown", "max_dd_duration", "final_equity")
 
 
 def buy_and_hold(close: pd.Series, cash: float) -> pd.Series:
@@ -35,7 +35,10 @@ def bar_returns(equity: pd.Series, cash: float) -> np.ndarray:
 def curve_stats(equity: pd.Series, cash: float, ppy: float) -> dict[str, float]:
     """CURVE_STATS of an equity curve, with the engine's definitions (Sharpe with std
     ddof 1; Sortino on the root mean square of negative returns; CAGR over T bars;
+    skew and excess kurtosis from population moments, PSR against a Sharpe of 0;
     max_dd_duration in bars from a peak to the bar that regains it)."""
+    from engine.sweep.dsr import probabilistic_sharpe, return_moments
+
     e = equity.to_numpy(dtype="float64")
     r = bar_returns(equity, cash)
     n = len(r)
@@ -50,6 +53,7 @@ def curve_stats(equity: pd.Series, cash: float, ppy: float) -> dict[str, float]:
     dd = e / peak - 1.0
     max_dd = float(dd.min())
     neg = -np.minimum(r, 0).sum()
+    sr, skew, kurt, n_obs = return_moments(r)
     out.update(
         total_return=float(total), cagr=float(cagr),
         ann_volatility=float(sd * math.sqrt(ppy)) if n > 1 else math.nan,
@@ -57,6 +61,7 @@ def curve_stats(equity: pd.Series, cash: float, ppy: float) -> dict[str, float]:
         sortino=float(r.mean() / down * math.sqrt(ppy)) if down > 0 else math.nan,
         calmar=float(cagr / abs(max_dd)) if max_dd < 0 else math.nan,
         omega=float(np.maximum(r, 0).sum() / neg) if neg > 0 else math.nan,
+        skew=skew, kurtosis=kurt - 3.0, psr=probabilistic_sharpe(sr, 0.0, n_obs, skew, kurt),
         max_drawdown=max_dd, max_dd_duration=float(_longest_underwater(dd)), final_equity=float(e[-1]),
     )
     return out
