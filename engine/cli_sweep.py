@@ -16,6 +16,7 @@ import sys
 import click
 
 from engine.cli_common import fail
+from engine.jsonable import json_safe
 
 ENGINE_OPTIONS = ("fee", "fixed_fee", "slippage", "size", "sl", "tp", "max_hold")
 
@@ -31,19 +32,6 @@ def _progress_printer():
         click.echo(end, err=True, nl=False)
 
     return show
-
-
-def _clean(value):
-    """JSON-safe: non-finite floats become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 COUNTS = ("combo", "trades", "open_trades", "max_dd_duration", "fold")
@@ -230,7 +218,7 @@ def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json
         wf = None
         if result.walk_forward is not None:
             wf = {k: v for k, v in result.walk_forward.items() if k != "equity"}
-        click.echo(json.dumps(_clean({
+        click.echo(json.dumps(json_safe({
             "strategy": strategy.name, "data": data_name, "synthetic": bool(bars.attrs.get("synthetic")),
             "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
             "combinations": len(grid), "grid_total": grid.total, "chunks": result.chunks,

@@ -61,9 +61,9 @@ def save_sweep_extras(out: str | None, metric: str, dsr: Any) -> None:
     import json
 
     from engine.atomic import write_text
-    from engine.report.sweep_figures import clean
+    from engine.jsonable import json_safe
 
-    write_text(Path(out) / SWEEP_EXTRAS, json.dumps(clean({"metric": metric, "dsr": dsr}), indent=1))
+    write_text(Path(out) / SWEEP_EXTRAS, json.dumps(json_safe({"metric": metric, "dsr": dsr}), indent=1))
 
 
 def sweep_report(out: str | None, path: str, *, result: Any, grid: Any, manifest: dict[str, Any], top: int) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from engine.atomic import building_dir
+from engine.jsonable import json_safe, plain
 
 RUN_JSON = "run.json"
 SERIES = "series.parquet"
@@ -144,26 +145,9 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
         "cache_hit": prepared.cache_hit,
     }
     return RunData(meta=meta, equity=equity, close=bars["close"], trades=trades,
-                   stats={k: _py(v) for k, v in stats.items()}, ml={k: _py(v) for k, v in (ml or {}).items()},
-                   folds=[{k: _py(v) for k, v in f.items()} for f in prepared.folds], funnel=dict(funnel or {}),
+                   stats={k: plain(v) for k, v in stats.items()}, ml={k: plain(v) for k, v in (ml or {}).items()},
+                   folds=[{k: plain(v) for k, v in f.items()} for f in prepared.folds], funnel=dict(funnel or {}),
                    prediction=pred, actual=actual, fold=fold, result=result)
-
-
-def _py(v: Any) -> Any:
-    if hasattr(v, "item") and not isinstance(v, str):
-        v = v.item()
-    return v
-
-
-def _json_clean(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _json_clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_clean(x) for x in v]
-    v = _py(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def save_run(run: RunData, path: str | os.PathLike) -> Path:
@@ -175,7 +159,7 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
     with building_dir(path) as tmp:
         run.result.to_parquet(tmp / RESULT)
         body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds, "funnel": run.funnel}
-        (tmp / RUN_JSON).write_text(json.dumps(_json_clean(body), indent=1, default=str))
+        (tmp / RUN_JSON).write_text(json.dumps(json_safe(body), indent=1, default=str))
         series = pd.DataFrame({"close": run.close.to_numpy(dtype="float64")}, index=run.close.index)
         for name in ("prediction", "actual", "fold"):
             value = getattr(run, name)

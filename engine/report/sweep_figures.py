@@ -50,19 +50,6 @@ class SweepData:
         return [c for c in self.combos.columns if c in self.table.columns]
 
 
-def clean(value: Any) -> Any:
-    """JSON-able copy: numpy scalars as Python numbers, non-finite floats as None."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def load_sweep(path: str | os.PathLike, metric: str | None = None) -> SweepData:
     """A SweepData of the sweep directory ``path``; ValueError when it is not one or
     holds no finished chunk."""
