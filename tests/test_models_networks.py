@@ -37,12 +37,7 @@ def dense(n_in: int, n_out: int) -> int:
     return n_in * n_out + n_out
 
 
-@pytest.fixture(autouse=True, scope="module")
-def few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_every_network_has_both_profiles():

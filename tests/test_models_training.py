@@ -21,12 +21,7 @@ from models.losses import balanced_class_weights
 LENGTH = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pattern(n_bars=800, seed=1):

@@ -4,6 +4,8 @@ travels to workers as source."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -14,25 +16,7 @@ from engine.sweep.runner import PluginRef
 
 SMA = "strategies/sma_cross.py"
 
-MODEL_PLUGIN = '''
-import numpy as np
-from engine import Signals
-from engine.strategy import Param, Strategy
-
-class Momentum(Strategy):
-    name = "momentum"
-    params = {
-        "window": Param(20, low=2, high=500, model=True, doc="model-level: momentum window"),
-        "edge": Param(0.0, low=0.0, high=1.0, doc="min momentum to trade"),
-    }
-
-    def signals(self, ctx, p):
-        close = ctx.bars["close"]
-        mom = (close / close.shift(self.window) - 1.0).to_numpy()[:, None]
-        target = np.where(mom > p.edge, 1.0, np.where(mom < -p.edge, -1.0, 0.0))
-        target[np.isnan(mom[:, 0])] = np.nan
-        return Signals(target=target)
-'''
+MODEL_PLUGIN = (Path(__file__).parent / "plugins" / "momentum.py").read_text().replace(", sl=0.05", "")
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,25 +110,7 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
         run_sweep(SMA, grid, bars.iloc[:-1], out=tmp_path / "cut", resume=True)
 
 
-MODEL_PLUGIN = '''
-import numpy as np
-from engine import Signals
-from engine.strategy import Param, Strategy
-
-class Momentum(Strategy):
-    name = "momentum"
-    params = {
-        "window": Param(20, low=2, high=500, model=True, doc="model-level: momentum window"),
-        "edge": Param(0.0, low=0.0, high=1.0, doc="min momentum to trade"),
-    }
-
-    def signals(self, ctx, p):
-        close = ctx.bars["close"]
-        mom = (close / close.shift(self.window) - 1.0).to_numpy()[:, None]
-        target = np.where(mom > p.edge, 1.0, np.where(mom < -p.edge, -1.0, 0.0))
-        target[np.isnan(mom[:, 0])] = np.nan
-        return Signals(target=target, sl=0.05)
-'''
+MODEL_PLUGIN = (Path(__file__).parent / "plugins" / "momentum.py").read_text()
 
 
 def test_model_params_get_one_prepare_per_group(tmp_path, bars, monkeypatch):
