@@ -505,14 +505,13 @@ def run_sweep(
                              skipped=len(chunks) - len(todo), elapsed=time.perf_counter() - started,
                              out=Path(out) if out is not None else None, computed_combos=run_combos)
         ppy = manifest["periods_per_year"]
-        contexts = dict(executor.contexts())
         if bounds is None:
             best = rank(table, metric).iloc[0]
             result.best = _row_dict(job, best)
             if deflate and np.isfinite(best["sharpe"]):
                 result.dsr = _deflated(best, table, ppy, len(bars))
         else:
-            result.walk_forward = _walk_forward_report(job, table, metric, bounds, contexts)
+            result.walk_forward = _walk_forward_report(job, table, metric, bounds, dict(executor.contexts()))
         result.elapsed = time.perf_counter() - started
         result.prepare_seconds = getattr(executor, "prepare_seconds", None)
         return result
