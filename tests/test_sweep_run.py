@@ -91,6 +91,9 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
     with pytest.raises(ResumeError, match="already holds a sweep: continue it with --resume"):
         run_sweep(SMA, grid, bars, out=tmp_path / "cut", chunk_size=6)
 
+    legacy = store.read_manifest()  # written when the engine settings still held reentry (always False)
+    assert "reentry" not in legacy["engine"]
+    store.write_manifest({**legacy, "engine": {**legacy["engine"], "reentry": False}})
     computed = []
     resumed = run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, memory_budget_mb=1.0,
                         on_chunk=computed.append)

@@ -56,7 +56,9 @@ MIN_CHUNK = 32
 @dataclass(frozen=True)
 class EngineSettings:
     """The fixed ``backtest()`` keywords of a sweep; a swept engine param replaces its
-    own value per column. ``trail=True`` makes ``sl`` trailing (as in ``bt run``)."""
+    own value per column. ``trail=True`` makes ``sl`` trailing (as in ``bt run``).
+    ``reentry`` is not among them: how a plugin's targets read is the plugin's own
+    ``Signals.reentry`` (its file's hash is in the manifest), False when unset."""
 
     fee: float = 0.0
     fixed_fee: float = 0.0
@@ -69,7 +71,6 @@ class EngineSettings:
     trail: bool = False
     max_hold: int | None = None
     stop_tie: str = "sl"
-    reentry: bool = False
     periods_per_year: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,9 +282,8 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
         fields[name] = value  # (1, N) grid params stay 2-D: one value per column, never mistaken for bars
     kwargs = dict(fee=engine.fee, fixed_fee=engine.fixed_fee, slippage=engine.slippage, cash=engine.cash,
                   fill=engine.fill, size=engine.size, sl=engine.sl, tp=engine.tp, trail=engine.trail,
-                  max_hold=engine.max_hold, stop_tie=engine.stop_tie, reentry=engine.reentry,
-                  periods_per_year=engine.periods_per_year)
-    if signals.reentry is not None:  # how the plugin's targets read: its choice, not a sweep setting
+                  max_hold=engine.max_hold, stop_tie=engine.stop_tie, periods_per_year=engine.periods_per_year)
+    if signals.reentry is not None:  # how the plugin's targets read: its choice, never an engine setting
         kwargs["reentry"] = bool(signals.reentry)
     for name in engine_names:
         kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
@@ -589,7 +589,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         target[a - start:b - start] = tgt[a:b, 0]
         merged = dict(kwargs)
         merged.update(fields)
-        reentry.add(bool(merged["reentry"]))
+        reentry.add(bool(merged.get("reentry", False)))
         for name in ("size", "sl", "tp", "trail", "max_hold", "fee", "fixed_fee", "slippage"):
             value = merged.get(name)
             if name == "trail" and isinstance(value, bool | np.bool_):
@@ -615,7 +615,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         trail = trail_flag.pop()
     signals = Signals(pd.Series(target, index=oos.index), reentry=reentry.pop() if reentry else None)
     result = backtest(oos, signals, cash=job.engine.cash, fill=job.engine.fill, stop_tie=job.engine.stop_tie,
-                      reentry=job.engine.reentry, periods_per_year=job.engine.periods_per_year, trail=trail,
+                      periods_per_year=job.engine.periods_per_year, trail=trail,
                       **{k: (pd.Series(v, index=oos.index) if isinstance(v, np.ndarray) else v)
                          for k, v in kw.items()}, record=True)
     equity = result.equity.to_numpy()

@@ -86,6 +86,8 @@ class SweepStore:
                 raise ResumeError(f"{self.path} already holds a sweep: continue it with --resume, "
                                   "or choose another --out")
             stored = self.read_manifest()
+            if isinstance(stored.get("engine"), dict) and stored["engine"].get("reentry") is False:
+                stored["engine"].pop("reentry")  # written before reentry left the engine settings (always False)
             diffs = [f"{words}: stored {_short(stored.get(k))}, now {_short(manifest.get(k))}"
                      for k, words in COMPARED.items() if stored.get(k) != manifest.get(k)]
             if diffs:
