@@ -10,6 +10,13 @@ Tolerances: features and signals must agree to 1e-9 (relative to the value plus 
 column's spread); model outputs to 1e-5, because a float32 network gives results that
 differ in the last bits when the same window is predicted in a batch of another size
 (BLAS picks kernels by shape). A leak moves values by far more than that.
+
+The signal stage judges the rule alone: the prefix run's rule sees the prefix's
+bars and features with the full run's predictions cut at bar t (the prediction stage
+has just shown those to be the prefix's own, within 1e-5). A threshold or a size
+computed from a prediction is then compared exactly, and float noise in the network
+cannot flip a signal and read as a leak; a rule that reads a later prediction still
+differs, since the cut predictions end at bar t.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from engine.pipeline import make_signals, prepare
-from engine.strategy import Strategy
+from engine.strategy import Context, Strategy
 
 
 @dataclass
@@ -92,9 +99,11 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, device: str 
         part = bars.iloc[: t + 1]
         prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False, quiet=True)
         _compare(stages[0], t, prefix.ctx.features, full.ctx.features, rtol)
+        ctx = prefix.ctx
         if full.ctx.predictions is not None:
             _compare(stages[1], t, prefix.ctx.predictions, full.ctx.predictions, model_rtol)
-        _compare(stages[2], t, _signal_frame(make_signals(strategy, prefix.ctx), part.index), full_signals, rtol)
+            ctx = Context(ctx.bars, ctx.features, full.ctx.predictions.iloc[: t + 1])
+        _compare(stages[2], t, _signal_frame(make_signals(strategy, ctx), part.index), full_signals, rtol)
     if full.ctx.predictions is None:
         stages.pop(1)
     if full.ctx.features.shape[1] == 0:

@@ -25,9 +25,8 @@ confidence = 1 - their standard deviation (``AttentionEnsemble.combine``). Trade
 when confidence > min_confidence (0.65): long when p > 0.5 + margin, short when
 p < 0.5 - margin (margin 0 by default, ours), else flat. Size on entry, a fraction of
 equity: edge x confidence x kelly_fraction with edge = |p - 0.5| x 2, capped at 1
-(kelly_fraction = 1 is the seed's rule) and rounded to 0.0001 (a basis point of equity;
-a size that rounds to 0 means no trade; rounding also keeps sizes identical when batched
-inference moves p in its 7th digit, which ``bt check`` would flag). A trade lasts while
+(kelly_fraction = 1 is the seed's rule) and rounded to 0.0001 (whole basis points of
+equity, ours; a size that rounds to 0 means no trade). A trade lasts while
 the signal keeps its side; the seed gave no exit besides the signal.
 
 ML metrics (out of sample, bars with a prediction and a label): directional accuracy

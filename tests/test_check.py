@@ -50,3 +50,57 @@ def test_audit_passes_every_shipped_model_plugin():
         for s in stages:
             assert s.passed, f"{name} {s.stage}: {s.failures[:3]}"
             assert s.cuts == 3 and s.compared > 0
+
+
+PREDICTED = '''
+import numpy as np
+from engine import Signals
+from engine.strategy import Param, Strategy
+
+
+class Predicted(Strategy):
+    name = "predicted"
+    params = {"edge": Param(0.0, low=0.0, high=1.0)}
+
+    def signals(self, ctx, p):
+        pred = ctx.col("forecast")
+        if SHIFT:
+            pred = np.roll(pred, -1, axis=0)  # reads the next bar's prediction
+        target = np.where(pred > p.edge, 1.0, np.where(pred < -p.edge, -1.0, 0.0))
+        return Signals(target=target, size=np.clip(np.abs(pred) * 20.0, 0.0, 1.0))
+'''
+
+
+def _audit_with_noisy_predictions(tmp_path, monkeypatch, shift: bool):
+    """Predictions standing in for a network's: a 5-bar momentum forecast, which every
+    prefix run moves by 1e-7 relative (as a batch of another size does)."""
+    import numpy as np
+    import pandas as pd
+
+    import engine.audit as audit_mod
+    from data import load
+    from engine.plugins import load_strategy
+
+    bars = load("btcusd_1h", start="2018-01-01", end="2018-02-01", warn=False)
+    real = audit_mod.prepare
+
+    def prepare(strategy, part, **kw):
+        out = real(strategy, part, **kw)
+        forecast = part["close"].pct_change(5).to_numpy() * (1.0 if len(part) == len(bars) else 1.0 + 1e-7)
+        out.ctx.predictions = pd.DataFrame({"fold": np.where(np.arange(len(part)) >= 50, 0, -1),
+                                            "forecast": forecast}, index=part.index)
+        return out
+
+    monkeypatch.setattr(audit_mod, "prepare", prepare)
+    path = tmp_path / "predicted.py"
+    path.write_text(PREDICTED.replace("SHIFT", str(shift)))
+    return {s.stage: s for s in audit_mod.audit(load_strategy(path), bars, cuts=4)}
+
+
+def test_signal_stage_judges_the_rule_on_the_verified_predictions(tmp_path, monkeypatch):
+    honest = _audit_with_noisy_predictions(tmp_path, monkeypatch, shift=False)
+    assert honest["predictions"].passed and honest["predictions"].compared > 0  # noise within 1e-5
+    assert honest["signals"].passed, honest["signals"].failures  # sizes from noisy forecasts: not a leak
+    leaky = _audit_with_noisy_predictions(tmp_path, monkeypatch, shift=True)
+    assert leaky["predictions"].passed and not leaky["signals"].passed
+    assert all(col.startswith(("target", "size")) for _, col, _ in leaky["signals"].failures)
