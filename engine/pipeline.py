@@ -4,7 +4,6 @@ the vectorized signal rule. torch is imported only for strategies with a network
 from __future__ import annotations
 
 import hashlib
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +46,7 @@ def prepare(
     if not strategy.network:
         return Prepared(ctx)
     from data import fingerprint
-    from models import PredictionCache, cache_key, cached, walk_forward
+    from models import PredictionCache, cache_key, cached, resolve_device, walk_forward
 
     wf = strategy.walk_forward()
     X = _model_inputs(strategy, feats)
@@ -55,11 +54,14 @@ def prepare(
     labels = strategy.labels(ctx)
     parts = {
         "data": fingerprint(bars),
-        "features": {"set": strategy.features, "columns": list(X.columns)},
+        # the values the network sees and learns, not the code that made them: an edit to an
+        # indicator, a label helper or the TA backend (TA-Lib or pandas-ta's own) changes the key
+        "features": {"set": strategy.features, "columns": list(X.columns), "values": _digest(X.to_numpy())},
+        "labels": _digest(*_label_arrays(labels)),
         "model": config.to_dict(),
         "walk_forward": wf.to_dict(),
-        "labels": _source_hash(type(strategy).labels),
         "model_params": strategy.model_params,
+        "device": resolve_device(device).type,  # CUDA trains under AMP; its models are not the CPU's
     }
     cache = PredictionCache(cache_dir) if use_cache else None
 
@@ -84,13 +86,20 @@ def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
     return feats[list(MODEL_COLUMNS[strategy.features])]
 
 
-def _source_hash(fn: Any) -> str:
-    """Hash of a function's source: label rules edited in a plugin invalidate the cache."""
-    try:
-        text = inspect.getsource(fn)
-    except (OSError, TypeError):
-        text = repr(fn)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _label_arrays(labels: Any) -> list[np.ndarray]:
+    """A plugin's labels (an array, a Series, or a tuple of them) as float64 arrays."""
+    parts = labels if isinstance(labels, tuple | list) else (labels,)
+    return [np.asarray(part, dtype="float64") for part in parts]
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    """SHA-256 (16 hex characters) of arrays' shapes and bytes, NaN included."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
 
 
 def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> Signals:

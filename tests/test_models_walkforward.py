@@ -133,3 +133,36 @@ def test_cache_hit_miss_corrupt_and_model_state(tmp_path, capsys):
     (cache.path(cache_key(parts)) / "model.pt").write_bytes(b"not a checkpoint")
     assert cache.load_model_state(cache_key(parts)) is None
     assert "unreadable" in capsys.readouterr().err
+
+
+def test_prediction_cache_key_follows_the_feature_and_label_values(tmp_path, monkeypatch):
+    """The key hashes what the network sees and learns: feature values changed by an
+    indicator edit (or another TA backend) and labels changed by a helper the plugin's
+    ``labels`` calls both miss the cache, though no hashed source changed."""
+    import data
+    from engine.pipeline import prepare
+    from engine.plugins import load_strategy
+
+    bars = data.load("spx_vix_1d", warn=False).iloc[:700]
+    strategy = load_strategy("strategies/etf50_lstm.py", epochs=1, min_train=300, retrain_every=300)
+    run = lambda s: prepare(s, bars, device="cpu", profile="fast", cache_dir=str(tmp_path), quiet=True)  # noqa: E731
+    first, again = run(strategy), run(strategy)
+    assert first.cache_hit is False and again.cache_hit is True and again.cache_key == first.cache_key
+
+    real = data.features
+
+    def edited(frame, name, **kw):  # an indicator whose code changed: values move, names do not
+        out = real(frame, name, **kw)
+        column = out.columns[-1]
+        out[column] = out[column] * 1.001
+        return out
+
+    monkeypatch.setattr(data, "features", edited)
+    moved = run(strategy)
+    assert moved.cache_hit is False and moved.cache_key != first.cache_key
+    monkeypatch.setattr(data, "features", real)
+
+    own = strategy.labels
+    strategy.labels = lambda ctx: -np.asarray(own(ctx))  # same source of type(strategy).labels
+    flipped = run(strategy)
+    assert flipped.cache_hit is False and flipped.cache_key not in (first.cache_key, moved.cache_key)
