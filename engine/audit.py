@@ -4,7 +4,11 @@ For each cut point t, the strategy runs on ``bars[: t + 1]`` and on the full bar
 every value at or before bar t must be the same in both runs, for the features, the
 model's walk-forward predictions (trained again on the prefix: nothing cached is
 reused, the prefix has its own data fingerprint) and the signals (target, size,
-stops). A value that changes means bar t's decision used data from after bar t.
+stops, trail, max_hold, each ``conditions()`` mask and each ``details()`` series). A
+value that changes means bar t's decision used data from after bar t. A one-bar leak
+shows only at the cut bar itself, and only where the rest of the rule lets it decide,
+so besides the few cuts that retrain the network, many cheap cuts rerun just the
+features and the rule.
 
 Tolerances: features and signals must agree to 1e-9 (relative to the value plus the
 column's spread); model outputs to 1e-5, because a float32 network gives results that
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.pipeline import make_signals, prepare
+from engine.pipeline import features_of, make_signals, prepare
 from engine.strategy import Context, Strategy
 
 
@@ -70,40 +74,65 @@ def _compare(stage: StageResult, t: int, prefix: pd.DataFrame, full: pd.DataFram
             stage.failures.append((t, str(col), str(full.index[bad])))
 
 
-def _signal_frame(signals, index: pd.Index) -> pd.DataFrame:
-    cols = {}
-    for name in ("target", "size", "sl", "tp", "max_hold"):
-        value = getattr(signals, name)
-        if value is None or np.ndim(value) == 0:
-            continue
+def _decisions(strategy: Strategy, ctx: Context) -> pd.DataFrame:
+    """Everything the rule decides per bar, one float column each: the Signals fields
+    (target, size, sl, tp, trail, max_hold per column), every condition mask of
+    ``conditions()`` and every ``details()`` series (what ``bt signal`` prints)."""
+    index, T = ctx.bars.index, len(ctx.bars)
+    cols: dict[str, np.ndarray] = {}
+
+    def add(name: str, value) -> None:
+        if value is None or np.ndim(value) == 0 or isinstance(value, bool):
+            return
         arr = np.asarray(value, dtype="float64")
-        if arr.ndim == 1 and len(arr) != len(index):
-            continue  # per-column values: not bar-aligned
-        arr = arr.reshape(len(index), -1)
+        if arr.shape[0] != T:
+            return  # per-column values: not bar-aligned
+        arr = arr.reshape(T, -1)
         for j in range(arr.shape[1]):
             cols[f"{name}[{j}]"] = arr[:, j]
+
+    signals = make_signals(strategy, ctx)
+    for name in ("target", "size", "sl", "tp", "trail", "max_hold"):
+        add(name, getattr(signals, name))
+    for side, conditions in strategy.conditions(ctx, strategy.grid()).items():
+        for name, mask in conditions:
+            add(f"{side}: {name}", mask)
+    for name, values in strategy.details(ctx).items():
+        add(f"details.{name}", values)
     return pd.DataFrame(cols, index=index)
 
 
-def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, device: str = "cpu", profile: str = "fast",
-          rtol: float = 1e-9, model_rtol: float = 1e-5, quiet: bool = True) -> list[StageResult]:
-    """Run the audit; returns one StageResult per stage (features, predictions, signals)."""
+def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: int = 200, device: str = "cpu",
+          profile: str = "fast", rtol: float = 1e-9, model_rtol: float = 1e-5,
+          quiet: bool = True) -> list[StageResult]:
+    """Run the audit; returns one StageResult per stage (features, predictions, signals).
+
+    ``cuts`` prefixes rerun everything, the network's walk-forward training included;
+    ``rule_cuts`` more rerun only the features and the rule (with the full run's
+    predictions cut at t), which costs milliseconds each: a leak in a filter that
+    decides the signal on few bars shows only at the cut bar itself, so it needs many."""
     full = prepare(strategy, bars, device=device, profile=profile, use_cache=False, quiet=quiet)
-    full_signals = _signal_frame(make_signals(strategy, full.ctx), bars.index)
+    full_decisions = _decisions(strategy, full.ctx)
     first = 0
     if full.ctx.predictions is not None:
         started = np.flatnonzero(full.ctx.predictions["fold"].to_numpy() >= 0)
         first = int(started[0]) if len(started) else len(bars) - 2
     stages = [StageResult("features"), StageResult("predictions"), StageResult("signals")]
-    for t in cut_points(len(bars), cuts, first):
+    model_cuts = cut_points(len(bars), cuts, first)
+    cheap = [t for t in cut_points(len(bars), rule_cuts, first) if t not in model_cuts]
+    for t in sorted([*model_cuts, *cheap]):
         part = bars.iloc[: t + 1]
-        prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False, quiet=True)
-        _compare(stages[0], t, prefix.ctx.features, full.ctx.features, rtol)
-        ctx = prefix.ctx
+        if t in model_cuts and full.ctx.predictions is not None:
+            prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False, quiet=True).ctx
+        else:
+            prefix = Context(part, features_of(strategy, part))
+        _compare(stages[0], t, prefix.features, full.ctx.features, rtol)
+        ctx = prefix
         if full.ctx.predictions is not None:
-            _compare(stages[1], t, prefix.ctx.predictions, full.ctx.predictions, model_rtol)
-            ctx = Context(ctx.bars, ctx.features, full.ctx.predictions.iloc[: t + 1])
-        _compare(stages[2], t, _signal_frame(make_signals(strategy, ctx), part.index), full_signals, rtol)
+            if t in model_cuts:
+                _compare(stages[1], t, prefix.predictions, full.ctx.predictions, model_rtol)
+            ctx = Context(part, prefix.features, full.ctx.predictions.iloc[: t + 1])
+        _compare(stages[2], t, _decisions(strategy, ctx), full_decisions, rtol)
     if full.ctx.predictions is None:
         stages.pop(1)
     if full.ctx.features.shape[1] == 0:

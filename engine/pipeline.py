@@ -39,9 +39,7 @@ def prepare(
 ) -> Prepared:
     """Features of ``strategy.features`` and, when it has a network, walk-forward
     predictions (from the cache unless ``retrain``; computed and stored otherwise)."""
-    from data import features as featurize
-
-    feats = featurize(bars, strategy.features) if strategy.features else pd.DataFrame(index=bars.index)
+    feats = features_of(strategy, bars)
     ctx = Context(bars=bars, features=feats)
     if not strategy.network:
         return Prepared(ctx)
@@ -78,6 +76,14 @@ def prepare(
     ctx.predictions = result.frame(bars.index)
     return Prepared(ctx, cache_hit=hit if use_cache else None, cache_key=cache_key(parts),
                     folds=[f.to_dict() for f in result.folds], model=config.to_dict())
+
+
+def features_of(strategy: Strategy, bars: pd.DataFrame) -> pd.DataFrame:
+    """The strategy's feature set on ``bars`` (row t from bars <= t; NaN in warm-up),
+    or an empty frame on the bars' index when it declares none."""
+    from data import features
+
+    return features(bars, strategy.features) if strategy.features else pd.DataFrame(index=bars.index)
 
 
 def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
