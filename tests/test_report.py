@@ -373,3 +373,29 @@ def test_report_dsr_from_a_stored_sweep_equals_the_sweeps_own(tmp_path):
     old = {k: v for k, v in data.manifest.items() if k != "periods_per_year"}
     guess, exact = estimate_dsr(data.table, "sharpe", old)
     assert not exact and guess["sharpe"] != pytest.approx(d["sharpe"], rel=0.1)
+
+
+def test_ensemble_probabilities_reach_the_ml_panel(bars, tmp_path):
+    """An ensemble's members (prediction_0..2, probabilities of "up") against 0/1 labels:
+    the panel shows their mean as the score 2p - 1 against +1/-1, so the confusion
+    matrix splits at p = 0.5 and the ROC ranks by p."""
+    strategy = load_strategy(SMA)
+    prepared = prepare(strategy, bars)
+    close = bars["close"].to_numpy()
+    up = np.r_[(close[5:] > close[:-5]).astype("float64"), np.full(5, np.nan)]
+    rng = np.random.default_rng(1)
+    members = np.clip(0.5 + 0.1 * (np.nan_to_num(up)[:, None] - 0.5) + rng.normal(0, 0.1, (len(close), 3)), 0, 1)
+    members[:5000] = np.nan
+    prepared.ctx.predictions = pd.DataFrame({"fold": np.where(np.arange(len(close)) >= 5000, 0.0, -1.0),
+                                             **{f"prediction_{k}": members[:, k] for k in range(3)}},
+                                            index=bars.index)
+    prepared.model = {"network": "attention_ensemble", "profile": "fast"}
+    strategy.labels = lambda ctx: up
+    result = backtest(bars, make_signals(strategy, prepared.ctx))
+    run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="btcusd_1h",
+                   symbol=None, fee=0.0, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0, device="cpu")
+    np.testing.assert_allclose(run.prediction, 2 * members.mean(axis=1) - 1)
+    assert run.has_model and set(np.unique(run.actual[np.isfinite(run.actual)])) == {-1.0, 1.0}
+    text = write_run_report(run, tmp_path / "ensemble.html").read_text()
+    check_page(text, RUN_FIGURES + ML_FIGURES)
+    assert "down" in json.dumps(figure_blocks(text)["fig-confusion"]["data"])

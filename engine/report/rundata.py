@@ -10,6 +10,9 @@ renamed into place, so it exists whole or not at all):
                       device, ML metrics, walk-forward folds
     DIR/series.parquet  per bar: close, and when the strategy has a model the
                       prediction, the actual value it predicts (the label) and the fold
+                      (an ensemble's prediction is its members' mean; a probability
+                      of "up" against 0/1 labels is stored as the score 2p - 1 against
+                      +1/-1, the form of a signed forecast)
 """
 
 from __future__ import annotations
@@ -107,6 +110,30 @@ def _label_array(strategy: Any, ctx: Any) -> np.ndarray | None:
     return y[:, 0] if y.ndim == 2 else y
 
 
+def _prediction_array(preds: pd.DataFrame) -> np.ndarray | None:
+    """The model's per-bar output as one float array: the ``prediction`` column; for an
+    ensemble (``prediction_0``, ``prediction_1``, ...) the members' mean, the ensemble's
+    probability; for a classifier (``logits_*``) the predicted class index."""
+    if "prediction" in preds.columns:
+        return preds["prediction"].to_numpy(dtype="float64")
+    members = preds.filter(regex=r"^prediction_\d+$")
+    if members.shape[1]:
+        return members.to_numpy(dtype="float64").mean(axis=1)
+    logits = [c for c in preds.columns if c.startswith("logits_")]
+    if not logits:
+        return None
+    arr = preds[logits].to_numpy(dtype="float64")
+    ok = np.isfinite(arr).all(axis=1)
+    return np.where(ok, np.nanargmax(np.where(ok[:, None], arr, 0.0), axis=1), np.nan)
+
+
+def _is_probability(pred: np.ndarray, actual: np.ndarray) -> bool:
+    """A probability of "up" against 0/1 labels (not class indices: those are whole)."""
+    p, a = pred[np.isfinite(pred)], actual[np.isfinite(actual)]
+    return bool(len(p) and len(a) and np.isin(a, (0.0, 1.0)).all() and (p >= 0).all() and (p <= 1).all()
+                and not np.isin(p, (0.0, 1.0)).all())
+
+
 def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
              symbol: str | None, fee: float, fixed_fee: float, slippage: float, fill: str, cash: float,
              device: str, funnel: dict[str, Any] | None = None) -> RunData:
@@ -121,15 +148,10 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
     pred = actual = fold = None
     preds = prepared.ctx.predictions
     if preds is not None:
-        if "prediction" in preds.columns:
-            pred = preds["prediction"].to_numpy(dtype="float64")
-        else:
-            logits = [c for c in preds.columns if c.startswith("logits_")]
-            if logits:  # a classifier: the predicted class index
-                arr = preds[logits].to_numpy(dtype="float64")
-                ok = np.isfinite(arr).all(axis=1)
-                pred = np.where(ok, np.nanargmax(np.where(ok[:, None], arr, 0.0), axis=1), np.nan)
+        pred = _prediction_array(preds)
         actual = _label_array(strategy, prepared.ctx)
+        if pred is not None and actual is not None and _is_probability(pred, actual):
+            pred, actual = 2.0 * pred - 1.0, 2.0 * actual - 1.0  # a score centred on 0 against +1/-1
         if "fold" in preds.columns:
             fold = preds["fold"].to_numpy(dtype="float64")
     has_model = prepared.model is not None
