@@ -82,15 +82,21 @@ def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile,
         import numpy as np
 
         from engine.pipeline import make_signals, prepare
+        from engine.simulation import backtest
 
         strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
         prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, quiet=quiet)
         ctx = prepared.ctx
-        target = make_signals(strategy, ctx).target.iloc[:, 0]
+        signals = make_signals(strategy, ctx)
         details = strategy.details(ctx)
+        trades = backtest(bars, signals).trades
     except (ValueError, OSError, KeyError) as exc:
         fail(debug, exc)
-    held = target.ffill().fillna(0.0)
+    target = signals.target.iloc[:, 0]
+    # the rule's decision at the last bar: with reentry a bar without an explicit signal is
+    # neutral (0); otherwise a NaN target keeps the standing one
+    decision = target.fillna(0.0) if signals.reentry else target.ffill().fillna(0.0)
+    held = trades[(trades["col"] == 0) & trades["is_open"]]
 
     def last(values):
         v = float(np.asarray(values, dtype="float64").ravel()[-1]) if values is not None else float("nan")
@@ -113,9 +119,13 @@ def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile,
     out = {
         "timestamp": str(bars.index[-1]), "ticker": bars.attrs.get("symbol") or source or strategy.data,
         "strategy": strategy.name, "synthetic": bool(bars.attrs.get("synthetic")),
-        "signal": int(held.iloc[-1]), "confidence": last(details.get("confidence")),
+        "signal": int(decision.iloc[-1]),
+        "position": int(1 if held["side"].iloc[0] == "long" else -1) if len(held) else 0,
+        "position_since": str(held["entry_time"].iloc[0]) if len(held) else None,
+        "confidence": last(details.get("confidence")),
         "predicted_price": predicted, "current_price": current,
         "price_difference": None if predicted is None else predicted - current, "threshold": threshold,
+        "details": {k: last(v) for k, v in details.items() if k not in ("confidence", "predicted_price", "threshold")},
         "indicators": {k: (None if not np.isfinite(v) else float(v)) for k, v in ctx.features.iloc[-1].items()},
         "model_info": model_info,
     }

@@ -79,6 +79,8 @@ class Grid:
     def columns(self) -> pd.Index:
         """Engine column index: the param values (a MultiIndex when several vary)."""
         varying = [c for c in self.frame.columns if self.frame[c].nunique() > 1] or list(self.frame.columns[:1])
+        if not varying:  # a strategy without signal params
+            return pd.RangeIndex(len(self.frame))
         return pd.MultiIndex.from_frame(self.frame[varying]) if len(varying) > 1 else pd.Index(
             self.frame[varying[0]], name=varying[0])
 

@@ -109,6 +109,11 @@ class AttentionEnsembleLSTM(Strategy):
         size = np.where(size > 0, size, 1.0)  # placeholder where no entry can happen (the engine wants (0, 1])
         return Signals(target=target, size=size)
 
+    def details(self, ctx):
+        """The ensemble's probability of an up move and its confidence (1 - std)."""
+        prob, conf = self.probability(ctx)
+        return {"probability": prob[:, 0], "confidence": conf[:, 0]}
+
     def ml_metrics(self, ctx):
         from models.metrics import accuracy, confusion_matrix, log_loss, roc_auc
 

@@ -39,3 +39,42 @@ def test_train_then_signal_json_schema(tmp_path):
 def test_train_refuses_a_model_free_plugin(tmp_path):
     out = bt_env(tmp_path, "train", "strategies/sma_cross.py")
     assert out.returncode == 2 and out.stderr.strip() == "Error: sma_cross has no model to train"
+
+
+LATE = '''
+import numpy as np
+from engine import Signals
+from engine.strategy import Strategy
+
+
+class Late(Strategy):
+    name = "late"
+    data = "btcusd_1h"
+
+    def signals(self, ctx, p):
+        target = np.full(len(ctx.bars), np.nan)
+        target[-10] = 1.0  # one explicit long, then "keep"
+        return Signals(target=target, sl=STOP, reentry=REENTRY)
+'''
+
+
+def test_signal_is_the_rules_decision_and_position_the_engines(tmp_path):
+    """Reentry targets: a bar without an explicit signal is neutral, and a stop that
+    closed the trade shows as position 0 (``signal`` used to repeat the stale +1).
+    Keep-targets: the standing +1, held since the fill after the signal bar."""
+    import pandas as pd
+
+    from data import load
+
+    bars = load("btcusd_1h", start="2018-01-01", end="2018-02-01", warn=False)
+    runs = {}
+    for name, stop, reentry in (("stopped", "0.0001", "True"), ("held", "None", "False")):
+        path = tmp_path / f"{name}.py"
+        path.write_text(LATE.replace("STOP", stop).replace("REENTRY", reentry))
+        out = bt_env(tmp_path, "signal", str(path), "--start", "2018-01-01", "--end", "2018-02-01", "--quiet")
+        assert out.returncode == 0, out.stderr
+        runs[name] = json.loads(out.stdout)
+    assert runs["stopped"]["signal"] == 0 and runs["stopped"]["position"] == 0
+    assert runs["stopped"]["position_since"] is None
+    assert runs["held"]["signal"] == 1 and runs["held"]["position"] == 1
+    assert pd.Timestamp(runs["held"]["position_since"]) == bars.index[-9]
