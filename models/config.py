@@ -38,7 +38,8 @@ class TrainConfig:
         "sltp" (class-weighted cross-entropy + ``sl_weight`` x smooth-L1(SL) +
         ``tp_weight`` x smooth-L1(TP); targets are (class, sl, tp)).
     lr, weight_decay: Adam's learning rate and L2 penalty (torch's coupled weight decay,
-        the same as an L2 term in the loss).
+        the same as an L2 term in the loss) on the weight matrices only: biases and
+        batch-norm scales are not decayed, as with Keras's kernel regularizers.
     epochs, batch_size: upper bound on passes over the training part; samples per step.
     clip_norm: gradient clipping by global norm; None disables.
     patience, min_delta: early stopping after ``patience`` epochs whose monitored loss

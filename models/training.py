@@ -139,6 +139,15 @@ def _split(n: int, train: TrainConfig) -> tuple[int, int]:
     return n_train, n_val
 
 
+def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Adam param groups: the L2 penalty on weight matrices (2-D and up: dense kernels,
+    LSTM input and recurrent kernels), none on biases and normalization scales."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def _autocast(device: torch.device, enabled: bool, dtype: torch.dtype = torch.float16) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
 
@@ -228,7 +237,7 @@ def _train(
     train_idx = torch.arange(n_train)
     val_idx = torch.arange(len(X) - n_val, len(X))
     loss_fn = make_loss(train, _take(y, train_idx, torch.device("cpu")), device, clamp=getattr(model, "clamp", None))
-    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    optimizer = torch.optim.Adam(_decay_groups(model, train.weight_decay), lr=train.lr)
     scheduler = None
     if train.lr_patience is not None:
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

@@ -26,8 +26,10 @@ when confidence > min_confidence (0.65): long when p > 0.5 + margin, short when
 p < 0.5 - margin (margin 0 by default, ours), else flat. Size on entry, a fraction of
 equity: edge x confidence x kelly_fraction with edge = |p - 0.5| x 2, capped at 1
 (kelly_fraction = 1 is the seed's rule) and rounded to 0.0001 (whole basis points of
-equity, ours; a size that rounds to 0 means no trade). A trade lasts while
-the signal keeps its side; the seed gave no exit besides the signal.
+equity, ours; a size that rounds to 0 means no trade). The target is set every bar,
+so a trade lasts while p stays on its side and both filters hold: a bar whose
+confidence falls to 0.65 or whose size rounds to 0 closes it (the seed gave no exit
+besides the signal).
 
 ML metrics (out of sample, bars with a prediction and a label): directional accuracy
 (p > 0.5 vs the label), ROC AUC of p, log loss, the confusion matrix counts, mean

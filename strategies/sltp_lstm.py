@@ -31,7 +31,10 @@ Signal at bar t (filled at t+1's open): the argmax class, if its softmax probabi
 >= min_prob (else no trade): buy +1, sell -1. The entry carries its predicted SL and TP,
 clipped to [stop_min, stop_max] (NaN where no prediction), as per-bar Signals(sl, tp),
 so each trade gets its own stops; ``max_hold`` (default = 24, the label's vertical
-barrier) closes it. Every buy or sell call is an entry signal (``Signals.reentry``):
+barrier) closes it. The label and the trade are one bar apart: the label measures
+from close[t] over bars t+1 .. t+horizon, while the trade enters at open[t+1], puts
+its stops around that fill, and checks them from bar t+2 (a touch during bar t+1 counts
+in the label but cannot stop the trade). Every buy or sell call is an entry signal (``Signals.reentry``):
 while flat it opens a trade at the next open, also right after a stop or ``max_hold``
 exit; an opposite call reverses the trade; no-trade bars keep it (``exit_on_neutral=1``
 closes it there).

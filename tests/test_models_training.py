@@ -197,3 +197,21 @@ def test_cuda_full_profile_trains_every_network():
         result = fit(ModelConfig(network, train=TrainConfig(loss=loss, epochs=2)), X, y, device="cuda", quiet=True)
         assert result.config.profile == "full"
         assert all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
+
+
+def test_weight_decay_reaches_weight_matrices_only():
+    """The crypto system's L2 penalty, as a Keras kernel regularizer applies it: with a
+    loss whose gradient is zero, one Adam step moves every weight matrix (the decay
+    term) and leaves biases and batch-norm scales exactly where they were."""
+    from models.config import build_model
+    from models.training import _decay_groups
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("crypto", n_features=4, profile="fast"))
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = torch.optim.Adam(_decay_groups(model, 0.1), lr=0.01)
+    (model(torch.randn(8, 10, 4)) * 0.0).sum().backward()
+    optimizer.step()
+    for name, p in model.named_parameters():
+        moved = not torch.equal(p.detach(), before[name])
+        assert moved == (p.ndim >= 2), name

@@ -47,7 +47,7 @@ ALWAYS_FINITE = ("total_return", "cagr", "ann_volatility", "max_drawdown", "trad
 UNIT_METRICS = {  # ML metrics that must be finite and in [0, 1]
     "crypto_lstm": ("direction_accuracy",),
     "etf50_lstm": ("accuracy", "buy_accuracy", "sell_accuracy", "direction_accuracy", "buy_share"),
-    "price_lstm": ("direction_accuracy", "buy_threshold_crossed", "sell_threshold_crossed"),
+    "price_lstm": ("direction_accuracy", "buy_threshold_crossed", "sell_threshold_crossed", "timing_accuracy"),
     "attention_ensemble": ("directional_accuracy", "roc_auc", "mean_confidence", "traded_share"),
     "sltp_lstm": ("accuracy",),
 }
@@ -123,6 +123,7 @@ def test_ml_metrics_fit_together(cli):
                                             / etf["predicted_bars"])
     assert finite(att["log_loss"]) and att["log_loss"] > 0
     assert finite(price["mae"]) and price["mse"] >= 0 and -1 <= price["change_correlation"] <= 1
+    assert 0 < price["signal_bars"] <= price["predicted_bars"]
     assert finite(sltp["sl_mae"]) and finite(sltp["tp_mae"]) and sltp["sl_mae"] >= 0
 
 
@@ -200,6 +201,13 @@ def test_trades_follow_signals(cli, cache_dir, name):
         assert funnel["long"][-1]["left"] + funnel["short"][-1]["left"] > 0
     else:
         assert funnel == {}
+
+    if name == "price_lstm":  # timing accuracy, by hand: signal bars whose next close moved their way
+        close = bars["close"].to_numpy()
+        target = signals.target.to_numpy()[:, 0]
+        called = np.isfinite(target) & (target != 0) & np.isfinite(np.r_[close[1:], np.nan])
+        right = np.sign(np.r_[close[1:], np.nan] - close)[called] == target[called]
+        assert first["ml"]["signal_bars"] == called.sum() and first["ml"]["timing_accuracy"] == right.mean()
 
     combos = pd.DataFrame(grid)
     if name == "sltp_lstm":  # trade the surer half of the calls, so signals come and go
