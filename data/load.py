@@ -92,12 +92,14 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> tuple[st
     """(display name, frame indexed by UTC timestamps with normalized columns, synthetic?)."""
     if is_synthetic(source):
         if symbol is not None:
-            raise DataError(f"{source}: synthetic data has no symbols; drop symbol={symbol!r}")
+            raise DataError(f"{source}: synthetic data has no symbols; leave out symbol={symbol!r} "
+                            "(--symbol)")
         return str(source), synthetic(str(source)), True
     if isinstance(source, str) and source in SAMPLES:
         path, name = SAMPLES[source].path, source
         if symbol is not None:
-            raise DataError(f"{source}: an embedded sample holds one instrument; drop symbol={symbol!r}")
+            raise DataError(f"{source}: an embedded sample holds one instrument; leave out "
+                            f"symbol={symbol!r} (--symbol)")
     else:
         path, name = Path(source).expanduser(), str(source)
         if not path.exists():
@@ -138,7 +140,8 @@ def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataF
         listed = out[[c for c in out.columns if c not in keep]].notna().any(axis=1).to_numpy()
         return out.iloc[int(np.argmax(listed)):] if listed.any() else out.iloc[:0]  # rows before listing are empty
     if symbol is not None:
-        raise DataError(f"{name}: the file has no symbol column or SYM:field columns; drop symbol={symbol!r}")
+        raise DataError(f"{name}: the file has no symbol column or SYM:field columns; leave out "
+                        f"symbol={symbol!r} (--symbol)")
     return raw
 
 
@@ -195,8 +198,8 @@ def _bound(value, name: str, what: str) -> str | pd.Timestamp | None:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise DataError(f"{name}: cannot read {what}={value!r} as a time; use ISO 8601 like 2019-01-31 or "
-                        "2019-01-31T14:00Z") from None
+        raise DataError(f"{name}: cannot read {what}={value!r} (--{what}) as a time; use ISO 8601 like "
+                        "2019-01-31 or 2019-01-31T14:00Z") from None
     if isinstance(value, str) and ts.tz is None:
         return value  # partial-date string semantics, in the index's zone (UTC)
     return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")

@@ -83,7 +83,8 @@ def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
         columns = [r[1] for r in con.execute(f"pragma table_info({SQLITE_TABLE})")]
         if "symbol" not in columns:
             if symbol is not None:
-                raise DataError(f"{path}: table {SQLITE_TABLE!r} has no symbol column; drop symbol={symbol!r}")
+                raise DataError(f"{path}: table {SQLITE_TABLE!r} has no symbol column; leave out symbol={symbol!r} "
+                                "(--symbol)")
             return pd.read_sql_query(f"select * from {SQLITE_TABLE}", con)
         symbols = [r[0] for r in con.execute(f"select distinct symbol from {SQLITE_TABLE} order by symbol")]
         if symbol is None:

@@ -101,8 +101,8 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
     if dup.any():
         add(Problem("error", "duplicates", "timestamp", int(index.duplicated().sum()), _stamps(index, dup),
                     f"{source}: column 'timestamp': {int(index.duplicated().sum())} duplicate timestamp(s), first at "
-                    f"{_fmt(_stamps(index, dup))}; remove them in the source or load with "
-                    "repair=('duplicates',) (--drop-duplicates) to keep the last row of each"))
+                    f"{_fmt(_stamps(index, dup))}; remove or merge those rows in the file (from Python, "
+                    "load(..., repair=('duplicates',)) keeps the last row of each)"))
     values = {c: bars[c].to_numpy(dtype="float64") for c in REQUIRED}
     for c in REQUIRED:
         bad = ~np.isfinite(values[c])
@@ -147,8 +147,8 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
         where = np.flatnonzero(gaps)
         add(Problem("warning", "gaps", "timestamp", int(gaps.sum()), tuple(index[where[:SHOW]]),
                     f"{source}: {int(gaps.sum())} gap(s) in a regular {step_name(step)} series, first after "
-                    f"{_fmt(index[where[:SHOW]])}; load with repair=('gaps',) (--fill-gaps) to insert flat "
-                    "zero-volume bars"))
+                    f"{_fmt(index[where[:SHOW]])}; fill them in the file if they matter (from Python, "
+                    "load(..., repair=('gaps',)) inserts flat zero-volume bars)"))
     return report
 
 

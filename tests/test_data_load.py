@@ -118,6 +118,19 @@ def test_newest_first_gzip_csv_with_banner(tmp_path):
     assert_bars(load(path), bars)
 
 
+def test_symbol_and_range_messages_name_the_cli_option_too(tmp_path):
+    with pytest.raises(DataError, match=r"synthetic data has no symbols; leave out symbol='ETH' \(--symbol\)$"):
+        load("synthetic:gbm?bars=10", symbol="ETH")
+    with pytest.raises(DataError, match=r"holds one instrument; leave out symbol='ETH' \(--symbol\)$"):
+        load("btcusd_1h", symbol="ETH")
+    make_bars().reset_index().to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(DataError, match=r"no symbol column or SYM:field columns; leave out symbol='ETH' "
+                                        r"\(--symbol\)$"):
+        load(tmp_path / "x.csv", symbol="ETH")
+    with pytest.raises(DataError, match=r"cannot read start='yesterday' \(--start\) as a time; use ISO 8601"):
+        load(tmp_path / "x.csv", start="yesterday")
+
+
 def test_raw_shared_coinbase_file_matches_the_embedded_sample():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)

@@ -62,12 +62,31 @@ def test_duplicates_are_an_error_unless_repair_is_asked(tmp_path):
     dup = pd.concat([bars, bars.iloc[[3]] * 1.01]).sort_index(kind="stable")
     path = write(tmp_path, dup)
     with pytest.raises(DataError, match=r"column 'timestamp': 1 duplicate timestamp\(s\), first at "
-                                        r"2021-03-01 03:00:00\+00:00, 2021-03-01 03:00:00\+00:00; remove them .* "
-                                        r"repair=\('duplicates',\)"):
+                                        r"2021-03-01 03:00:00\+00:00, 2021-03-01 03:00:00\+00:00; remove or merge "
+                                        r"those rows in the file \(from Python, load\(\.\.\., "
+                                        r"repair=\('duplicates',\)\) keeps the last row of each\)$"):
         load(path)
     fixed = load(path, repair=["duplicates"])
     assert len(fixed) == 6 and fixed.attrs["dropped_duplicates"] == 1
     assert fixed["close"].iloc[3] == pytest.approx(bars["close"].iloc[3] * 1.01)  # the last row of each kept
+
+
+def test_messages_name_no_cli_flag_that_does_not_exist():
+    """Every ``--flag`` a data message suggests exists on `bt run` and `bt data show`."""
+    import re
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    flags = set()
+    for path in Path("data").glob("*.py"):
+        flags |= set(re.findall(r"\(--([a-z][a-z-]+)\)", path.read_text()))
+    assert "symbol" in flags
+    for command in (["run", "--help"], ["data", "show", "--help"]):
+        text = CliRunner().invoke(main, command).output
+        assert not [f for f in flags if f"--{f}" not in text], command
 
 
 def test_unreadable_values_and_timestamps(tmp_path):
@@ -99,8 +118,9 @@ def test_gaps_in_a_24_7_series_are_a_warning_and_fill_on_request(tmp_path):
     holed = bars.drop(bars.index[[4, 5, 9]])
     path = write(tmp_path, holed)
     with pytest.warns(DataWarning, match=r"bad.csv: 2 gap\(s\) in a regular 1h series, first after "
-                                         r"2021-03-01 03:00:00\+00:00, 2021-03-01 08:00:00\+00:00; .*"
-                                         r"repair=\('gaps',\)"):
+                                         r"2021-03-01 03:00:00\+00:00, 2021-03-01 08:00:00\+00:00; fill them in the "
+                                         r"file if they matter \(from Python, load\(\.\.\., repair=\('gaps',\)\) "
+                                         r"inserts flat zero-volume bars\)$"):
         loaded = load(path)
     assert len(loaded) == 9
     filled = load(path, repair=["gaps"], warn=False)
