@@ -10,6 +10,7 @@ source: ``source``, ``symbol``, ``synthetic``, ``timeframe`` (and ``filled_bars`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd
 
 from data.columns import ALIASES, FIELDS, canonical, resolve
 from data.errors import DataError
-from data.readers import SQLITE_SUFFIXES, read_table, suffix
+from data.readers import OTHER_DELIMITERS, SQLITE_SUFFIXES, read_table, suffix
 from data.repair import REPAIRS, drop_duplicates, fill_gaps
 from data.resample import resample
 from data.samples import SAMPLES, samples
@@ -43,7 +44,9 @@ def load(
     """Load, normalize and validate bars.
 
     source: an embedded sample name (``data.samples()``), a path to a .csv, .csv.gz,
-        .parquet, .feather or .sqlite/.db file, or a ``synthetic:`` spec.
+        .parquet, .feather or .sqlite/.db file, or a ``synthetic:`` spec. A CSV is
+        comma-separated, or ``;``-, tab- or ``|``-separated when its header line
+        has no comma (see data.readers); decimals are written with ``.``.
     symbol: for a SQLite ``candles`` table or a CSV with a ``symbol`` column, the
         rows of that symbol; for a wide CSV (``BTC:open, ..., ETH:open, ...``), that
         symbol's columns.
@@ -154,8 +157,13 @@ def _normalize(raw: pd.DataFrame, name: str, tz: str | None) -> pd.DataFrame:
     mapping = resolve(list(raw.columns))
     frame = raw.rename(columns=mapping)
     if "timestamp" not in frame.columns:
-        raise DataError(f"{name}: no timestamp column (columns found: {', '.join(map(str, raw.columns))}); "
-                        "name it timestamp, time or date")
+        found = ", ".join(map(str, raw.columns))
+        seps = [repr(d) if d != "\t" else "tab" for d in OTHER_DELIMITERS if any(d in str(c) for c in raw.columns)]
+        if seps:
+            raise DataError(f"{name}: no timestamp column (columns found: {found}); the header seems to use "
+                            f"{' and '.join(seps)} as well as ',' as delimiter: use one (bt reads ',', or ';', tab "
+                            "or '|' when the header has no comma)")
+        raise DataError(f"{name}: no timestamp column (columns found: {found}); name it timestamp, time or date")
     index = to_utc_index(frame["timestamp"], where=f"{name}: column {_orig(mapping, 'timestamp')!r}", tz=tz)
     out = {}
     for col in frame.columns:
@@ -167,8 +175,11 @@ def _normalize(raw: pd.DataFrame, name: str, tz: str | None) -> pd.DataFrame:
             unreadable = numeric.isna() & values.notna()
             if unreadable.any():
                 row = int(np.flatnonzero(unreadable.to_numpy())[0])
+                fix = "fix that row in the source"
+                if re.fullmatch(r"[-+]?\d+,\d+", str(values.iloc[row]).strip()):
+                    fix = "it looks like a decimal comma: bt reads '.' as the decimal point, so export with '.'"
                 raise DataError(f"{name}: column {_orig(mapping, col)!r}: cannot read {values.iloc[row]!r} as a "
-                                f"number at {index[row]}; fix that row in the source")
+                                f"number at {index[row]}; {fix}")
             out[col] = numeric.to_numpy(dtype="float64")
         elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             out[col] = values.to_numpy(dtype="float64")

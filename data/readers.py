@@ -1,12 +1,14 @@
 """Read a file into a raw DataFrame of original columns, one row per record.
 
 No interpretation happens here beyond what the format needs: CSV (plain or gzip,
-a one-line banner above the header is skipped), Parquet, Feather, and SQLite
-(a ``candles`` table: timestamp, open, high, low, close, volume, symbol).
+a one-line banner above the header is skipped, the delimiter is read from the header
+line), Parquet, Feather, and SQLite (a ``candles`` table: timestamp, open, high, low,
+close, volume, symbol).
 """
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -20,6 +22,8 @@ CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 SUFFIXES = CSV_SUFFIXES + (".parquet", ".pq", ".feather", ".arrow") + SQLITE_SUFFIXES
 SQLITE_TABLE = "candles"
+OTHER_DELIMITERS = (";", "\t", "|")
+"""Delimiters used when the header line has no comma (``.tsv``: no tab)."""
 
 
 def suffix(path: Path) -> str:
@@ -50,13 +54,38 @@ def read_table(path: Path, *, symbol: str | None = None) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    sep = "\t" if suffix(path) == ".tsv" else ","
+    """A CSV's records. The delimiter is decided from the header line alone: the
+    default (``,``; tab for ``.tsv``) when the header holds it, else whichever of
+    ``;``, tab and ``|`` it holds most. pandas' own sniffing (``sep=None``, i.e.
+    ``csv.Sniffer``) is not used: it reads data rows too, where decimal commas
+    (``1,5;2,0``) or commas inside quoted fields mislead it, while a header names
+    columns and holds only delimiters between them."""
+    default = "\t" if suffix(path) == ".tsv" else ","
+    lines = _head(path, 2)
+    sep = delimiter(lines[0] if lines else "", default)
     frame = pd.read_csv(path, sep=sep)
     if not _has_timestamp(frame.columns) and len(frame):
+        sep = delimiter(lines[1] if len(lines) > 1 else "", default)
         banner = pd.read_csv(path, sep=sep, skiprows=1)  # a banner line above the header
         if _has_timestamp(banner.columns):
             return banner
     return frame
+
+
+def delimiter(header: str, default: str = ",") -> str:
+    """The delimiter of a CSV ``header`` line (see ``_read_csv``)."""
+    if default in header:
+        return default
+    counts = {d: header.count(d) for d in OTHER_DELIMITERS if d != default}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else default
+
+
+def _head(path: Path, n: int) -> list[str]:
+    """The first ``n`` lines of a plain or gzip text file (fewer if it is shorter)."""
+    opener = gzip.open if suffix(path) == ".csv.gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return [line for line in (fh.readline() for _ in range(n)) if line]
 
 
 def _has_timestamp(columns) -> bool:

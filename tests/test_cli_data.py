@@ -59,3 +59,21 @@ def test_run_labels_synthetic_data():
     assert json.loads(out.stdout)["synthetic"] is True
     text = bt("run", "strategies/sma_cross.py", "--data", "synthetic:gbm?bars=2000&seed=3", "--no-report")
     assert "(SYNTHETIC data)" in text.stdout.splitlines()[0]
+
+
+def _sample_csv(tmp_path, name, sep=",", order=None):
+    from data import load
+
+    bars = load("btcusd_1h", warn=False).iloc[:300].reset_index()
+    bars["timestamp"] = bars["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    (bars if order is None else bars.iloc[order]).to_csv(tmp_path / name, index=False, sep=sep)
+    return str(tmp_path / name)
+
+
+def test_run_and_show_read_a_semicolon_csv(tmp_path):
+    path = _sample_csv(tmp_path, "semi.csv", sep=";")
+    out = bt("run", "strategies/sma_cross.py", "--data", path, "--no-report")
+    assert out.returncode == 0, out.stderr
+    assert "300 bars" in out.stdout.splitlines()[0]
+    show = bt("data", "show", path, "--json")
+    assert show.returncode == 0 and json.loads(show.stdout)["bars"] == 300

@@ -118,6 +118,33 @@ def test_newest_first_gzip_csv_with_banner(tmp_path):
     assert_bars(load(path), bars)
 
 
+@pytest.mark.parametrize(("sep", "name"), [(";", "x.csv"), ("\t", "x.csv"), ("|", "x.txt"), (";", "x.csv.gz")])
+def test_semicolon_tab_and_pipe_delimited_csv_are_read(tmp_path, sep, name):
+    bars = make_bars()
+    path = tmp_path / name
+    bars.reset_index().to_csv(path, index=False, sep=sep)
+    assert_bars(load(path), bars)
+    with gzip.open(tmp_path / "banner.csv.gz", "wt") as fh:  # a banner line above a ';' header
+        fh.write("Exported from somewhere\n")
+        bars.reset_index().to_csv(fh, index=False, sep=sep)
+    assert_bars(load(tmp_path / "banner.csv.gz"), bars)
+
+
+def test_decimal_commas_and_mixed_delimiters_are_named(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("timestamp;open;high;low;close;volume\n2021-03-01T00:00Z;1,5;2;1;1,5;3\n")
+    with pytest.raises(DataError, match=r"eu.csv: column 'open': cannot read '1,5' as a number at 2021-03-01 "
+                                        r"00:00:00\+00:00; it looks like a decimal comma: bt reads '\.' as the "
+                                        r"decimal point, so export with '\.'$"):
+        load(path)
+    path = tmp_path / "mixed.csv"
+    path.write_text("timestamp;open;high;low,close,volume\n2021-03-01T00:00Z;1;2;1,1,3\n")
+    with pytest.raises(DataError, match=r"mixed.csv: no timestamp column \(columns found: timestamp;open;high;low, "
+                                        r"close, volume\); the header seems to use ';' as well as ',' as delimiter: "
+                                        r"use one \(bt reads ',', or ';', tab or '\|' when the header has no comma\)"):
+        load(path)
+
+
 def test_symbol_and_range_messages_name_the_cli_option_too(tmp_path):
     with pytest.raises(DataError, match=r"synthetic data has no symbols; leave out symbol='ETH' \(--symbol\)$"):
         load("synthetic:gbm?bars=10", symbol="ETH")
