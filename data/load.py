@@ -5,7 +5,15 @@ Bars: a DataFrame with a sorted, unique, tz-aware UTC DatetimeIndex named
 columns such as ``ivx`` are kept as float64). One row per bar, labelled by the bar's
 open time; a decision "at bar t" may use everything in row t. ``attrs`` records the
 source: ``source``, ``symbol``, ``synthetic``, ``timeframe`` (and ``filled_bars`` /
-``dropped_duplicates`` when repairs were asked for).
+``dropped_duplicates`` when repairs were asked for); for data.check's messages,
+``out_of_order`` when the file's rows were not in time order, ``duplicate_rows`` when
+duplicates were kept (``validate=False``) and ``mixed_offsets`` when either happened
+in a file whose timestamps carry several UTC offsets.
+
+Row numbers in messages are data rows: 1 is the first row after the header (a CSV's
+line number is the data row plus one, plus one more for a banner line above the
+header). A newest-first file is sorted silently; rows that break the file's order
+(oldest- or newest-first) are sorted too, with a DataWarning naming the first.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,8 +33,8 @@ from data.repair import REPAIRS, drop_duplicates, fill_gaps
 from data.resample import resample
 from data.samples import SAMPLES, samples
 from data.synthetic import is_synthetic, synthetic
-from data.timestamps import to_utc_index
-from data.validate import check
+from data.timestamps import to_utc_index, utc_offsets
+from data.validate import SHOW, check
 
 
 def load(
@@ -67,13 +76,24 @@ def load(
     unknown = [r for r in repair if r not in REPAIRS]
     if unknown:
         raise DataError(f"repair={unknown!r}: unknown repair; choose from {', '.join(REPAIRS)}")
-    name, frame, is_synth = _read(source, symbol=symbol, tz=tz)
+    name, frame, is_synth, rows, stamps = _read(source, symbol=symbol, tz=tz)
+    order = _order_note(frame.index, rows)
+    mixed = _offset_mix(stamps, rows) if stamps is not None and (order or frame.index.has_duplicates) else None
+    if rows is not None:
+        frame[_ROW] = rows  # the file's data row of each bar, through sorting, repair and slicing
     frame = frame.sort_index(kind="stable")
     if "duplicates" in repair:
         before = len(frame)
         frame = drop_duplicates(frame)
         frame.attrs["dropped_duplicates"] = before - len(frame)
     frame = _slice(frame, start, end, name)
+    rows = frame.pop(_ROW).to_numpy() if rows is not None else None
+    if order is not None:
+        frame.attrs["out_of_order"] = order
+    if mixed is not None:
+        frame.attrs["mixed_offsets"] = mixed
+    if rows is not None and frame.index.has_duplicates:
+        frame.attrs["duplicate_rows"] = _duplicate_rows(frame.index, rows)
     report = check(frame, source=name)
     if validate:
         report.raise_errors()
@@ -91,13 +111,23 @@ def load(
     return frame
 
 
-def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> tuple[str, pd.DataFrame, bool]:
-    """(display name, frame indexed by UTC timestamps with normalized columns, synthetic?)."""
+_ROW = "__data_row__"
+
+
+class _Read(NamedTuple):
+    name: str  # the source as messages name it
+    frame: pd.DataFrame  # indexed by UTC timestamps, in the file's row order, normalized columns
+    synthetic: bool
+    rows: np.ndarray | None  # each bar's data row in the file (1 = first after the header)
+    stamps: pd.Series | None  # the timestamp column as the file has it
+
+
+def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
     if is_synthetic(source):
         if symbol is not None:
             raise DataError(f"{source}: synthetic data has no symbols; leave out symbol={symbol!r} "
                             "(--symbol)")
-        return str(source), synthetic(str(source)), True
+        return _Read(str(source), synthetic(str(source)), True, None, None)
     if isinstance(source, str) and source in SAMPLES:
         path, name = SAMPLES[source].path, source
         if symbol is not None:
@@ -111,9 +141,13 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> tuple[st
                 "synthetic: spec (e.g. synthetic:gbm?bars=100000&seed=7&freq=1min)"
             )
     raw = read_table(path, symbol=symbol)
-    if suffix(path) not in SQLITE_SUFFIXES:
+    sqlite = suffix(path) in SQLITE_SUFFIXES
+    raw = raw.reset_index(drop=True)  # labels = positions in the file, kept by the symbol selection
+    if not sqlite:
         raw = _select_symbol(raw, symbol, name)
-    return name, _normalize(raw, name, tz), False
+    frame = _normalize(raw, name, tz)
+    rows = None if sqlite else raw.index.to_numpy(dtype="int64") + 1  # a table's rows have no order to cite
+    return _Read(name, frame, False, rows, raw[_timestamp_column(raw)])
 
 
 def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataFrame:
@@ -185,6 +219,50 @@ def _normalize(raw: pd.DataFrame, name: str, tz: str | None) -> pd.DataFrame:
             out[col] = values.to_numpy(dtype="float64")
     columns = [c for c in FIELDS if c in out] + [c for c in out if c not in FIELDS]
     return pd.DataFrame({c: out[c] for c in columns}, index=index)
+
+
+def _timestamp_column(raw: pd.DataFrame):
+    return next(k for k, v in resolve(list(raw.columns)).items() if v == "timestamp")
+
+
+def _order_note(index: pd.DatetimeIndex, rows: np.ndarray | None) -> dict | None:
+    """How the file's rows break its time order, for data.check's warning: None when
+    they are oldest-first or newest-first throughout (ties aside). Else ``count``: rows
+    earlier (newest-first file: later) than the row above them, ``newest_first``, and
+    ``row``/``timestamp``/``previous``: the first such row, its UTC time and the one
+    above it."""
+    diffs = np.diff(index.asi8)
+    newest_first = bool((diffs < 0).sum() > (diffs > 0).sum())
+    bad = diffs > 0 if newest_first else diffs < 0
+    if not bad.any():
+        return None
+    at = int(np.flatnonzero(bad)[0]) + 1
+    return {"count": int(bad.sum()), "newest_first": newest_first, "row": None if rows is None else int(rows[at]),
+            "timestamp": str(index[at]), "previous": str(index[at - 1])}
+
+
+def _offset_mix(stamps: pd.Series, rows: np.ndarray | None) -> str | None:
+    """``'+00:00 on 299 row(s), +05:00 on 1 row(s) from data row 151'`` when the file's
+    timestamps are written with several UTC offsets, else None."""
+    offsets = utc_offsets(stamps)
+    if offsets is None:
+        return None
+    written = pd.Series(offsets).dropna()
+    counts = written.value_counts()
+    if len(counts) < 2:
+        return None
+    parts = [f"{counts.index[0]} on {counts.iloc[0]} row(s)"]
+    for offset, n in counts.iloc[1:SHOW].items():
+        first = int(written.index[written.to_numpy() == offset][0])
+        parts.append(f"{offset} on {n} row(s)" + (f" from data row {rows[first]}" if rows is not None else ""))
+    return ", ".join(parts) + (f" and {len(counts) - SHOW} more" if len(counts) > SHOW else "")
+
+
+def _duplicate_rows(index: pd.DatetimeIndex, rows: np.ndarray) -> dict[str, list[int]]:
+    """``{timestamp: its data rows}`` for the first SHOW timestamps that repeat."""
+    dup = index.duplicated(keep=False)
+    stamps, where = index[dup], rows[dup]
+    return {str(t): sorted(int(r) for r in where[stamps == t]) for t in stamps.unique()[:SHOW]}
 
 
 def _orig(mapping: dict, field: str) -> str:

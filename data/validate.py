@@ -3,7 +3,9 @@
 Errors (DataError): missing columns, no bars, duplicate timestamps, NaN or infinite
 values in OHLCV, non-positive prices, high below max(open, close) or low above
 min(open, close), negative volume, fewer bars than the caller needs.
-Warnings (DataWarning, with counts): zero-volume bars, gaps in a regular series.
+Warnings (DataWarning, with counts): zero-volume bars, gaps in a regular series, and
+rows that were out of time order in the file (data.load records them in the frame's
+``attrs``; so are the file rows of duplicated timestamps, named in that error).
 
 Gaps: the series' step is its most common spacing. In a market that trades every
 day (bars on weekends, or a span too short to contain a weekend), any longer spacing
@@ -26,6 +28,7 @@ REQUIRED = ("open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 SHOW = 3  # offending timestamps named in a message
 TOLERANCE = 1e-9  # relative slack in the high/low consistency checks (float round-off in exports)
+ROWS = "data rows count from 1 after the header"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,19 @@ def _stamps(index: pd.Index, mask: np.ndarray) -> tuple[pd.Timestamp, ...]:
     return tuple(index[np.flatnonzero(mask)[:SHOW]])
 
 
+def _offsets_note(bars: pd.DataFrame) -> str:
+    """``; the timestamps mix UTC offsets (...)`` when data.load found rows out of order
+    or duplicated in a file that mixes offsets (a wrong offset on a row moves it in time)."""
+    offsets = bars.attrs.get("mixed_offsets")
+    return f"; the timestamps mix UTC offsets ({offsets}), each converted to UTC" if offsets else ""
+
+
+def _listing(rows: list[int], most: int = 5) -> str:
+    """``[3, 4, 10]`` -> ``'3, 4 and 10'``; past ``most``: ``'1, 2, 3, 4, 5 and 7 more'``."""
+    words = [str(r) for r in rows[:most]] + ([f"{len(rows) - most} more"] if len(rows) > most else [])
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _fmt(stamps) -> str:
     return ", ".join(str(t) for t in stamps)
 
@@ -99,10 +115,15 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
     index = bars.index
     dup = index.duplicated(keep=False)
     if dup.any():
-        add(Problem("error", "duplicates", "timestamp", int(index.duplicated().sum()), _stamps(index, dup),
-                    f"{source}: column 'timestamp': {int(index.duplicated().sum())} duplicate timestamp(s), first at "
-                    f"{_fmt(_stamps(index, dup))}; remove or merge those rows in the file (from Python, "
-                    "load(..., repair=('duplicates',)) keeps the last row of each)"))
+        stamps = index[dup].unique()
+        known = bars.attrs.get("duplicate_rows") or {}
+        shown = [f"{t} at data rows {_listing(known[str(t)])}" if str(t) in known else str(t) for t in stamps[:SHOW]]
+        note = f" ({ROWS})" if any(str(t) in known for t in stamps[:SHOW]) else ""
+        add(Problem("error", "duplicates", "timestamp", len(stamps), tuple(stamps[:SHOW]),
+                    f"{source}: column 'timestamp': {len(stamps)} timestamp(s) on more than one row"
+                    f"{', first' if len(stamps) > SHOW else ''}: {', '.join(shown)}{note}; remove or merge those rows "
+                    "in the file (from Python, load(..., repair=('duplicates',)) keeps the last row of each)"
+                    + _offsets_note(bars)))
     values = {c: bars[c].to_numpy(dtype="float64") for c in REQUIRED}
     for c in REQUIRED:
         bad = ~np.isfinite(values[c])
@@ -141,6 +162,17 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
     if zero.any():
         add(Problem("warning", "zero_volume", "volume", int(zero.sum()), _stamps(index, zero),
                     f"{source}: {int(zero.sum())} zero-volume bar(s), first at {_fmt(_stamps(index, zero))}"))
+    order = bars.attrs.get("out_of_order")
+    if order:
+        how = "later than the row above them in a newest-first file" if order["newest_first"] else \
+            "earlier than the row above them"
+        where = f"data row {order['row']} (" if order["row"] is not None else "("
+        rows = f"; {ROWS}" if order["row"] is not None else ""
+        mix = _offsets_note(bars)
+        add(Problem("warning", "order", "timestamp", order["count"], (pd.Timestamp(order["timestamp"]),),
+                    f"{source}: column 'timestamp': {order['count']} row(s) {how}, first at {where}"
+                    f"{order['timestamp']}, after {order['previous']}{rows}); the bars were sorted by time: check "
+                    f"those rows, or sort the file{mix}"))
     gaps = gap_mask(index)
     if gaps.any():
         step = spacing(index)

@@ -77,3 +77,27 @@ def test_run_and_show_read_a_semicolon_csv(tmp_path):
     assert "300 bars" in out.stdout.splitlines()[0]
     show = bt("data", "show", path, "--json")
     assert show.returncode == 0 and json.loads(show.stdout)["bars"] == 300
+
+
+def test_run_and_show_warn_about_rows_out_of_order(tmp_path):
+    path = _sample_csv(tmp_path, "order.csv", order=[*range(100), 101, 100, *range(102, 300)])
+    out = bt("run", "strategies/sma_cross.py", "--data", path, "--no-report")
+    assert out.returncode == 0, out.stderr
+    assert ("1 row(s) earlier than the row above them, first at data row 102 (2017-07-05 15:00:00+00:00, after "
+            "2017-07-05 16:00:00+00:00; data rows count from 1 after the header)") in out.stdout + out.stderr
+    show = bt("data", "show", path)
+    assert show.returncode == 0 and "warning: " in show.stdout and "first at data row 102" in show.stdout
+
+
+def test_duplicate_error_through_the_cli_names_rows_and_no_missing_flag(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n"
+                    "2021-01-01T00:00Z,10,11,9,10,5\n"
+                    "2021-01-01T01:00Z,10,11,9,10,5\n"
+                    "2021-01-01T01:00Z,10,11,9,10,6\n"
+                    "2021-01-01T02:00Z,10,11,9,10,5\n")
+    for args in (("run", "strategies/sma_cross.py", "--data", str(path), "--no-report"), ("data", "show", str(path))):
+        out = bt(*args)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        text = out.stdout + out.stderr
+        assert "2021-01-01 01:00:00+00:00 at data rows 2 and 3" in text and "(--" not in text

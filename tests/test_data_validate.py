@@ -61,14 +61,33 @@ def test_duplicates_are_an_error_unless_repair_is_asked(tmp_path):
     bars = make_bars(6)
     dup = pd.concat([bars, bars.iloc[[3]] * 1.01]).sort_index(kind="stable")
     path = write(tmp_path, dup)
-    with pytest.raises(DataError, match=r"column 'timestamp': 1 duplicate timestamp\(s\), first at "
-                                        r"2021-03-01 03:00:00\+00:00, 2021-03-01 03:00:00\+00:00; remove or merge "
-                                        r"those rows in the file \(from Python, load\(\.\.\., "
-                                        r"repair=\('duplicates',\)\) keeps the last row of each\)$"):
+    with pytest.raises(DataError, match=r"column 'timestamp': 1 timestamp\(s\) on more than one row: "
+                                        r"2021-03-01 03:00:00\+00:00 at data rows 4 and 5 \(data rows count from 1 "
+                                        r"after the header\); remove or merge those rows in the file \(from Python, "
+                                        r"load\(\.\.\., repair=\('duplicates',\)\) keeps the last row of each\)$"):
         load(path)
     fixed = load(path, repair=["duplicates"])
     assert len(fixed) == 6 and fixed.attrs["dropped_duplicates"] == 1
     assert fixed["close"].iloc[3] == pytest.approx(bars["close"].iloc[3] * 1.01)  # the last row of each kept
+
+
+def test_duplicate_message_names_distinct_timestamps_with_their_file_rows(tmp_path):
+    bars = make_bars(8)
+    # rows 2 (x3, scattered in the file) and 6 (x2) repeat; the file is otherwise in order
+    frame = pd.concat([bars.iloc[:3], bars.iloc[[2]], bars.iloc[3:7], bars.iloc[[6, 2]], bars.iloc[7:]])
+    path = write(tmp_path, frame)
+    with pytest.raises(DataError) as info:
+        load(path)
+    message = str(info.value)
+    assert ("2 timestamp(s) on more than one row: 2021-03-01 02:00:00+00:00 at data rows 3, 4 and 10, "
+            "2021-03-01 06:00:00+00:00 at data rows 8 and 9 (data rows count from 1 after the header)") in message
+    assert message.count("2021-03-01 02:00:00+00:00") == 1
+    report = check(load(path, validate=False, warn=False), source="x")  # as `bt data show` reports it
+    dups = next(p for p in report.errors if p.check == "duplicates")
+    assert "at data rows 3, 4 and 10" in dups.message and dups.count == 2
+    bare = check(pd.concat([bars, bars.iloc[[1]]]).sort_index(), source="mem")  # no file: no row numbers
+    assert bare.errors[0].message.startswith("mem: column 'timestamp': 1 timestamp(s) on more than one row: "
+                                             "2021-03-01 01:00:00+00:00; remove")
 
 
 def test_messages_name_no_cli_flag_that_does_not_exist():
@@ -145,6 +164,81 @@ def test_session_markets_tolerate_nights_weekends_and_single_holidays(tmp_path):
     intraday.index = day1.append(day2).rename("timestamp")
     report = check(intraday, source="es")
     assert [(p.check, p.count) for p in report.problems] == [("gaps", 1)]
+
+
+def test_rows_out_of_order_mid_file_are_sorted_with_a_warning(tmp_path):
+    bars = make_bars(8)
+    path = write(tmp_path, bars.iloc[[0, 1, 2, 4, 3, 5, 7, 6]])
+    with pytest.warns(DataWarning, match=r"bad.csv: column 'timestamp': 2 row\(s\) earlier than the row above them, "
+                                         r"first at data row 5 \(2021-03-01 03:00:00\+00:00, after "
+                                         r"2021-03-01 04:00:00\+00:00; data rows count from 1 after the header\); "
+                                         r"the bars were sorted by time: check those rows, or sort the file$"):
+        loaded = load(path)
+    pd.testing.assert_frame_equal(loaded[list(bars.columns)], bars, check_freq=False)
+    assert [p.check for p in check(loaded, source="x").warnings] == ["order"]  # as `bt data show` reports it
+
+
+def test_a_newest_first_file_is_sorted_silently_unless_a_row_breaks_its_order(tmp_path):
+    import warnings
+
+    bars = make_bars(8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        load(write(tmp_path, bars.iloc[::-1]))
+    with pytest.warns(DataWarning, match=r"1 row\(s\) later than the row above them in a newest-first file, "
+                                         r"first at data row 4 \(2021-03-01 05:00:00\+00:00, after "
+                                         r"2021-03-01 04:00:00\+00:00; data rows count"):
+        load(write(tmp_path, bars.iloc[[7, 6, 4, 5, 3, 2, 1, 0]]))
+
+
+def test_mixed_utc_offsets_are_converted_and_a_row_they_move_is_reported(tmp_path):
+    bars = make_bars(6)
+    path = write(tmp_path, bars)
+    lines = path.read_text().splitlines()
+    # data row 3 written as 04:00 at +05:00: 23:00 UTC the day before, so it becomes the first bar
+    lines[3] = lines[3].replace("2021-03-01T02:00:00Z", "2021-03-01T04:00:00+05:00")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(DataWarning, match=r"1 row\(s\) earlier than the row above them, first at data row 3 "
+                                         r"\(2021-02-28 23:00:00\+00:00, after 2021-03-01 01:00:00\+00:00; data "
+                                         r"rows count from 1 after the header\); the bars were sorted by time: check "
+                                         r"those rows, or sort the file; the timestamps mix UTC offsets \(\+00:00 on 5 "
+                                         r"row\(s\), \+05:00 on 1 row\(s\) from data row 3\), each converted to UTC$"):
+        loaded = load(path)
+    assert loaded.index[0] == pd.Timestamp("2021-02-28 23:00", tz="UTC")
+    assert list(loaded.index[1:]) == [bars.index[i] for i in (0, 1, 3, 4, 5)]
+    lines[3] = lines[3].replace("2021-03-01T04:00:00+05:00", "2021-03-01T06:00:00+05:00")  # 01:00 UTC: a duplicate
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"2021-03-01 01:00:00\+00:00 at data rows 2 and 3 .* keeps the last row of "
+                                        r"each\); the timestamps mix UTC offsets \(\+00:00 on 5 row\(s\), \+05:00 on "
+                                        r"1 row\(s\) from data row 3\), each converted to UTC$"):
+        load(path)
+
+
+def test_offsets_that_change_in_order_load_silently(tmp_path):
+    """A local-time export across a DST change (+01:00 then +02:00) is one ordered series."""
+    import warnings
+
+    idx = pd.date_range("2021-03-28 00:00", periods=4, freq="1h", tz="UTC")
+    bars = make_bars(4)
+    bars.index = idx.rename("timestamp")
+    frame = bars.reset_index()
+    frame["timestamp"] = [t.tz_convert("Europe/Berlin").isoformat() for t in idx]
+    assert frame["timestamp"].str[-6:].tolist() == ["+01:00", "+02:00", "+02:00", "+02:00"]
+    frame.to_csv(tmp_path / "dst.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        loaded = load(tmp_path / "dst.csv")
+    assert (loaded.index == idx).all()
+
+
+def test_utc_offsets_are_read_from_timestamps_with_a_time_of_day():
+    from data.timestamps import utc_offsets
+
+    stamps = pd.Series(["2020-01-01T00:00:00Z", "2020-01-01 05:00:00+0500", "2020-01-01T01:00:00.123-03",
+                        "2020-01-01T00:00:00.123456789+05:30", "2020-01-01 00:00:00", "2020-01-01",
+                        "2019-10-17 09-AM"])
+    assert list(utc_offsets(stamps)) == ["+00:00", "+05:00", "-03:00", "+05:30", None, None, None]
+    assert utc_offsets(pd.Series([1.6e9, 1.7e9])) is None
 
 
 def test_zero_volume_is_a_warning_not_an_error(tmp_path):
