@@ -3,7 +3,7 @@
     python benchmarks/engine.py [--bars 100000] [--cols 200] [--bt-py-bars 100000]
 
 Data: a seeded synthetic GBM hourly OHLC series (labelled synthetic: the embedded
-real sample has only 20,111 bars). Signals: random +1/-1/0 targets (about one change
+real sample has only 20,106 bars). Signals: random +1/-1/0 targets (about one change
 every 33 bars per column) with a 2% stop-loss, 4% take-profit, 0.1% fee, both
 directions, next-open fills. Prints bar-columns per second and ratios; every
 timing is the best of --repeat runs after one warm-up run (numba compiled); the

@@ -2,7 +2,7 @@
 
     python benchmarks/sweep.py [--combos 10000] [--vbt-combos 1000] [--memory-budget 1024]
 
-Data: the embedded real BTC/USD hourly sample (20,111 bars). Grid: sma_cross with
+Data: the embedded real BTC/USD hourly sample (20,106 bars). Grid: sma_cross with
 fast = 5..104 (step 1) x slow = 110..605 (step 5), 10,000 signal-level combinations
 (every one fast < slow), long/short, 0.1% fee, next-open fills; ``--combos N`` below
 10,000 takes a seeded random subset of it. vectorbt gets the same combinations

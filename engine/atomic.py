@@ -46,11 +46,45 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def check_creatable(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """``path`` resolved, after checking, before any long work, that a file (or with
+    ``directory`` a directory) can be written there: ValueError saying why not."""
+    path = Path(path).expanduser().resolve()
+    if path.is_dir() and not directory:
+        raise ValueError(f"{path} is a directory; give a file name, e.g. {path / 'report.html'}")
+    if path.exists() and directory and not path.is_dir():
+        raise ValueError(f"{path} is a file; give a directory")
+    base = path if directory and path.is_dir() else path.parent
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"{base} is a file, so {path} cannot be created; choose another path")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ValueError(f"no permission to write in {base}; choose another path")
+    return path
+
+
+def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> Path:
+    """``path`` resolved, after checking that writing ``what`` there loses nothing: it
+    must be missing, an empty directory, or a directory holding ``marker`` (one that
+    this kind of writer made before). Otherwise FileExistsError saying what to do."""
+    path = check_creatable(path, directory=True)
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise FileExistsError(f"{path} is a file, not a {what} directory; choose another path")
+        if any(path.iterdir()) and not (path / marker).exists():
+            raise FileExistsError(f"{path} already holds other files (it is not a {what}); "
+                                  "choose a new or empty directory")
+    return path
+
+
 @contextmanager
-def building_dir(path: str | os.PathLike) -> Iterator[Path]:
+def building_dir(path: str | os.PathLike, marker: str, what: str) -> Iterator[Path]:
     """Yield a new empty directory beside ``path`` to fill; when the block ends
-    normally it replaces ``path`` (``replace_dir``), when it raises it is removed."""
-    path = Path(path)
+    normally it replaces ``path`` (``replace_dir``), when it raises it is removed.
+    ``path`` may only be missing, empty or an earlier ``what`` (holding ``marker``):
+    ``check_replaceable``, so nothing else is ever deleted."""
+    path = check_replaceable(path, marker, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         tmp = _temp_name(path)

@@ -25,6 +25,7 @@ differs, since the cut predictions end at bar t.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,6 +124,9 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
     for t in sorted([*model_cuts, *cheap]):
         part = bars.iloc[: t + 1]
         if t in model_cuts and full.ctx.predictions is not None:
+            if not quiet:
+                print(f"{strategy.name}: audit cut {model_cuts.index(t) + 1} of {len(model_cuts)}: retraining on "
+                      f"bars 0..{t:,} ({bars.index[t]})", file=sys.stderr, flush=True)
             prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False, quiet=True).ctx
         else:
             prefix = Context(part, features_of(strategy, part))

@@ -12,7 +12,8 @@ from engine.cli_common import fail as _fail
 from engine.cli_data import data_group
 from engine.cli_strategy import check, signal, train
 from engine.cli_sweep import sweep
-from engine.report.cli import finish_run, report, run_report_path
+from engine.jsonable import json_safe
+from engine.report.cli import check_outputs, finish_run, report, run_report_path
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
@@ -98,6 +99,8 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         from engine.simulation import backtest
 
         strategy = load_strategy(plugin, **_parse_sets(sets))
+        report_path = run_report_path(strategy.name, report_path, no_report, as_json)
+        check_outputs(report=report_path, save=save_dir, cache_dir=cache_dir, model=bool(strategy.network))
         fee = strategy.fee if fee is None else fee
         cash = strategy.cash if cash is None else cash
         bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
@@ -109,22 +112,22 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
                           fill=fill, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
         ml = strategy.ml_metrics(prepared.ctx)
         funnel = signal_funnel(strategy, prepared.ctx)
-        written = finish_run(report=run_report_path(strategy.name, report_path, no_report, as_json), save=save_dir,
+        written = finish_run(report=report_path, save=save_dir,
                              strategy=strategy, bars=bars, result=result, prepared=prepared, ml=ml,
                              source=source or strategy.data, symbol=symbol, fee=fee, fixed_fee=fixed_fee,
                              slippage=slippage, fill=fill, cash=cash, device=device, funnel=funnel)
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:  # fail() re-raises bt's own bugs
         _fail(debug, exc)
     stats = result.stats
     if stats.ndim == 2:  # a plugin that emits several columns: show the first
         stats = stats.iloc[0]
     if as_json:
-        click.echo(json.dumps({"strategy": strategy.name, "params": strategy.values,
+        click.echo(json.dumps(json_safe({"strategy": strategy.name, "params": strategy.values,
                                "data": source or strategy.data, "synthetic": bool(bars.attrs.get("synthetic")),
                                "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
                                "fill": fill, "fee": fee, "data_warnings": data_warnings,
                                "model": prepared.model, "cache_hit": prepared.cache_hit, "folds": prepared.folds,
-                               "stats": stats.to_dict(), "ml": ml, "funnel": funnel}, default=float))
+                               "stats": stats.to_dict(), "ml": ml, "funnel": funnel}), default=str))
         for line in written if not quiet else ():
             click.echo(line, err=True)
         return

@@ -11,8 +11,22 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def fail(debug: bool, exc: Exception):
-    """Re-raise ``exc`` with its traceback under ``--debug``, else as one UserError line."""
-    if debug:
+#: Exception types that mean bad input (path, data, param, plugin) wherever they come from.
+USER_ERRORS = (ValueError, OSError, KeyError)
+
+
+def fail(debug: bool, exc: Exception, user_errors: tuple[type[Exception], ...] = USER_ERRORS):
+    """Report ``exc`` as one UserError line (exit 2) when it is bad input or was raised
+    in a plugin's code (then prefixed with the plugin's file:line); re-raise it with its
+    traceback under ``--debug``, and for anything else, which is a bug in bt."""
+    from engine.plugins import PluginError, plugin_frame
+
+    where = None if isinstance(exc, PluginError) else plugin_frame(exc)
+    if debug or (where is None and not isinstance(exc, user_errors)):
         raise exc
-    raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # str(KeyError) adds quotes
+    line = str(text).splitlines()[0] if str(text) else type(exc).__name__
+    if where is not None:
+        line = (f"{where[0]}:{where[1]}: {type(exc).__name__}: {line} (raised in the plugin's code; "
+                "--debug shows the traceback)")
+    raise UserError(line) from exc

@@ -7,6 +7,7 @@ import json
 import click
 
 from engine.cli_common import UserError, fail
+from engine.jsonable import json_safe
 
 
 @click.group("data")
@@ -32,7 +33,7 @@ def list_samples(as_json: bool) -> None:
                      "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
                      "columns": list(bars.columns), "origin": sample.origin})
     if as_json:
-        click.echo(json.dumps(rows))
+        click.echo(json.dumps(json_safe(rows), default=str))
         return
     header = ("name", "instrument", "frequency", "bars", "range (UTC)")
     table = [(r["name"], r["instrument"], r["frequency"], f"{r['bars']:,}", f"{r['start'][:16]} .. {r['end'][:16]}")
@@ -76,7 +77,7 @@ def show(source: str, symbol, start, end, timeframe, as_json: bool, debug: bool)
         summary["close"] = {"first": float(close.iloc[0]), "last": float(close.iloc[-1]),
                             "min": float(close.min()), "max": float(close.max())}
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(json_safe(summary), default=str))
     else:
         label = "  (SYNTHETIC data, not market prices)" if synthetic else ""
         click.echo(f"source       {source}{label}")

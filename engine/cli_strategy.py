@@ -9,6 +9,7 @@ import sys
 import click
 
 from engine.cli_common import fail
+from engine.jsonable import json_safe
 
 _common = [
     click.argument("plugin", type=click.Path()),
@@ -46,7 +47,9 @@ def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets):
               help="Cut points that retrain the model on the prefix.")
 @click.option("--rule-cuts", type=click.IntRange(min=0), default=200, show_default=True,
               help="More cut points that rerun only the features and the signal rule (cheap).")
-def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cuts, rule_cuts):
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict of each stage as one JSON object.")
+def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cuts, rule_cuts,
+          as_json):
     """No-lookahead audit of PLUGIN: features, predictions and signals (with the rule's
     conditions and details) at bar t must not change when the bars after t are removed.
     One line per stage; exit 1 on failure.
@@ -59,8 +62,14 @@ def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, 
         strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
         stages = audit(strategy, bars, cuts=cuts, rule_cuts=rule_cuts, device="cpu" if device == "auto" else device,
                        profile="fast" if profile == "auto" else profile, quiet=quiet)
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
+    if as_json:
+        click.echo(json.dumps({"strategy": strategy.name, "passed": all(s.passed for s in stages), "stages": [
+            {"stage": s.stage, "passed": s.passed, "cuts": s.cuts, "compared": s.compared,
+             "failures": [{"cut_bar": t, "cut_time": str(bars.index[t]), "column": col, "first_changed": when}
+                          for t, col, when in s.failures]} for s in stages]}))
+        sys.exit(0 if all(s.passed for s in stages) else 1)
     for s in stages:
         if s.passed:
             click.echo(f"PASS  {s.stage:<12} {s.cuts} cut points, {s.compared:,} values unchanged")
@@ -76,7 +85,8 @@ def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, 
 @click.command()
 @common
 @click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
-def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cache_dir):
+@click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the output is always JSON.")
+def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cache_dir, as_json):
     """The latest bar's decision of PLUGIN as one JSON object."""
     try:
         import numpy as np
@@ -90,7 +100,7 @@ def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile,
         signals = make_signals(strategy, ctx)
         details = strategy.details(ctx)
         trades = backtest(bars, signals).trades
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     target = signals.target.iloc[:, 0]
     # the rule's decision at the last bar: with reentry a bar without an explicit signal is
@@ -129,7 +139,7 @@ def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile,
         "indicators": {k: (None if not np.isfinite(v) else float(v)) for k, v in ctx.features.iloc[-1].items()},
         "model_info": model_info,
     }
-    click.echo(json.dumps(out))
+    click.echo(json.dumps(json_safe(out), default=str))
 
 
 @click.command()
@@ -146,7 +156,7 @@ def train(plugin, source, symbol, start, end, timeframe, sets, device, profile, 
             raise ValueError(f"{strategy.name} has no model to train")
         prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain,
                            quiet=quiet)
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     from models import PredictionCache
 

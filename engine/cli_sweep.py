@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from engine.cli_common import fail
+from engine.cli_common import USER_ERRORS, fail
 from engine.jsonable import json_safe
 
 ENGINE_OPTIONS = ("fee", "fixed_fee", "slippage", "size", "sl", "tp", "max_hold")
@@ -70,7 +70,8 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--grid", "grids", multiple=True, metavar="NAME=SPEC",
               help="A swept param: NAME=v1,v2,... or NAME=start:stop:step (stop included). Plugin params and "
                    "fee, fixed_fee, slippage, size, sl, tp, trail, max_hold ('none' = no stop). Repeat per param.")
-@click.option("--random", "random_n", type=int, default=None, help="Run N combinations drawn at random.")
+@click.option("--random", "random_n", type=click.IntRange(min=1), default=None,
+              help="Run N combinations drawn at random.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --random.")
 @click.option("--constraint", "constraints", multiple=True, metavar="EXPR",
               help='Keep combinations where EXPR holds, e.g. "fast < slow". Repeatable.')
@@ -91,19 +92,22 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--trail", is_flag=True, help="Make the stop-loss trailing.")
 @click.option("--max-hold", type=int, default=None, help="Close after this many bars in a trade.")
 @click.option("--metric", default="sharpe", show_default=True, help="Metric that ranks the combinations.")
-@click.option("--top", type=int, default=20, show_default=True, help="Rows of the ranking to print.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Rows of the ranking to print.")
 @click.option("--out", default=None, metavar="DIR",
               help="Store results here as Parquet parts + manifest (a Parquet dataset directory).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted sweep stored in --out.")
-@click.option("--memory-budget", type=float, default=1024.0, show_default=True, metavar="MB",
+@click.option("--memory-budget", type=click.FloatRange(min=0, min_open=True), default=1024.0,
+              show_default=True, metavar="MB",
               help="Working memory of one chunk of columns; sets the chunk size.")
-@click.option("--chunk-size", type=int, default=None, help="Columns per chunk (overrides --memory-budget).")
-@click.option("--walk-forward", "walk_forward", type=int, default=None, metavar="K",
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+              help="Columns per chunk (overrides --memory-budget).")
+@click.option("--walk-forward", "walk_forward", type=click.IntRange(min=1), default=None, metavar="K",
               help="Walk-forward optimization over K folds: choose by --metric in-sample (anchored), report "
                    "the out-of-sample folds stitched together.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler to use (else a LocalCluster).")
-@click.option("--workers", type=int, default=None, help="Worker processes of the LocalCluster (default: cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the LocalCluster (default: cores).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where models train and predict.")
 @click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True)
@@ -130,6 +134,7 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
     try:
         from engine.cli import _parse_sets, load_bars
         from engine.plugins import load_strategy
+        from engine.report.cli import check_outputs
         from engine.sweep.grid import build_grid
         from engine.sweep.runner import EngineSettings, run_sweep
 
@@ -141,6 +146,7 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
             raise ValueError("--resume needs --out (the directory of the sweep to continue)")
         params = _parse_sets(sets)
         strategy = load_strategy(plugin, **params)
+        check_outputs(report=report_path, out=out, cache_dir=cache_dir, model=bool(strategy.network))
         names = [g.split("=", 1)[0].strip() for g in grids]
         for name in ENGINE_OPTIONS:
             if given[name] is not None and name in names and name not in strategy.params:
@@ -182,8 +188,8 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
                          f"{interrupted_store}; continue with --resume")
         click.echo(f"sweep interrupted{where}", err=True)
         sys.exit(130)
-    except (ValueError, OSError, KeyError, TypeError) as exc:
-        fail(debug, exc)
+    except Exception as exc:  # fail() re-raises bt's own bugs
+        fail(debug, exc, (*USER_ERRORS, TypeError))
     finally:
         if ex is not None:
             ex.close()
@@ -197,8 +203,9 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
                 "strategy": strategy.name, "data": source or strategy.data, "bars": len(bars),
                 "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
                 "engine": engine.to_dict(), "walk_forward": walk_forward})
-            click.echo(line, err=as_json)
-    except (ValueError, OSError, KeyError) as exc:
+            if not (as_json and quiet):  # as bt run: with --json the line is stderr chatter
+                click.echo(line, err=as_json)
+    except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
 
 

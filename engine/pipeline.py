@@ -73,6 +73,11 @@ def prepare(
         return walk_forward(X.to_numpy(), labels, config, wf, device=device, quiet=quiet)
 
     result, hit = cached(cache, parts, compute, n_bars=len(bars), refresh=retrain)
+    if not result.folds:
+        raise ValueError(f"{len(bars):,} bars give {strategy.name} no walk-forward fold: the first needs "
+                         f"min_train = {wf.min_train:,} training samples (windows of lookback = {wf.lookback} "
+                         "bars with every feature and a label) before the bars it predicts; load more data "
+                         "(an earlier --start) or lower it with --set min_train=...")
     ctx.predictions = result.frame(bars.index)
     return Prepared(ctx, cache_hit=hit if use_cache else None, cache_key=cache_key(parts),
                     folds=[f.to_dict() for f in result.folds], model=config.to_dict())
@@ -114,7 +119,9 @@ def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> 
     grid = grid or strategy.grid()
     signals = strategy.signals(ctx, grid)
     if not isinstance(signals, Signals):
-        raise TypeError(f"{strategy.name}.signals must return Signals, got {type(signals).__name__}")
+        from engine.plugins import PluginError
+
+        raise PluginError(f"{strategy.name}.signals must return Signals(...), got {type(signals).__name__}")
     target = np.asarray(signals.target, dtype="float64")
     if target.ndim == 1:
         target = target[:, None]

@@ -25,6 +25,8 @@ def load_strategy(path: str | Path, **params: Any) -> Strategy:
         raise PluginError(f"{path}: no such plugin file")
     name = f"bt_plugin_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{path}: not a Python file; a plugin is a .py file defining one Strategy subclass")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -42,7 +44,45 @@ def load_strategy(path: str | Path, **params: Any) -> Strategy:
     if len(found) != 1:
         names = [c.__name__ for c in found]
         raise PluginError(f"{path}: expected exactly one Strategy subclass, found {len(found)} {names}")
+    _check_class(path, found[0])
     try:
-        return found[0](**params)
+        strategy = found[0](**params)
     except ValueError as e:
         raise PluginError(f"{path}: {e}") from e
+    LOADED.add(str(path.resolve()))
+    return strategy
+
+
+#: Resolved paths of the plugin files loaded in this process (``plugin_frame`` looks for them).
+LOADED: set[str] = set()
+
+
+def _check_class(path: Path, cls: type[Strategy]) -> None:
+    """What a plugin must declare, checked before anything runs it."""
+    from engine.strategy import Param
+
+    where = f"{path}: {cls.__name__}"
+    if not isinstance(cls.params, dict):
+        raise PluginError(f"{where}.params must be a dict of name -> Param(...)")
+    for key, param in cls.params.items():
+        if not isinstance(param, Param):
+            raise PluginError(f"{where}.params[{key!r}] is {param!r}; write Param({param!r}, ...)")
+    missing = [m for m in ("signals", *(("labels", "walk_forward") if cls.network else ()))
+               if getattr(cls, m) is getattr(Strategy, m)]
+    if missing:
+        need = " and ".join(f"{m}()" for m in missing)
+        why = f" (it declares network={cls.network!r})" if cls.network else ""
+        raise PluginError(f"{where} must implement {need}{why}")
+
+
+def plugin_frame(exc: BaseException) -> tuple[str, int] | None:
+    """(file, line) of the innermost traceback frame of ``exc`` inside a loaded plugin
+    file, or None when the plugin's code is not on the traceback."""
+    hit = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename in LOADED or str(Path(filename).resolve()) in LOADED:
+            hit = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return hit

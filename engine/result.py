@@ -148,9 +148,10 @@ class Result:
     # -- persistence ---------------------------------------------------------
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write a directory of Parquet files (equity, trades, stats, columns) and a
-        meta.json; written under a temporary name and renamed into place."""
+        meta.json; written under a temporary name and renamed into place. ``path``
+        must be missing, empty or an earlier Result (FileExistsError otherwise)."""
         path = Path(path)
-        with building_dir(path) as tmp:
+        with building_dir(path, "stats.parquet", "saved Result") as tmp:
             names = [str(i) for i in range(len(self.columns))]
             pd.DataFrame(self._stats, columns=list(STAT_NAMES)).to_parquet(tmp / "stats.parquet")
             self.columns.to_frame(index=False).astype(str).to_parquet(tmp / "columns.parquet")

@@ -13,6 +13,7 @@ needs its own walk-forward run (and its own cache entry).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,8 +52,10 @@ class Param:
                 raise ValueError
             else:
                 value = kind(float(value)) if kind is int else kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             raise ValueError(f"param {name}: {value!r} is not a valid {kind.__name__}") from None
+        if kind is float and math.isnan(value):
+            raise ValueError(f"param {name}: NaN is not a value; give a number")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(f"param {name} = {value!r} is out of range [{self.low}, {self.high}]")
         return value

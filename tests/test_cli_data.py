@@ -11,7 +11,7 @@ def test_data_list_shows_samples_with_bars_and_range():
     lines = out.stdout.splitlines()
     assert lines[0].split()[:3] == ["name", "instrument", "frequency"]
     btc = next(line for line in lines if line.startswith("btcusd_1h"))
-    assert "20,111" in btc and "2017-07-01 11:00 .. 2019-10-17 09:00" in btc
+    assert "20,106" in btc and "2017-07-01 11:00 .. 2019-10-17 09:00" in btc
     spx = next(line for line in lines if line.startswith("spx_vix_1d"))
     assert "1,257" in spx and "2014-01-03 00:00 .. 2018-12-31 00:00" in spx
     rows = json.loads(bt("data", "list", "--json").stdout)
@@ -21,7 +21,7 @@ def test_data_list_shows_samples_with_bars_and_range():
 def test_data_show_summary_and_report():
     out = bt("data", "show", "btcusd_1h")
     assert out.returncode == 0, out.stderr
-    assert "bars         20,111" in out.stdout and "spacing      1h" in out.stdout
+    assert "bars         20,106" in out.stdout and "spacing      1h" in out.stdout
     assert "warning: btcusd_1h: 28 zero-volume bar(s)" in out.stdout
     synth = bt("data", "show", "synthetic:gbm?bars=300&seed=1", "--json")
     report = json.loads(synth.stdout)

@@ -159,7 +159,8 @@ def test_atomic_outputs_take_the_umask_and_leave_nothing_on_failure(result, tmp_
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o750  # not tempfile's private 0700
     assert stat.S_IMODE(text.stat().st_mode) == 0o640 and text.read_text() == "hello"
-    with pytest.raises(RuntimeError, match="boom"), building_dir(tmp_path / "run") as tmp:
+    building = building_dir(tmp_path / "run", "stats.parquet", "saved Result")
+    with pytest.raises(RuntimeError, match="boom"), building as tmp:
         (tmp / "part").write_text("half")
         raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["note.txt", "run"]

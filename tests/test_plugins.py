@@ -163,12 +163,18 @@ def check_trades(bars: pd.DataFrame, signals, trades: pd.DataFrame) -> dict[str,
         take = tr.entry_price * (1 + side * tp[d, j])
         adverse = lo if side > 0 else -h  # in the long direction: smaller is worse
         favour = h if side > 0 else -lo
-        quiet_to = x - 1 if reason in ("sl", "tp") else x  # bars with no stop touched
+        # bars with no stop touched: all before the exit bar; the exit bar too for a signal
+        # exit (a stop touched in it would win); a time exit is at its open, which must not
+        # be beyond a level (that stop would take the exit at the same price)
+        due = x - e >= hold[e - 1, j]  # a time exit was due at this open (NaN: never)
+        quiet_to = x if reason == "end" or (reason == "signal" and not due) else x - 1
         span = slice(e + 1, quiet_to + 1)
         if np.isfinite(stop):
             assert (adverse[span] > side * stop).all(), "stop touched but not taken"
+            assert reason != "time" or side * o[x] > side * stop, "time exit at an open beyond the stop"
         if np.isfinite(take):
             assert (favour[span] < side * take).all(), "target touched but not taken"
+            assert reason != "time" or side * o[x] < side * take, "time exit at an open beyond the target"
         level = {"sl": stop, "tp": take}.get(reason)
         if level is not None:
             gapped = (side * o[x] <= side * level) if reason == "sl" else (side * o[x] >= side * level)
@@ -187,7 +193,8 @@ def test_trades_follow_signals(cli, cache_dir, name):
     assert prepared.cache_hit is (None if strategy.network is None else True)
     signals = make_signals(strategy, prepared.ctx)
     result = backtest(bars, signals, fee=strategy.fee)
-    assert result.stats.to_dict() == pytest.approx(first["stats"], nan_ok=True, rel=1e-12)
+    stored = {k: math.nan if v is None else v for k, v in first["stats"].items()}  # JSON writes NaN as null
+    assert result.stats.to_dict() == pytest.approx(stored, nan_ok=True, rel=1e-12)
     check_trades(bars, signals, result.trades)
     funnel = signal_funnel(strategy, prepared.ctx)
     assert first["funnel"] == funnel

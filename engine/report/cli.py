@@ -31,6 +31,27 @@ def run_report_path(strategy_name: str, report: str | None, no_report: bool, as_
     return report or default_report_name(strategy_name)
 
 
+def check_outputs(*, report: str | None = None, save: str | None = None, out: str | None = None,
+                  cache_dir: str | None = None, model: bool = False) -> None:
+    """Before any long work: every path the command will write is writable, so an hour
+    of training never ends in "Is a directory". ``save`` must be new, empty or an
+    earlier saved run; ``out`` a directory (a sweep's own checks follow); the model
+    cache (``cache_dir`` or the default) only when the strategy has a ``model``."""
+    from engine.atomic import check_creatable, check_replaceable
+    from engine.report.rundata import RUN_JSON
+
+    if report is not None:
+        check_creatable(report)
+    if save is not None:
+        check_replaceable(save, RUN_JSON, "saved bt run")
+    if out is not None:
+        check_creatable(out, directory=True)
+    if model:
+        from models.cache import default_cache_dir
+
+        check_creatable(cache_dir or default_cache_dir(), directory=True)
+
+
 def finish_run(*, report: str | None, save: str | None, **run_fields: Any) -> list[str]:
     """After a ``bt run``: save the run to ``save`` (Result.to_parquet + run.json +
     series.parquet, atomically) and write the report to ``report``; returns the lines
@@ -87,7 +108,8 @@ def sweep_report(out: str | None, path: str, *, result: Any, grid: Any, manifest
 @click.option("-o", "--output", default=None, metavar="PATH",
               help="HTML file to write (default: <strategy>-<time>.html in the working directory).")
 @click.option("--metric", default=None, help="Sweeps: metric that ranks the combinations (default: the sweep's).")
-@click.option("--top", type=int, default=20, show_default=True, help="Sweeps: rows of the ranking table.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Sweeps: rows of the ranking table.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def report(source, output, metric, top, debug):
     """Rebuild an HTML report from SOURCE: a run saved with `bt run ... --save DIR`,
@@ -111,6 +133,6 @@ def report(source, output, metric, top, debug):
             path = write_sweep_report(src, output or default_report_name(f"{name}-sweep"), metric=metric, top=top)
         else:
             raise ValueError(f"{source}: neither a saved run (run.json) nor a sweep directory (_manifest.json)")
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     click.echo(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.2f} s)")

@@ -174,11 +174,12 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
 
 def save_run(run: RunData, path: str | os.PathLike) -> Path:
     """Write ``run`` (which must carry its Result) to the directory ``path``, replacing
-    what is there; atomic: built under a temporary name, then renamed."""
+    an earlier saved run there (any other non-empty path is refused: FileExistsError);
+    atomic: built under a temporary name, then renamed."""
     if run.result is None:
         raise ValueError("save_run: this RunData has no Result to save")
     path = Path(path)
-    with building_dir(path) as tmp:
+    with building_dir(path, RUN_JSON, "saved bt run") as tmp:
         run.result.to_parquet(tmp / RESULT)
         body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds, "funnel": run.funnel}
         (tmp / RUN_JSON).write_text(json.dumps(json_safe(body), indent=1, default=str))

@@ -55,6 +55,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:28] + "..." + text[-28:]
 
 
+def _difference(words: str, stored: Any, now: Any) -> str:
+    """One manifest difference; for two dicts only the keys whose values differ."""
+    if isinstance(stored, dict) and isinstance(now, dict):
+        keys = sorted(k for k in stored.keys() | now.keys() if stored.get(k) != now.get(k))
+        return f"{words}: " + ", ".join(f"{k} stored {_short(stored.get(k))}, now {_short(now.get(k))}" for k in keys)
+    return f"{words}: stored {_short(stored)}, now {_short(now)}"
+
+
 class SweepStore:
     """A sweep's directory. ``check`` compares a stored manifest (resume), ``create``
     starts a new one; ``write_part`` stores one chunk; ``done`` lists stored chunks;
@@ -88,7 +96,7 @@ class SweepStore:
             stored = self.read_manifest()
             if isinstance(stored.get("engine"), dict) and stored["engine"].get("reentry") is False:
                 stored["engine"].pop("reentry")  # written before reentry left the engine settings (always False)
-            diffs = [f"{words}: stored {_short(stored.get(k))}, now {_short(manifest.get(k))}"
+            diffs = [_difference(words, stored.get(k), manifest.get(k))
                      for k, words in COMPARED.items() if stored.get(k) != manifest.get(k)]
             if diffs:
                 raise ResumeError(f"cannot resume {self.path}: it is a different sweep ({'; '.join(diffs)})")
