@@ -85,8 +85,19 @@ def protective_level(side, sl_level, peak, trail):
 def stop_fill_price(side, prot, prot_reason, prof, o, h, low, tie):
     """Price and reason of the stop that fires on bar (o, h, low) for a position on
     ``side`` (+1/-1) with protective level ``prot`` (SL or trailing) and take-profit
-    level ``prof``, or (NaN, -1). A NaN level never fires; ``tie`` says which level
-    is checked first."""
+    level ``prof``, or (NaN, -1). A NaN level never fires. The open comes first: a
+    bar that opens beyond either level fills that stop at the open. Only when both
+    levels are touched within the bar does ``tie`` say which fires (its level)."""
+    if side > 0:
+        if o <= prot:
+            return o, prot_reason
+        if o >= prof:
+            return o, REASON_TP
+    else:
+        if o >= prot:
+            return o, prot_reason
+        if o <= prof:
+            return o, REASON_TP
     for k in range(2):
         if (k == 0) == (tie == TIE_SL):
             if side > 0:
@@ -388,11 +399,22 @@ def simulate_column_nb(
             reason = signal
             dec_bar = np.int64(-1)
             if side != 0.0 and entry_bar < i:
-                if o <= lower or lo <= lower or o >= upper or h >= upper:
-                    price, reason = stop_fill_price(side, prot, prot_reason, prof, o, h, lo, stop_tie)
-                if np.isnan(price) and i - entry_bar >= hold:
-                    price = o if fill_mode == FILL_NEXT_OPEN else cl
-                    reason = REASON_TIME
+                due = i - entry_bar >= hold
+                if due and fill_mode == FILL_NEXT_OPEN:
+                    # The time exit fills at the open, before the rest of the bar: only a
+                    # stop the open is already beyond fires instead (at the same price).
+                    price, reason = stop_fill_price(side, prot, prot_reason, prof, o, o, o, stop_tie)
+                    if np.isnan(price):
+                        price = o
+                        reason = REASON_TIME
+                        if pending and pend_target != side:
+                            price = np.nan  # the signal order at this open closes (or reverses) it
+                else:
+                    if o <= lower or lo <= lower or o >= upper or h >= upper:
+                        price, reason = stop_fill_price(side, prot, prot_reason, prof, o, h, lo, stop_tie)
+                    if np.isnan(price) and due:
+                        price = cl
+                        reason = REASON_TIME
                 if not np.isnan(price):
                     forced = True
                     pending = False

@@ -52,24 +52,19 @@ def stop_exit(pos: Position, o: float, h: float, low: float, stop_tie: str):
     if not is_nan(pos.tp):
         level = pos.entry_price * (1 + pos.tp) if long else pos.entry_price * (1 - pos.tp)
         profit = (level, "tp")
-    candidates = [protective, profit] if stop_tie == "sl" else [profit, protective]
-    for cand in candidates:
-        if cand is None:
-            continue
-        level, reason = cand
-        adverse = reason != "tp"
-        # Does the price move through the level in the stop's direction?
-        falls_to = long == adverse  # long SL and short TP trigger on the way down
-        if falls_to:
-            if o <= level:
-                return o, reason
-            if low <= level:
-                return level, reason
-        else:
-            if o >= level:
-                return o, reason
-            if h >= level:
-                return level, reason
+    candidates = [c for c in ([protective, profit] if stop_tie == "sl" else [profit, protective]) if c]
+
+    def falls_to(reason: str) -> bool:  # long SL and short TP trigger on the way down
+        return long == (reason != "tp")
+
+    # The open is the bar's first price: a level it is already beyond fills there.
+    for level, reason in candidates:
+        if (o <= level) if falls_to(reason) else (o >= level):
+            return o, reason
+    # Within the bar the order is unknown: stop_tie decides when both levels are touched.
+    for level, reason in candidates:
+        if (low <= level) if falls_to(reason) else (h >= level):
+            return level, reason
     return None
 
 
@@ -147,9 +142,17 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open",
         if valid:
             pos = acc.position
             if pos is not None and pos.entry_bar < i:
-                hit = stop_exit(pos, o, h, low, stop_tie)
-                if hit is None and i - pos.entry_bar >= pos.max_hold:  # NaN compares False
-                    hit = (o if fill == "next_open" else c, "time")
+                due = i - pos.entry_bar >= pos.max_hold  # NaN compares False
+                if due and fill == "next_open":
+                    # the time exit fills at the open, before the rest of the bar: only a stop
+                    # the open is already beyond fires instead, at the same price
+                    hit = stop_exit(pos, o, o, o, stop_tie) or (o, "time")
+                    if hit[1] == "time" and pending is not None and pending[0] != pos.side:
+                        hit = None  # the signal order at this same open closes (or reverses) it
+                else:
+                    hit = stop_exit(pos, o, h, low, stop_tie)
+                    if hit is None and due:
+                        hit = (c, "time")
                 if hit is not None:
                     forced = True
                     pending = None  # a forced exit beats the pending signal

@@ -102,6 +102,43 @@ def test_take_profit_and_tie_rule():
     assert (tp_wins.trades.iloc[0].exit_price, tp_wins.trades.iloc[0].exit_reason) == (12.0, "tp")
 
 
+def test_the_open_comes_before_the_tie_rule():
+    """A bar that opens beyond one level fills that stop at the open, even when the bar
+    then also touches the other level: the tie rule is for two touches within a bar."""
+    gap_up = bars({("open", 2): 13.0, ("high", 2): 13.5, ("low", 2): 8.5, ("close", 2): 9.5})
+    r = run(gap_up, [1, NAN, NAN, NAN, NAN], sl=0.1, tp=0.2)  # levels 9 and 12; opens at 13
+    assert (r.trades.iloc[0].exit_price, r.trades.iloc[0].exit_reason) == (13.0, "tp")
+    gap_down = bars({("open", 2): 8.0, ("high", 2): 12.5, ("low", 2): 7.5, ("close", 2): 12.0})
+    r = run(gap_down, [1, NAN, NAN, NAN, NAN], sl=0.1, tp=0.2, stop_tie="tp")  # opens at 8, below the SL
+    assert (r.trades.iloc[0].exit_price, r.trades.iloc[0].exit_reason) == (8.0, "sl")
+    short = run(gap_down, [-1, NAN, NAN, NAN, NAN], sl=0.1, tp=0.1)  # short levels 11 (SL), 9 (TP)
+    assert (short.trades.iloc[0].exit_price, short.trades.iloc[0].exit_reason) == (8.0, "tp")
+
+
+def test_a_due_time_exit_is_at_the_open_before_the_bar():
+    """max_hold due at bar 2's open (11): the trade ends there, not at the take-profit
+    level 11.5 the bar reaches later (high 12); a stop the open is already beyond
+    takes it at the same price; with close fills the time exit comes after the bar."""
+    r = run(bars(), [1, NAN, NAN, NAN, NAN], tp=0.15, max_hold=1)
+    assert (r.trades.iloc[0].exit_bar, r.trades.iloc[0].exit_price, r.trades.iloc[0].exit_reason) == (2, 11.0, "time")
+    opens_beyond = run(bars(), [1, NAN, NAN, NAN, NAN], tp=0.02, max_hold=1)  # TP level 10.2 < open 11
+    assert (opens_beyond.trades.iloc[0].exit_price, opens_beyond.trades.iloc[0].exit_reason) == (11.0, "tp")
+    close_fills = run(bars(), [NAN, 1, NAN, NAN, NAN], tp=0.05, max_hold=1, fill="close")  # entry at close 11
+    assert (close_fills.trades.iloc[0].exit_price, close_fills.trades.iloc[0].exit_reason) == (11.55, "tp")
+
+
+def test_a_reversal_at_the_open_of_a_time_exit_still_happens():
+    """Target -1 decided at bar 2 fills at open[3], the same fill as the max_hold exit:
+    the signal closes the long and opens the short (it used to be dropped for good)."""
+    r = run(bars(), [1, NAN, -1, NAN, NAN], max_hold=2)
+    assert r.trades.side.tolist() == ["long", "short"]
+    long, short = r.trades.iloc[0], r.trades.iloc[1]
+    assert (long.exit_bar, long.exit_price, long.exit_reason) == (3, 12.0, "signal")
+    assert (short.entry_bar, short.entry_price) == (3, 12.0)
+    flat = run(bars(), [1, NAN, 0, NAN, NAN], max_hold=2)
+    assert flat.trades.exit_reason.tolist() == ["signal"] and len(flat.trades) == 1
+
+
 def test_stop_beats_signal_on_same_bar():
     # Target -1 at bar 1 would reverse at open[2]; bar 2's SL fires first and cancels it.
     r = run(bars({("low", 2): 8.5}), [1, -1, NAN, NAN, NAN], sl=0.1)

@@ -8,7 +8,10 @@ stop_entry_price="fillprice", stop_exit_price="stopmarket" (stops slip like mark
 orders), upon_opposite_entry="reverse", size=inf (all cash) or a percent size.
 Deliberate differences kept out of these cases: vectorbt charges one fixed fee on a
 reversal (bt: two fills, two fees), rounds reversal and exit orders to the lot
-(bt rounds only the new position), and sizes percent shorts before fixed fees.
+(bt rounds only the new position), and sizes percent shorts before fixed fees. One
+difference in the stops is encoded below: a bar that opens beyond the take-profit
+and then touches the stop-loss fills the TP at the open in bt, the SL level in
+vectorbt (``test_a_gap_through_the_take_profit_is_the_one_difference_in_stops``).
 """
 
 import numpy as np
@@ -98,3 +101,22 @@ def test_equals_vectorbt(bars, targets, name):
                         ("entry_fee", "entry_fees"), ("exit_fee", "exit_fees"), ("pnl", "pnl"),
                         ("return", "return")]:
         np.testing.assert_allclose(ours[mine], theirs[their], rtol=1e-9, atol=1e-9, err_msg=mine)
+
+
+def test_a_gap_through_the_take_profit_is_the_one_difference_in_stops():
+    """Long from 10 with SL 9 and TP 12; bar 2 opens at 13 and later dips to 8.5. bt fills
+    the TP at the open (the first price of the bar); vectorbt checks its SL first and
+    books 9, a price the position never had to take. Without the dip both agree."""
+    index = pd.date_range("2024-01-01", periods=4, freq="h", tz="UTC")
+
+    def frame(low2, close2):
+        return pd.DataFrame({"open": [10, 10, 13, 9.6], "high": [10.5, 10.6, 13.5, 13.5],
+                             "low": [9.5, 9.9, low2, 9.4], "close": [10, 10.2, close2, 9.6]}, index=index)
+
+    target = pd.Series([1.0, np.nan, np.nan, np.nan], index=index)
+    for low2, close2, bt_price, vbt_price in ((8.5, 9.5, 13.0, 9.0), (12.8, 13.2, 13.0, 13.0)):
+        b = frame(low2, close2)
+        ours = backtest(b, Signals(target), sl=0.1, tp=0.2, periods_per_year=8760).trades.iloc[0]
+        theirs = run_vectorbt(b, target, sl=0.1, tp=0.2).trades.records_readable.iloc[0]
+        assert (ours.exit_bar, ours.exit_price) == (2, bt_price)
+        assert theirs["Avg Exit Price"] == pytest.approx(vbt_price)
