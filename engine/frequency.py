@@ -13,10 +13,15 @@ _HEAD = 1024  # bars looked at first for a weekend: 24/7 data has one in its fir
 
 
 def _has_weekend_bar(ns: np.ndarray, day: int) -> bool:
-    """Whether any timestamp (int64, ``day`` units a day) falls on a Saturday or
-    Sunday of the UTC calendar (1970-01-01 was a Thursday)."""
-    for part in (ns[:_HEAD], ns[_HEAD:]):
-        if ((part // day + 3) % 7 >= 5).any():
+    """Whether the market trades seven days a week: its bars fall on all seven UTC
+    weekdays (1970-01-01 was a Thursday). Not merely "a Saturday or Sunday bar": a
+    weekday market stamped at local midnight east of UTC (Berlin, Tokyo) has its
+    Monday bar on Sunday in UTC, and five weekdays still. Data spanning less than a
+    week cannot show seven, and falls back to any weekend bar."""
+    if int(ns[-1] - ns[0]) < 7 * day:
+        return bool(((ns // day + 3) % 7 >= 5).any())
+    for part in (ns[:_HEAD], ns):  # 24/7 data shows all seven in its first week
+        if np.count_nonzero(np.bincount((part // day + 3) % 7, minlength=7)) == 7:
             return True
     return False
 
@@ -24,7 +29,7 @@ def _has_weekend_bar(ns: np.ndarray, day: int) -> bool:
 def periods_per_year(index: pd.Index) -> float:
     """Bars per year implied by ``index``.
 
-    Markets that trade on weekends (crypto: any Saturday or Sunday bar) have 365
+    Markets that trade every day (crypto: bars on all seven weekdays) have 365
     trading days a year, others 252. Bars per trading day come from the median bar
     spacing for intraday data with weekend bars (24/7), else from the median
     number of bars per calendar day present. Weekly and slower data: 365.25 days

@@ -37,6 +37,18 @@ def _first_bad(mask: np.ndarray) -> tuple[int, int]:
     return divmod(flat, mask.shape[1]) if mask.ndim == 2 else (flat, 0)
 
 
+def _by_label(name: str, frame: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
+    """``frame``'s columns put in the order of the signal ``columns`` when both are
+    labelled (a RangeIndex on either side means by position); ValueError when the
+    labels differ, so a value never goes to another column's trades silently."""
+    if frame.columns.equals(columns) or isinstance(frame.columns, pd.RangeIndex) or isinstance(columns, pd.RangeIndex):
+        return frame
+    if frame.columns.is_unique and set(frame.columns) == set(columns):
+        return frame[columns]
+    raise ValueError(f"{name}: columns {list(frame.columns)[:4]} are not the signal columns {list(columns)[:4]}; "
+                     "label them alike, or pass a plain array to go by position")
+
+
 def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...]:
     """(open, high, low, close) as float64 arrays of shape (T, 1), or (T, N) when
     ``bars`` has MultiIndex columns (field, asset) with one asset per column.
@@ -58,6 +70,8 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
         raise ValueError(f"bars: missing column(s) {missing}; bars need {list(PRICE_FIELDS)}") from None
     arrays = []
     for name, field in zip(PRICE_FIELDS, fields, strict=True):
+        if isinstance(field, pd.DataFrame) and field.shape[1] == len(columns) > 1:
+            field = _by_label(f"bars[{name!r}]", field, columns)
         a = field.to_numpy(dtype=np.float64)
         a = a.reshape(len(index), -1)
         if a.shape[1] not in (1, len(columns)):
@@ -140,6 +154,8 @@ def flex_array(
     if isinstance(value, pd.DataFrame):
         if len(value) == T and not value.index.equals(index):
             raise ValueError(f"{name}: index differs from the bars' index; reindex it to the bars")
+        if value.shape[1] == N > 1:
+            value = _by_label(name, value, columns)
         a = value.to_numpy(dtype=np.float64)
     elif isinstance(value, pd.Series):
         if len(value) == T and value.index.equals(index):

@@ -58,6 +58,11 @@ def _simulate(o, h, lo, c, target, *params, record, n_orders):
     return equity.T, trades, stats
 
 
+def _below_one(a):
+    """A protective distance: a long's stop at or below price 0 would never fire."""
+    return (a > 0) & (a < 1)
+
+
 def _positive(a):
     return a > 0
 
@@ -140,10 +145,11 @@ def backtest(
     stop_rule = "stop distances must be positive fractions of the entry price (NaN = none)"
     size_a = arr("size", pick("size", size), lambda a: (a > 0) & (a <= 1),
                  "size is the fraction of equity committed, in (0, 1]")
-    sl_a = arr("sl", np.nan if sl_v is None else sl_v, _positive, stop_rule, True)
+    below_entry = "sl and trail are fractions of the entry price in (0, 1) (0.02 = 2%; NaN = none)"
+    sl_a = arr("sl", np.nan if sl_v is None else sl_v, _below_one, below_entry, True)
     tp_v = pick("tp", tp)
     tp_a = arr("tp", np.nan if tp_v is None else tp_v, _positive, stop_rule, True)
-    tr_a = arr("trail", np.nan if trail_v is None else trail_v, _positive, stop_rule, True)
+    tr_a = arr("trail", np.nan if trail_v is None else trail_v, _below_one, below_entry, True)
     mh_v = pick("max_hold", max_hold)
     mh_a = arr("max_hold", np.nan if mh_v is None else mh_v, lambda a: (a >= 1) & (a == np.floor(a)),
                "max_hold is a whole number of bars >= 1 (NaN = none)", True)

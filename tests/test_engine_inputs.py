@@ -42,7 +42,13 @@ CASES = [
      r"fee: length 2 matches both the columns and the bars; pass a Series"),
     ("negative fixed fee", dict(fixed_fee=-1.0), r"fixed_fee = -1.0"),
     ("slippage", dict(slippage=1.5), r"slippage = 1.5"),
-    ("zero stop", dict(sl=0.0), r"sl = 0.0: stop distances must be positive"),
+    ("zero stop", dict(sl=0.0), r"sl = 0.0: sl and trail are fractions of the entry price in \(0, 1\)"),
+    ("stop given as a price", dict(sl=9.0), r"sl = 9.0: sl and trail are fractions"),
+    ("trail of 100%", dict(sl=1.0, trail=True), r"trail = 1.0: sl and trail are fractions"),
+    ("param frame with other labels", dict(target=pd.DataFrame(np.tile(TARGET[:, None], 2), index=make_bars().index,
+                                                               columns=["a", "b"]),
+                                           sl=pd.DataFrame(0.01, index=make_bars().index, columns=["a", "c"])),
+     r"sl: columns \['a', 'c'\] are not the signal columns \['a', 'b'\]"),
     ("negative per-bar tp", dict(tp=pd.Series([0.1, 0.1, -0.2, 0.1, 0.1, 0.1], index=make_bars().index)),
      r"tp = -0.2 at row 2 \(2024-03-01 02:00"),
     ("negative trail", dict(trail=-0.05), r"trail = -0.05"),
@@ -95,3 +101,33 @@ def test_multi_asset_prices_are_per_column():
     r = backtest(multi, Signals(target), periods_per_year=8760)
     single = backtest(other, Signals(TARGET), periods_per_year=8760)
     np.testing.assert_allclose(r.equity["b"], single.equity)
+
+
+def test_frames_are_matched_to_signal_columns_by_label():
+    """A per-column frame (a param, or multi-asset bars) labelled like the signals but in
+    another order goes to the column of the same label, not by position."""
+    b = make_bars()
+    target = pd.DataFrame(np.tile(TARGET[:, None], 2), index=b.index, columns=["a", "b"])
+    tight = pd.DataFrame({"b": 0.5, "a": 0.001}, index=b.index)  # "a" gets the tight stop
+    same = pd.DataFrame({"a": 0.001, "b": 0.5}, index=b.index)
+    swapped = backtest(b, Signals(target, sl=tight), periods_per_year=8760)
+    ordered = backtest(b, Signals(target, sl=same), periods_per_year=8760)
+    pd.testing.assert_frame_equal(swapped.trades, ordered.trades)
+    up = b * 2.0  # asset "y" trades at twice the prices of asset "x"
+    multi = pd.concat({"x": b, "y": up}, axis=1).swaplevel(axis=1)
+    yx = pd.DataFrame(np.tile(TARGET[:, None], 2), index=b.index, columns=["y", "x"])
+    trades = backtest(multi, Signals(yx), periods_per_year=8760).trades
+    first = trades.groupby("column")["entry_price"].first()
+    assert first["y"] == 2.0 * first["x"]
+
+
+def test_weekday_daily_bars_east_of_utc_are_a_252_day_market():
+    """Daily bars at local midnight in Berlin or Tokyo fall on Sunday..Thursday in UTC:
+    five weekdays, so 252 trading days (a Sunday bar alone made it 365, inflating the
+    Sharpe by 1.2x); bars on all seven weekdays are a 365-day market."""
+    from engine.frequency import periods_per_year
+
+    for tz in ("Europe/Berlin", "Asia/Tokyo", "America/New_York"):
+        days = pd.bdate_range("2020-01-01", periods=300).tz_localize(tz).tz_convert("UTC")
+        assert periods_per_year(days) == 252.0, tz
+    assert periods_per_year(pd.date_range("2020-01-01", periods=300, freq="D", tz="UTC")) == 365.0
