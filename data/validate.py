@@ -122,7 +122,8 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
         add(Problem("error", "duplicates", "timestamp", len(stamps), tuple(stamps[:SHOW]),
                     f"{source}: column 'timestamp': {len(stamps)} timestamp(s) on more than one row"
                     f"{', first' if len(stamps) > SHOW else ''}: {', '.join(shown)}{note}; remove or merge those rows "
-                    "in the file (from Python, load(..., repair=('duplicates',)) keeps the last row of each)"
+                    "in the file, or keep the last row of each with --repair duplicates "
+                    "(load(..., repair=('duplicates',)))"
                     + _offsets_note(bars)))
     values = {c: bars[c].to_numpy(dtype="float64") for c in REQUIRED}
     for c in REQUIRED:
@@ -179,8 +180,8 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
         where = np.flatnonzero(gaps)
         add(Problem("warning", "gaps", "timestamp", int(gaps.sum()), tuple(index[where[:SHOW]]),
                     f"{source}: {int(gaps.sum())} gap(s) in a regular {step_name(step)} series, first after "
-                    f"{_fmt(index[where[:SHOW]])}; fill them in the file if they matter (from Python, "
-                    "load(..., repair=('gaps',)) inserts flat zero-volume bars)"))
+                    f"{_fmt(index[where[:SHOW]])}; fill them in the file if they matter, or insert flat "
+                    "zero-volume bars with --repair gaps (load(..., repair=('gaps',)))"))
     return report
 
 

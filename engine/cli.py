@@ -45,7 +45,7 @@ main.add_command(sweep)
 main.add_command(report)
 
 
-def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None):
+def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None, repair=()):
     """data.load, with its DataWarnings collected as strings (the caller prints them
     once the command has succeeded, so an error stays the only line on failure)."""
     import warnings
@@ -54,7 +54,7 @@ def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe)
+        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, repair=tuple(repair))
     return bars, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
 
 
@@ -65,6 +65,9 @@ def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None)
 @click.option("--start", default=None, help="First timestamp to use (inclusive).")
 @click.option("--end", default=None, help="Last timestamp to use (inclusive).")
 @click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
+@click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
+              help="Repair the data first: duplicates keeps the last row of a repeated timestamp, gaps inserts "
+                   "flat zero-volume bars (repeat for both).")
 @click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
 @click.option("--fixed-fee", type=float, default=0.0, show_default=True, help="Fee per fill, currency.")
 @click.option("--slippage", type=float, default=0.0, show_default=True, help="Adverse fill move, fraction.")
@@ -89,8 +92,8 @@ def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None)
               help="Save the results (Result.to_parquet + run metadata) for `bt report DIR`.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage, cash, fill, sl, tp, trail, max_hold,
-        sets, device, profile, retrain, cache_dir, as_json, report_path, no_report, save_dir, quiet, debug):
+def run(plugin, source, symbol, start, end, timeframe, repair, fee, fixed_fee, slippage, cash, fill, sl, tp, trail,
+        max_hold, sets, device, profile, retrain, cache_dir, as_json, report_path, no_report, save_dir, quiet, debug):
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
         from engine.funnel import funnel_lines, signal_funnel
@@ -104,7 +107,7 @@ def run(plugin, source, symbol, start, end, timeframe, fee, fixed_fee, slippage,
         fee = strategy.fee if fee is None else fee
         cash = strategy.cash if cash is None else cash
         bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
-                                        timeframe=timeframe)
+                                        timeframe=timeframe, repair=repair)
         prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain,
                            quiet=quiet)
         signals = make_signals(strategy, prepared.ctx)

@@ -49,9 +49,11 @@ def list_samples(as_json: bool) -> None:
 @click.option("--start", default=None, help="First timestamp (inclusive, UTC).")
 @click.option("--end", default=None, help="Last timestamp (inclusive, UTC).")
 @click.option("--timeframe", default=None, help="Aggregate to coarser bars, e.g. 4h, 1D.")
+@click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
+              help="Show the data as bt run --repair would use it (duplicates, gaps).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def show(source: str, symbol, start, end, timeframe, as_json: bool, debug: bool) -> None:
+def show(source: str, symbol, start, end, timeframe, repair, as_json: bool, debug: bool) -> None:
     """Summary and validation report of SOURCE (sample name, file path or synthetic: spec).
 
     Exits 2 when the data has errors (every error is listed)."""
@@ -59,7 +61,8 @@ def show(source: str, symbol, start, end, timeframe, as_json: bool, debug: bool)
         from data import check, fingerprint, load
         from data.validate import spacing, step_name
 
-        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, warn=False, validate=False)
+        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, repair=tuple(repair),
+                    warn=False, validate=False)
         report = check(bars, source=source)
     except (ValueError, OSError) as exc:
         fail(debug, exc)

@@ -18,6 +18,8 @@ _common = [
     click.option("--start", default=None, help="First timestamp (inclusive)."),
     click.option("--end", default=None, help="Last timestamp (inclusive)."),
     click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h."),
+    click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
+                 help="Repair the data first (duplicates: keep the last row; gaps: flat bars)."),
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a strategy param."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
     click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True),
@@ -32,12 +34,13 @@ def common(fn):
     return fn
 
 
-def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets):
+def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets):
     from engine.cli import _parse_sets, load_bars
     from engine.plugins import load_strategy
 
     strategy = load_strategy(plugin, **_parse_sets(sets))
-    bars, _ = load_bars(source or strategy.data, symbol=symbol, start=start, end=end, timeframe=timeframe)
+    bars, _ = load_bars(source or strategy.data, symbol=symbol, start=start, end=end, timeframe=timeframe,
+                        repair=repair)
     return strategy, bars
 
 
@@ -48,7 +51,7 @@ def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets):
 @click.option("--rule-cuts", type=click.IntRange(min=0), default=200, show_default=True,
               help="More cut points that rerun only the features and the signal rule (cheap).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict of each stage as one JSON object.")
-def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cuts, rule_cuts,
+def check(plugin, source, symbol, start, end, timeframe, repair, sets, device, profile, quiet, debug, cuts, rule_cuts,
           as_json):
     """No-lookahead audit of PLUGIN: features, predictions and signals (with the rule's
     conditions and details) at bar t must not change when the bars after t are removed.
@@ -59,7 +62,7 @@ def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, 
     try:
         from engine.audit import audit
 
-        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
+        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
         stages = audit(strategy, bars, cuts=cuts, rule_cuts=rule_cuts, device="cpu" if device == "auto" else device,
                        profile="fast" if profile == "auto" else profile, quiet=quiet)
     except Exception as exc:  # fail() re-raises bt's own bugs
@@ -86,7 +89,8 @@ def check(plugin, source, symbol, start, end, timeframe, sets, device, profile, 
 @common
 @click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the output is always JSON.")
-def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cache_dir, as_json):
+def signal(plugin, source, symbol, start, end, timeframe, repair, sets, device, profile, quiet, debug, cache_dir,
+           as_json):
     """The latest bar's decision of PLUGIN as one JSON object."""
     try:
         import numpy as np
@@ -94,7 +98,7 @@ def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile,
         from engine.pipeline import make_signals, prepare
         from engine.simulation import backtest
 
-        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
+        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
         prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, quiet=quiet)
         ctx = prepared.ctx
         signals = make_signals(strategy, ctx)
@@ -146,12 +150,13 @@ def signal(plugin, source, symbol, start, end, timeframe, sets, device, profile,
 @common
 @click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
 @click.option("--retrain/--no-retrain", default=True, show_default=True, help="Train even when cached.")
-def train(plugin, source, symbol, start, end, timeframe, sets, device, profile, quiet, debug, cache_dir, retrain):
+def train(plugin, source, symbol, start, end, timeframe, repair, sets, device, profile, quiet, debug, cache_dir,
+          retrain):
     """Train PLUGIN's walk-forward models into the cache (or refresh them)."""
     try:
         from engine.pipeline import prepare
 
-        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, sets)
+        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
         if not strategy.network:
             raise ValueError(f"{strategy.name} has no model to train")
         prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain,

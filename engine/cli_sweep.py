@@ -80,6 +80,9 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--start", default=None, help="First timestamp to use (inclusive).")
 @click.option("--end", default=None, help="Last timestamp to use (inclusive).")
 @click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
+@click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
+              help="Repair the data first: duplicates keeps the last row of a repeated timestamp, gaps inserts "
+                   "flat zero-volume bars (repeat for both).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a plugin param (not swept).")
 @click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
 @click.option("--fixed-fee", type=float, default=None, help="Fee per fill, currency (default 0).")
@@ -117,10 +120,10 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--report", "report_path", default=None, metavar="PATH", help="Also write an HTML sweep report.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end, timeframe, sets, fee, fixed_fee,
-          slippage, size, cash, fill, sl, tp, trail, max_hold, metric, top, out, resume, memory_budget, chunk_size,
-          walk_forward, executor, scheduler, workers, device, profile, retrain, cache_dir, as_json, report_path, quiet,
-          debug):
+def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end, timeframe, repair, sets, fee,
+          fixed_fee, slippage, size, cash, fill, sl, tp, trail, max_hold, metric, top, out, resume, memory_budget,
+          chunk_size, walk_forward, executor, scheduler, workers, device, profile, retrain, cache_dir, as_json,
+          report_path, quiet, debug):
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
@@ -158,7 +161,7 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
         fixed = {**strategy.values, **{k: v for k, v in engine.to_dict().items() if isinstance(v, int | float)}}
         grid = build_grid(grids, strategy.params, constraints=constraints, fixed=fixed, random=random_n, seed=seed)
         bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
-                                        timeframe=timeframe)
+                                        timeframe=timeframe, repair=repair)
         if executor == "dask":
             from engine.sweep.executors import DaskExecutor
 

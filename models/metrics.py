@@ -122,7 +122,9 @@ def log_loss(y_true: Any, prob: Any, eps: float = 1e-15) -> float:
     """Mean negative log-likelihood (natural log), probabilities clipped to [eps, 1 - eps].
 
     Binary: prob (n,) = P(class 1), y_true in {0, 1}. Multi-class: prob (n, classes)
-    rows of class probabilities, y_true class indices. Rows with a NaN are skipped.
+    rows of class scores, clipped and then divided by their sum (as scikit-learn
+    does, so rows need not sum to 1 exactly), y_true class indices. Rows with a NaN
+    are skipped.
     """
     if hasattr(prob, "detach"):
         prob = prob.detach().cpu().numpy()
@@ -131,6 +133,7 @@ def log_loss(y_true: Any, prob: Any, eps: float = 1e-15) -> float:
     if p.ndim == 2:
         keep = np.isfinite(t) & np.isfinite(p).all(axis=1)
         p, t = np.clip(p[keep], eps, 1 - eps), t[keep].astype(np.int64)
+        p = p / p.sum(axis=1, keepdims=True)
         return float(-np.mean(np.log(p[np.arange(len(t)), t]))) if len(t) else float("nan")
     p = p.ravel()
     keep = _finite(t, p)

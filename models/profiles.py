@@ -43,7 +43,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+        raise ValueError(f"device {str(device)!r} asked for, but torch sees no CUDA GPU; use --device auto or cpu "
+                         "(device='auto' or 'cpu' from Python)")
     return device
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -108,3 +110,18 @@ def test_json_output_is_strict_json():
 
     stats = json.loads(out.stdout, parse_constant=refuse)["stats"]
     assert stats["trades"] == 0 and stats["sharpe"] is None and stats["win_rate"] is None
+
+
+def test_repair_reaches_the_loader_from_the_cli(tmp_path):
+    """The duplicate-timestamp error names --repair duplicates, and that option runs."""
+    from data import load
+
+    bars = load("btcusd_1h", end="2017-08-01", warn=False)
+    doubled = pd.concat([bars, bars.iloc[[100]]]).sort_index(kind="stable")
+    path = tmp_path / "dup.csv"
+    doubled.rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    refused = bt("run", "strategies/sma_cross.py", "--data", str(path), "--no-report")
+    assert refused.returncode == 2 and "--repair duplicates" in refused.stderr
+    fixed = bt("run", "strategies/sma_cross.py", "--data", str(path), "--repair", "duplicates", "--json")
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["bars"] == len(bars)

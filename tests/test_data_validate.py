@@ -63,8 +63,9 @@ def test_duplicates_are_an_error_unless_repair_is_asked(tmp_path):
     path = write(tmp_path, dup)
     with pytest.raises(DataError, match=r"column 'timestamp': 1 timestamp\(s\) on more than one row: "
                                         r"2021-03-01 03:00:00\+00:00 at data rows 4 and 5 \(data rows count from 1 "
-                                        r"after the header\); remove or merge those rows in the file \(from Python, "
-                                        r"load\(\.\.\., repair=\('duplicates',\)\) keeps the last row of each\)$"):
+                                        r"after the header\); remove or merge those rows in the file, or keep the "
+                                        r"last row of each with --repair duplicates "
+                                        r"\(load\(\.\.\., repair=\('duplicates',\)\)\)$"):
         load(path)
     fixed = load(path, repair=["duplicates"])
     assert len(fixed) == 6 and fixed.attrs["dropped_duplicates"] == 1
@@ -101,8 +102,8 @@ def test_messages_name_no_cli_flag_that_does_not_exist():
 
     flags = set()
     for path in Path("data").glob("*.py"):
-        flags |= set(re.findall(r"\(--([a-z][a-z-]+)\)", path.read_text()))
-    assert "symbol" in flags
+        flags |= set(re.findall(r"(?:\(|with )--([a-z][a-z-]+)", path.read_text()))
+    assert {"symbol", "repair"} <= flags
     for command in (["run", "--help"], ["data", "show", "--help"]):
         text = CliRunner().invoke(main, command).output
         assert not [f for f in flags if f"--{f}" not in text], command
@@ -138,8 +139,8 @@ def test_gaps_in_a_24_7_series_are_a_warning_and_fill_on_request(tmp_path):
     path = write(tmp_path, holed)
     with pytest.warns(DataWarning, match=r"bad.csv: 2 gap\(s\) in a regular 1h series, first after "
                                          r"2021-03-01 03:00:00\+00:00, 2021-03-01 08:00:00\+00:00; fill them in the "
-                                         r"file if they matter \(from Python, load\(\.\.\., repair=\('gaps',\)\) "
-                                         r"inserts flat zero-volume bars\)$"):
+                                         r"file if they matter, or insert flat zero-volume bars with --repair gaps "
+                                         r"\(load\(\.\.\., repair=\('gaps',\)\)\)$"):
         loaded = load(path)
     assert len(loaded) == 9
     filled = load(path, repair=["gaps"], warn=False)
@@ -208,9 +209,9 @@ def test_mixed_utc_offsets_are_converted_and_a_row_they_move_is_reported(tmp_pat
     assert list(loaded.index[1:]) == [bars.index[i] for i in (0, 1, 3, 4, 5)]
     lines[3] = lines[3].replace("2021-03-01T04:00:00+05:00", "2021-03-01T06:00:00+05:00")  # 01:00 UTC: a duplicate
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"2021-03-01 01:00:00\+00:00 at data rows 2 and 3 .* keeps the last row of "
-                                        r"each\); the timestamps mix UTC offsets \(\+00:00 on 5 row\(s\), \+05:00 on "
-                                        r"1 row\(s\) from data row 3\), each converted to UTC$"):
+    with pytest.raises(DataError, match=r"2021-03-01 01:00:00\+00:00 at data rows 2 and 3 .* --repair duplicates "
+                                        r"\(load\(.*\)\); the timestamps mix UTC offsets \(\+00:00 on 5 "
+                                        r"row\(s\), \+05:00 on 1 row\(s\) from data row 3\), each converted to UTC$"):
         load(path)
 
 

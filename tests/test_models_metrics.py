@@ -78,6 +78,8 @@ def test_log_loss_binary_and_multiclass():
     assert log_loss([1, 0], [1.0, 0.0]) == pytest.approx(-math.log(1 - 1e-15))  # clipped, finite
     probs = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]
     assert log_loss([0, 2], probs) == pytest.approx(-(math.log(0.7) + math.log(0.8)) / 2)
+    # rows that do not sum to 1 are normalized (scikit-learn's rule): 0.4/0.8 and 0.3/0.6
+    assert log_loss([0, 1], [[0.4, 0.2, 0.2], [0.3, 0.3, 0.0]]) == pytest.approx(-math.log(0.5))
     assert log_loss([1, 0, 1], [0.9, float("nan"), 0.6]) == pytest.approx(-(math.log(0.9) + math.log(0.6)) / 2)
 
 
