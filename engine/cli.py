@@ -9,6 +9,7 @@ import sys
 import click
 
 from engine.cli_common import fail as _fail
+from engine.cli_common import repair_option
 from engine.cli_data import data_group
 from engine.cli_strategy import check, signal, train
 from engine.cli_sweep import sweep
@@ -65,9 +66,7 @@ def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None,
 @click.option("--start", default=None, help="First timestamp to use (inclusive).")
 @click.option("--end", default=None, help="Last timestamp to use (inclusive).")
 @click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
-@click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
-              help="Repair the data first: duplicates keeps the last row of a repeated timestamp, gaps inserts "
-                   "flat zero-volume bars (repeat for both).")
+@repair_option
 @click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
 @click.option("--fixed-fee", type=float, default=0.0, show_default=True, help="Fee per fill, currency.")
 @click.option("--slippage", type=float, default=0.0, show_default=True, help="Adverse fill move, fraction.")

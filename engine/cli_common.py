@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import click
 
+#: ``--repair``, as every command that loads data takes it (passed to ``data.load(repair=...)``).
+repair_option = click.option(
+    "--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
+    help="Repair the data first: duplicates keeps the last row of a repeated timestamp, gaps inserts flat "
+         "zero-volume bars (repeat for both).")
+
 
 class UserError(click.ClickException):
     """A problem with the user's input: printed as one line, exit code 2."""

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from engine.cli_common import UserError, fail
+from engine.cli_common import UserError, fail, repair_option
 from engine.jsonable import json_safe
 
 
@@ -49,8 +49,7 @@ def list_samples(as_json: bool) -> None:
 @click.option("--start", default=None, help="First timestamp (inclusive, UTC).")
 @click.option("--end", default=None, help="Last timestamp (inclusive, UTC).")
 @click.option("--timeframe", default=None, help="Aggregate to coarser bars, e.g. 4h, 1D.")
-@click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
-              help="Show the data as bt run --repair would use it (duplicates, gaps).")
+@repair_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def show(source: str, symbol, start, end, timeframe, repair, as_json: bool, debug: bool) -> None:

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from engine.cli_common import fail
+from engine.cli_common import fail, repair_option
 from engine.jsonable import json_safe
 
 _common = [
@@ -18,8 +18,7 @@ _common = [
     click.option("--start", default=None, help="First timestamp (inclusive)."),
     click.option("--end", default=None, help="Last timestamp (inclusive)."),
     click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h."),
-    click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
-                 help="Repair the data first (duplicates: keep the last row; gaps: flat bars)."),
+    repair_option,
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a strategy param."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
     click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True),

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from engine.cli_common import USER_ERRORS, fail
+from engine.cli_common import USER_ERRORS, fail, repair_option
 from engine.jsonable import json_safe
 
 ENGINE_OPTIONS = ("fee", "fixed_fee", "slippage", "size", "sl", "tp", "max_hold")
@@ -80,9 +80,7 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--start", default=None, help="First timestamp to use (inclusive).")
 @click.option("--end", default=None, help="Last timestamp to use (inclusive).")
 @click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
-@click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
-              help="Repair the data first: duplicates keeps the last row of a repeated timestamp, gaps inserts "
-                   "flat zero-volume bars (repeat for both).")
+@repair_option
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a plugin param (not swept).")
 @click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
 @click.option("--fixed-fee", type=float, default=None, help="Fee per fill, currency (default 0).")
