@@ -93,34 +93,17 @@ def stop_fill_price(side, prot, prot_reason, prof, o, h, low, tie):
             return o, prot_reason
         if o >= prof:
             return o, REASON_TP
+        hit_prot, hit_prof = low <= prot, h >= prof
     else:
         if o >= prot:
             return o, prot_reason
         if o <= prof:
             return o, REASON_TP
-    for k in range(2):
-        if (k == 0) == (tie == TIE_SL):
-            if side > 0:
-                if o <= prot:
-                    return o, prot_reason
-                if low <= prot:
-                    return prot, prot_reason
-            else:
-                if o >= prot:
-                    return o, prot_reason
-                if h >= prot:
-                    return prot, prot_reason
-        else:
-            if side > 0:
-                if o >= prof:
-                    return o, REASON_TP
-                if h >= prof:
-                    return prof, REASON_TP
-            else:
-                if o <= prof:
-                    return o, REASON_TP
-                if low <= prof:
-                    return prof, REASON_TP
+        hit_prot, hit_prof = h >= prot, low <= prof
+    if hit_prot and (tie == TIE_SL or not hit_prof):
+        return prot, prot_reason
+    if hit_prof:
+        return prof, REASON_TP
     return np.nan, -1
 
 
