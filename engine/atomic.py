@@ -67,14 +67,12 @@ def check_creatable(path: str | os.PathLike, *, directory: bool = False) -> Path
 def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> Path:
     """``path`` resolved, after checking that writing ``what`` there loses nothing: it
     must be missing, an empty directory, or a directory holding ``marker`` (one that
-    this kind of writer made before). Otherwise FileExistsError saying what to do."""
-    path = check_creatable(path, directory=True)
-    if path.exists() or path.is_symlink():
-        if not path.is_dir():
-            raise FileExistsError(f"{path} is a file, not a {what} directory; choose another path")
-        if any(path.iterdir()) and not (path / marker).exists():
-            raise FileExistsError(f"{path} already holds other files (it is not a {what}); "
-                                  "choose a new or empty directory")
+    this kind of writer made before). Otherwise FileExistsError (ValueError for a
+    file) saying what to do."""
+    path = check_creatable(path, directory=True)  # refuses a file
+    if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
+        raise FileExistsError(f"{path} already holds other files (it is not a {what}); "
+                              "choose a new or empty directory")
     return path
 
 

@@ -45,6 +45,7 @@ def prepare(
         return Prepared(ctx)
     from data import fingerprint
     from models import PredictionCache, cache_key, cached, resolve_device, walk_forward
+    from models.walkforward import label_components
 
     wf = strategy.walk_forward()
     X = _model_inputs(strategy, feats)
@@ -55,7 +56,7 @@ def prepare(
         # the values the network sees and learns, not the code that made them: an edit to an
         # indicator, a label helper or the TA backend (TA-Lib or pandas-ta's own) changes the key
         "features": {"set": strategy.features, "columns": list(X.columns), "values": _digest(X.to_numpy())},
-        "labels": _digest(*_label_arrays(labels)),
+        "labels": _digest(*label_components(labels)),
         "model": config.to_dict(),
         "walk_forward": wf.to_dict(),
         "model_params": strategy.model_params,
@@ -95,12 +96,6 @@ def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
     from data import MODEL_COLUMNS
 
     return feats[list(MODEL_COLUMNS[strategy.features])]
-
-
-def _label_arrays(labels: Any) -> list[np.ndarray]:
-    """A plugin's labels (an array, a Series, or a tuple of them) as float64 arrays."""
-    parts = labels if isinstance(labels, tuple | list) else (labels,)
-    return [np.asarray(part, dtype="float64") for part in parts]
 
 
 def _digest(*arrays: np.ndarray) -> str:

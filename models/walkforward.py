@@ -135,7 +135,8 @@ class WalkForwardResult:
         return out
 
 
-def _components(y: Any) -> tuple[np.ndarray, ...]:
+def label_components(y: Any) -> tuple[np.ndarray, ...]:
+    """A plugin's labels (an array, Series or tensor, or a tuple of them) as float64 arrays."""
     parts = y if isinstance(y, tuple | list) else (y,)
     return tuple(np.asarray(p.detach().cpu() if isinstance(p, torch.Tensor) else p, dtype=np.float64)
                  for p in parts)
@@ -188,7 +189,7 @@ def walk_forward(
     original units (scaled target components inverted).
     """
     X = np.asarray(X, dtype=np.float32)
-    parts = _components(y)
+    parts = label_components(y)
     if len(wf.target_scalers) != len(parts):
         raise ValueError(f"target_scalers has {len(wf.target_scalers)} entries for {len(parts)} target parts")
     if any(len(p) != len(X) for p in parts):
