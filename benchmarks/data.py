@@ -41,8 +41,8 @@ def child(source: str) -> dict:
     t0 = time.perf_counter()
     import warnings
 
-    from data import load
-    from data.features import FEATURE_SETS, features
+    from mlbt.data import load
+    from mlbt.data.features import FEATURE_SETS, features
 
     t_import = time.perf_counter() - t0
     with warnings.catch_warnings():
@@ -77,7 +77,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child)))
         return
-    from data import load
+    from mlbt.data import load
 
     spec = f"synthetic:gbm?bars={args.bars}&seed=7&freq=1min"
     with tempfile.TemporaryDirectory() as tmp:

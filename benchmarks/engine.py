@@ -28,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import Signals, backtest  # noqa: E402
+from mlbt import Signals, backtest  # noqa: E402
 
 SL, TP, FEE = 0.02, 0.04, 0.001
 
@@ -122,7 +122,7 @@ def run_backtesting_py(bars: pd.DataFrame, target: pd.Series, repeat: int = 1) -
 FIRST_CALL = """
 import time; t = time.perf_counter()
 import numpy as np, pandas as pd
-from engine import Signals, backtest
+from mlbt import Signals, backtest
 idx = pd.date_range("2024-01-01", periods=500, freq="h", tz="UTC")
 c = np.linspace(100, 120, 500)
 bars = pd.DataFrame({"open": c, "high": c * 1.01, "low": c * 0.99, "close": c}, index=idx)

@@ -83,8 +83,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from data import MODEL_COLUMNS  # noqa: E402
-from models import SYSTEM_TRAINING, ModelConfig, build_model, fit, predict, sliding_windows  # noqa: E402
+from mlbt.data import MODEL_COLUMNS  # noqa: E402
+from mlbt.models import SYSTEM_TRAINING, ModelConfig, build_model, fit, predict, sliding_windows  # noqa: E402
 
 #: network -> (feature set feeding it, the seed's lookback)
 NETWORKS: dict[str, tuple[str, int]] = {

@@ -52,8 +52,8 @@ def peak_mb() -> float:
 
 def combos(n: int):
     """The benchmark grid, or a seeded random subset of n combinations of it."""
-    from engine import load_strategy
-    from engine.sweep import build_grid
+    from mlbt import load_strategy
+    from mlbt.sweep import build_grid
 
     params = load_strategy(SMA).params
     full = build_grid(GRID, params)
@@ -61,9 +61,9 @@ def combos(n: int):
 
 
 def child_bt(n: int, budget: float, out: str) -> dict:
-    from data import load
-    from engine import load_strategy
-    from engine.sweep import EngineSettings, build_grid, run_sweep
+    from mlbt import load_strategy
+    from mlbt.data import load
+    from mlbt.sweep import EngineSettings, build_grid, run_sweep
 
     bars = load("btcusd_1h", warn=False)
     grid = combos(n)
@@ -97,7 +97,7 @@ def _vbt_run(vbt, bars, fast, slow):
 def child_vbt(n: int, out: str) -> dict:
     import vectorbt as vbt
 
-    from data import load
+    from mlbt.data import load
 
     bars = load("btcusd_1h", warn=False)
     grid = combos(n)

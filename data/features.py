@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data import indicators as ind
+from mlbt.data import indicators as ind
 
 __all__ = ["FEATURE_SETS", "MODEL_COLUMNS", "FeatureSet", "features"]
 

@@ -324,7 +324,7 @@ _DAY_NS = 86_400 * 10**9
 def periods_per_year(index: pd.Index) -> np.ndarray:
     """Bars per year at each bar, from the bar calendar seen so far (causal).
 
-    The engine's convention (``engine.frequency``), applied to ``index[: t + 1]`` at
+    The engine's convention (``mlbt.sim.frequency``), applied to ``index[: t + 1]`` at
     each bar t so that the value never depends on later timestamps: 365 trading days
     once any bar has fallen on a Saturday or Sunday (UTC), else 252; the bar step is
     the smallest spacing seen so far (gaps only lengthen spacings). Daily bars: that

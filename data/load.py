@@ -26,15 +26,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from data.columns import ALIASES, FIELDS, canonical, resolve
-from data.errors import DataError
-from data.readers import OTHER_DELIMITERS, SQLITE_SUFFIXES, read_table, suffix
-from data.repair import REPAIRS, drop_duplicates, fill_gaps
-from data.resample import resample
-from data.samples import SAMPLES, samples
-from data.synthetic import is_synthetic, synthetic
-from data.timestamps import to_utc_index, utc_offsets
-from data.validate import SHOW, check
+from mlbt.data.columns import ALIASES, FIELDS, canonical, resolve
+from mlbt.data.errors import DataError
+from mlbt.data.readers import OTHER_DELIMITERS, SQLITE_SUFFIXES, read_table, suffix
+from mlbt.data.repair import REPAIRS, drop_duplicates, fill_gaps
+from mlbt.data.resample import resample
+from mlbt.data.samples import SAMPLES, samples
+from mlbt.data.synthetic import is_synthetic, synthetic
+from mlbt.data.timestamps import to_utc_index, utc_offsets
+from mlbt.data.validate import SHOW, check
 
 
 def load(

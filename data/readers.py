@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.columns import ALIASES, canonical
-from data.errors import DataError
+from mlbt.data.columns import ALIASES, canonical
+from mlbt.data.errors import DataError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
-from data.validate import spacing, trades_weekends
+from mlbt.data.errors import DataError
+from mlbt.data.validate import spacing, trades_weekends
 
 REPAIRS = ("duplicates", "gaps")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from data.errors import DataError
+from mlbt.data.errors import DataError
 
 AGG = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
 

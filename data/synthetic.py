@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
+from mlbt.data.errors import DataError
 
 PREFIX = "synthetic:"
 KINDS = ("gbm",)

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
+from mlbt.data.errors import DataError
 
 FORMATS = ("ISO8601", "%Y-%m-%d %I-%p", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y",
            "%Y%m%d")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError, DataWarning
+from mlbt.data.errors import DataError, DataWarning
 
 REQUIRED = ("open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")

@@ -1,23 +1,17 @@
-"""bt engine: simulate target positions on bars and measure the result.
+"""mlbt: honest, fast backtests of machine-learning trading strategies.
 
-Names load lazily (PEP 562) so that ``bt --help`` does not import numba or pandas.
+The public API::
+
+    from mlbt import load, backtest, Signals, Result, Strategy, Param, load_strategy, DataError
+
+``load`` reads bars (an embedded sample, a file or a ``synthetic:`` spec), ``backtest``
+simulates Signals on them in the numba kernel and returns a Result; ``Strategy`` and
+``Param`` are what a plugin file subclasses and declares, ``load_strategy`` loads one.
+The ``bt`` command line is ``mlbt.cli``.
 """
 
-from importlib import import_module
+from mlbt.data import DataError, load
+from mlbt.sim import Result, Signals, backtest
+from mlbt.strategy import Param, Strategy, load_strategy
 
-_EXPORTS = {
-    "backtest": "engine.simulation",
-    "Result": "engine.result",
-    "Signals": "engine.signals",
-    "Strategy": "engine.strategy",
-    "Param": "engine.strategy",
-    "load_strategy": "engine.plugins",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+__all__ = ["DataError", "Param", "Result", "Signals", "Strategy", "backtest", "load", "load_strategy"]

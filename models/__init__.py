@@ -3,10 +3,10 @@
 ``models`` never imports ``engine`` or ``data``: it sees tensors and arrays only.
 """
 
-from models.cache import PredictionCache, cache_key, cached, default_cache_dir
-from models.config import NETWORKS, SYSTEM_TRAINING, ModelConfig, TrainConfig, build_model
-from models.inference import predict
-from models.networks import (
+from mlbt.models.cache import PredictionCache, cache_key, cached, default_cache_dir
+from mlbt.models.config import NETWORKS, SYSTEM_TRAINING, ModelConfig, TrainConfig, build_model
+from mlbt.models.inference import predict
+from mlbt.models.networks import (
     BUY,
     NO_TRADE,
     SELL,
@@ -18,11 +18,11 @@ from models.networks import (
     SLTPNet,
     SLTPOutput,
 )
-from models.profiles import PROFILES, resolve_device, resolve_profile
-from models.scalers import MinMaxScaler, RobustScaler, Scaler, StandardScaler, make_scaler, scaler_from_state
-from models.training import FitResult, fit
-from models.walkforward import Fold, WalkForward, WalkForwardResult, model_from_state, walk_forward
-from models.windows import sliding_windows, valid_windows, window_end_bars
+from mlbt.models.profiles import PROFILES, resolve_device, resolve_profile
+from mlbt.models.scalers import MinMaxScaler, RobustScaler, Scaler, StandardScaler, make_scaler, scaler_from_state
+from mlbt.models.training import FitResult, fit
+from mlbt.models.walkforward import Fold, WalkForward, WalkForwardResult, model_from_state, walk_forward
+from mlbt.models.windows import sliding_windows, valid_windows, window_end_bars
 
 __all__ = [
     "BUY",

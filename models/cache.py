@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.walkforward import Fold, WalkForwardResult
+from mlbt.models.walkforward import Fold, WalkForwardResult
 
 FORMAT = 1
 _MODELS_DIR = Path(__file__).resolve().parent

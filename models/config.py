@@ -15,8 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.networks import AttentionEnsemble, AttentionNet, CryptoRegressor, ETF50Classifier, PriceRegressor, SLTPNet
-from models.profiles import profile_options, resolve_profile
+from mlbt.models.networks import (
+    AttentionEnsemble,
+    AttentionNet,
+    CryptoRegressor,
+    ETF50Classifier,
+    PriceRegressor,
+    SLTPNet,
+)
+from mlbt.models.profiles import profile_options, resolve_profile
 
 NETWORKS: dict[str, type[nn.Module]] = {
     "etf50": ETF50Classifier,

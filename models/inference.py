@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.profiles import resolve_device
+from mlbt.models.profiles import resolve_device
 
 
 def _cat(parts: list[Any]) -> Any:

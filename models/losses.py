@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from models.config import TrainConfig
+from mlbt.models.config import TrainConfig
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 

@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.config import ModelConfig, TrainConfig, build_model
-from models.losses import make_loss
-from models.profiles import resolve_device
+from mlbt.models.config import ModelConfig, TrainConfig, build_model
+from mlbt.models.losses import make_loss
+from mlbt.models.profiles import resolve_device
 
 Target = torch.Tensor | tuple[torch.Tensor, ...]
 

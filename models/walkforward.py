@@ -31,11 +31,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from models.config import ModelConfig, build_model
-from models.inference import predict
-from models.scalers import Scaler, make_scaler
-from models.training import fit
-from models.windows import sliding_windows, valid_windows
+from mlbt.models.config import ModelConfig, build_model
+from mlbt.models.inference import predict
+from mlbt.models.scalers import Scaler, make_scaler
+from mlbt.models.training import fit
+from mlbt.models.windows import sliding_windows, valid_windows
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,7 @@ confidence, and the share of predicted bars that trade at the current settings.
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class AttentionEnsembleLSTM(Strategy):
@@ -67,7 +66,7 @@ class AttentionEnsembleLSTM(Strategy):
     }
 
     def walk_forward(self):
-        from models import WalkForward
+        from mlbt.models import WalkForward
 
         window = max(self.train_window, self.min_train) if self.train_window else None  # None: expanding
         return WalkForward(lookback=self.lookback, horizon=self.horizon, min_train=self.min_train,
@@ -84,7 +83,7 @@ class AttentionEnsembleLSTM(Strategy):
         """(p, confidence) per bar as (T, 1) arrays, NaN before the first fold."""
         import torch
 
-        from models import AttentionEnsemble
+        from mlbt.models import AttentionEnsemble
 
         members = ctx.predictions.filter(regex=r"^prediction_\d+$").to_numpy(dtype="float64")
         p, conf = AttentionEnsemble.combine(torch.tensor(members))
@@ -117,7 +116,7 @@ class AttentionEnsembleLSTM(Strategy):
         return {"probability": prob[:, 0], "confidence": conf[:, 0]}
 
     def ml_metrics(self, ctx):
-        from models.metrics import accuracy, confusion_matrix, log_loss, roc_auc
+        from mlbt.models.metrics import accuracy, confusion_matrix, log_loss, roc_auc
 
         prob, conf = (a[:, 0] for a in self.probability(ctx))
         label = self.labels(ctx)

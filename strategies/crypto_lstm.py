@@ -29,8 +29,7 @@ units). Long + short signal reverses in one fill step; long + neutral closes.
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class CryptoLSTM(Strategy):
@@ -59,7 +58,7 @@ class CryptoLSTM(Strategy):
     }
 
     def walk_forward(self):
-        from models import WalkForward
+        from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="robust", target_scalers=("standard",))
@@ -108,7 +107,7 @@ class CryptoLSTM(Strategy):
         return {"predicted_price": pred, "threshold": threshold, "confidence": confidence}
 
     def ml_metrics(self, ctx):
-        from models.metrics import change_correlation, direction_accuracy, mae, mse
+        from mlbt.models.metrics import change_correlation, direction_accuracy, mae, mse
 
         close = ctx.bars["close"].to_numpy()
         pred, nxt = self.predicted_price(ctx)[:, 0], np.r_[close[1:], np.nan]

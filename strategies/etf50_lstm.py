@@ -37,8 +37,7 @@ accuracy (sign of the call vs the sign of the next close's change, flat days lef
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class ETF50LSTM(Strategy):
@@ -60,7 +59,7 @@ class ETF50LSTM(Strategy):
     }
 
     def walk_forward(self):
-        from models import WalkForward
+        from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="standard", target_scalers=(None,))
@@ -76,7 +75,7 @@ class ETF50LSTM(Strategy):
         return Signals(target=target)
 
     def ml_metrics(self, ctx):
-        from models.metrics import accuracy, confusion_matrix, direction_accuracy, per_class_accuracy
+        from mlbt.models.metrics import accuracy, confusion_matrix, direction_accuracy, per_class_accuracy
 
         close = ctx.bars["close"].to_numpy()
         score, label = ctx.col("prediction")[:, 0], self.labels(ctx)

@@ -42,8 +42,7 @@ signals at the current params, the share whose next close moved the signal's way
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class PriceLSTM(Strategy):
@@ -74,7 +73,7 @@ class PriceLSTM(Strategy):
     }
 
     def walk_forward(self):
-        from models import WalkForward
+        from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="standard", target_scalers=("standard",))
@@ -104,7 +103,7 @@ class PriceLSTM(Strategy):
                        max_hold=p.max_hold.astype("float64"), reentry=True)
 
     def ml_metrics(self, ctx):
-        from models.metrics import change_correlation, direction_accuracy, mae, mse
+        from mlbt.models.metrics import change_correlation, direction_accuracy, mae, mse
 
         close = ctx.bars["close"].to_numpy()
         pred, nxt = self.predicted_price(ctx)[:, 0], np.r_[close[1:], np.nan]

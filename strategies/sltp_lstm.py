@@ -45,8 +45,7 @@ class), the 3 x 3 confusion matrix counts, and MAE of the SL and TP fractions.
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 CLASSES = ("buy", "sell", "no_trade")  # models.BUY, SELL, NO_TRADE = 0, 1, 2
 
@@ -78,7 +77,7 @@ class SLTPLSTM(Strategy):
     }
 
     def walk_forward(self):
-        from models import WalkForward
+        from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=self.horizon, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="minmax",
@@ -124,7 +123,7 @@ class SLTPLSTM(Strategy):
         return Signals(target=target, sl=sl, tp=tp, max_hold=p.max_hold.astype("float64"), reentry=True)
 
     def ml_metrics(self, ctx):
-        from models.metrics import accuracy, confusion_matrix, mae, per_class_accuracy
+        from mlbt.models.metrics import accuracy, confusion_matrix, mae, per_class_accuracy
 
         cls, sl, tp = self.labels(ctx)
         prob = self.probabilities(ctx)

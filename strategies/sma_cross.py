@@ -8,8 +8,7 @@ each (fast, slow) pair is one engine column, each distinct length computed once.
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class SmaCross(Strategy):

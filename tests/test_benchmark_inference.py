@@ -59,8 +59,8 @@ def keras_sizes() -> dict:
 def test_keras_mirrors_have_the_torch_networks_lstm_sizes():
     import torch
 
-    from data import MODEL_COLUMNS
-    from models import ModelConfig, build_model
+    from mlbt.data import MODEL_COLUMNS
+    from mlbt.models import ModelConfig, build_model
 
     layers = {"etf50": 2, "price": 2, "sltp": 1}  # networks sized by one "hidden" width
     features = {"attention_ensemble": "attention"}

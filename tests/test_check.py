@@ -36,9 +36,9 @@ def test_check_passes_crypto_lstm_with_its_model(tmp_path):
 def test_audit_passes_every_shipped_model_plugin():
     """The no-lookahead audit over features, walk-forward predictions and signals of the
     other four model plugins (the same code as `bt check`, in process; tiny models)."""
-    from data import load
-    from engine.audit import audit
-    from engine.plugins import load_strategy
+    from mlbt.data import load
+    from mlbt.strategy.lookahead import audit
+    from mlbt.strategy.plugins import load_strategy
     from tests.test_plugins import CASES
 
     for name in ("etf50_lstm", "price_lstm", "attention_ensemble", "sltp_lstm"):
@@ -55,8 +55,8 @@ def test_audit_passes_every_shipped_model_plugin():
 
 PREDICTED = '''
 import numpy as np
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Signals
+from mlbt.strategy.base import Param, Strategy
 
 
 class Predicted(Strategy):
@@ -78,9 +78,9 @@ def _audit_with_noisy_predictions(tmp_path, monkeypatch, shift: bool):
     import numpy as np
     import pandas as pd
 
-    import engine.audit as audit_mod
-    from data import load
-    from engine.plugins import load_strategy
+    import mlbt.strategy.lookahead as audit_mod
+    from mlbt.data import load
+    from mlbt.strategy.plugins import load_strategy
 
     bars = load("btcusd_1h", start="2018-01-01", end="2018-02-01", warn=False)
     real = audit_mod.prepare
@@ -109,8 +109,8 @@ def test_signal_stage_judges_the_rule_on_the_verified_predictions(tmp_path, monk
 
 RARE = '''
 import numpy as np
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Signals
+from mlbt.strategy.base import Param, Strategy
 
 
 class Rare(Strategy):
@@ -133,7 +133,7 @@ class Rare(Strategy):
 
 
 def _rare(tmp_path, volume="vol", threshold="ctx.bars.close * 0.01"):
-    from engine.plugins import load_strategy
+    from mlbt.strategy.plugins import load_strategy
 
     path = tmp_path / "rare.py"
     path.write_text(RARE.replace("VOLUME", volume).replace("THRESHOLD", threshold))
@@ -144,8 +144,8 @@ def test_many_cheap_cuts_catch_a_leak_in_a_filter_that_rarely_decides(tmp_path):
     """A long side that also needs the NEXT bar's volume spike (4x its mean): the leak can
     show only at a cut bar followed by a spike (about 1% of bars), which the five
     retraining cuts miss here; the cheap rule cuts find it."""
-    from data import load
-    from engine.audit import audit
+    from mlbt.data import load
+    from mlbt.strategy.lookahead import audit
 
     bars = load("btcusd_1h", start="2017-06-01", end="2018-01-01", warn=False)
     honest = audit(_rare(tmp_path), bars)[-1]
@@ -160,8 +160,8 @@ def test_many_cheap_cuts_catch_a_leak_in_a_filter_that_rarely_decides(tmp_path):
 def test_details_that_peek_fail_the_audit(tmp_path):
     """``bt signal`` prints details(): a threshold computed from the next close is a leak
     even when the target is honest."""
-    from data import load
-    from engine.audit import audit
+    from mlbt.data import load
+    from mlbt.strategy.lookahead import audit
 
     bars = load("btcusd_1h", start="2018-01-01", end="2018-02-01", warn=False)
     stage = audit(_rare(tmp_path, threshold="ctx.bars.close.shift(-1) * 0.01"), bars)[-1]

@@ -35,13 +35,13 @@ def test_user_errors_exit_2_in_one_line():
 
 
 def test_help_does_not_import_heavy_packages():
-    code = "import sys, engine.cli; print(sorted(m for m in ('torch', 'vectorbt', 'plotly', 'dask', 'numba') " \
+    code = "import sys, mlbt.cli; print(sorted(m for m in ('torch', 'vectorbt', 'plotly', 'dask', 'distributed') " \
            "if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
-PLUGIN_HEAD = "import numpy as np\nfrom engine import Signals\nfrom engine.strategy import Param, Strategy\n\n"
+PLUGIN_HEAD = "import numpy as np\nfrom mlbt import Signals\nfrom mlbt.strategy.base import Param, Strategy\n\n"
 
 
 def test_plugin_mistakes_are_one_line_naming_the_file(tmp_path):
@@ -114,7 +114,7 @@ def test_json_output_is_strict_json():
 
 def test_repair_reaches_the_loader_from_the_cli(tmp_path):
     """The duplicate-timestamp error names --repair duplicates, and that option runs."""
-    from data import load
+    from mlbt.data import load
 
     bars = load("btcusd_1h", end="2017-08-01", warn=False)
     doubled = pd.concat([bars, bars.iloc[[100]]]).sort_index(kind="stable")

@@ -62,7 +62,7 @@ def test_run_labels_synthetic_data():
 
 
 def _sample_csv(tmp_path, name, sep=",", order=None):
-    from data import load
+    from mlbt.data import load
 
     bars = load("btcusd_1h", warn=False).iloc[:300].reset_index()
     bars["timestamp"] = bars["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -43,8 +43,8 @@ def test_train_refuses_a_model_free_plugin(tmp_path):
 
 LATE = '''
 import numpy as np
-from engine import Signals
-from engine.strategy import Strategy
+from mlbt import Signals
+from mlbt.strategy.base import Strategy
 
 
 class Late(Strategy):
@@ -64,7 +64,7 @@ def test_signal_is_the_rules_decision_and_position_the_engines(tmp_path):
     Keep-targets: the standing +1, held since the fill after the signal bar."""
     import pandas as pd
 
-    from data import load
+    from mlbt.data import load
 
     bars = load("btcusd_1h", start="2018-01-01", end="2018-02-01", warn=False)
     runs = {}

@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import talib
 
-from data import indicators as ind
-from data.features import FEATURE_SETS, MODEL_COLUMNS, features
+from mlbt.data import indicators as ind
+from mlbt.data.features import FEATURE_SETS, MODEL_COLUMNS, features
 
 SETS = list(FEATURE_SETS)
 
 
 @pytest.fixture(scope="module")
 def btc() -> pd.DataFrame:
-    from data import load
+    from mlbt.data import load
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sample's 28 zero-volume bars are announced
@@ -31,7 +31,7 @@ def btc() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def spx_vix() -> pd.DataFrame:
     """Daily S&P 500 bars with VIX as ``ivx`` (the embedded spx_vix_1d sample)."""
-    from data import load
+    from mlbt.data import load
 
     bars = load("spx_vix_1d")
     assert len(bars) > 1000 and "ivx" in bars
@@ -298,7 +298,7 @@ def test_missing_columns(btc):
 
 def test_import_is_light():
     code = (
-        "import sys, data.features, data.indicators; "
+        "import sys, mlbt.data.features, mlbt.data.indicators; "
         "print(int('pandas_ta_classic' in sys.modules), int('talib' in sys.modules))"
     )
     root = Path(__file__).resolve().parents[1]

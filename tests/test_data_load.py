@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import DataError, DataWarning, fingerprint, load, samples
+from mlbt.data import DataError, DataWarning, fingerprint, load, samples
 
 FIELDS = ["open", "high", "low", "close", "volume"]
 

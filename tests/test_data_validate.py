@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import DataError, DataWarning, check, load
+from mlbt.data import DataError, DataWarning, check, load
 from tests.test_data_load import make_bars
 
 
@@ -98,7 +98,7 @@ def test_messages_name_no_cli_flag_that_does_not_exist():
 
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from mlbt.cli import main
 
     flags = set()
     for path in Path("data").glob("*.py"):
@@ -233,7 +233,7 @@ def test_offsets_that_change_in_order_load_silently(tmp_path):
 
 
 def test_utc_offsets_are_read_from_timestamps_with_a_time_of_day():
-    from data.timestamps import utc_offsets
+    from mlbt.data.timestamps import utc_offsets
 
     stamps = pd.Series(["2020-01-01T00:00:00Z", "2020-01-01 05:00:00+0500", "2020-01-01T01:00:00.123-03",
                         "2020-01-01T00:00:00.123456789+05:30", "2020-01-01 00:00:00", "2020-01-01",
@@ -270,7 +270,7 @@ def test_resample_matches_a_hand_built_example():
         "volume": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
         "ivx":    [20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0],
     }, index=idx.rename("timestamp"))
-    from data.resample import resample
+    from mlbt.data.resample import resample
 
     out = resample(bars, "3h")
     expected = pd.DataFrame({

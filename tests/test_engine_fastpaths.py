@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Signals, backtest
-from engine.checks_nb import check_prices_nb, check_target_nb, regular_step_nb
-from engine.frequency import periods_per_year
+from mlbt import Signals, backtest
+from mlbt.sim.checks_nb import check_prices_nb, check_target_nb, regular_step_nb
+from mlbt.sim.frequency import periods_per_year
 
 
 def first_price_problem(o, h, lo, c):
@@ -204,8 +204,8 @@ def test_trades_frame_equals_the_public_constructor(monkeypatch):
 
 
 def test_trade_rows_past_the_reserved_buffer_are_not_written():
-    from engine import kernels
-    from engine.stats_nb import N_STATS
+    from mlbt.sim import kernel_nb as kernels
+    from mlbt.sim.stats_nb import N_STATS
 
     T = 40
     c = np.linspace(100, 110, T).reshape(-1, 1)

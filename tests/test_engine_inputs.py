@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import Signals, backtest
-from engine.frequency import periods_per_year
+from mlbt import Signals, backtest
+from mlbt.sim.frequency import periods_per_year
 
 
 def make_bars(n=6):
@@ -125,7 +125,7 @@ def test_weekday_daily_bars_east_of_utc_are_a_252_day_market():
     """Daily bars at local midnight in Berlin or Tokyo fall on Sunday..Thursday in UTC:
     five weekdays, so 252 trading days (a Sunday bar alone made it 365, inflating the
     Sharpe by 1.2x); bars on all seven weekdays are a 365-day market."""
-    from engine.frequency import periods_per_year
+    from mlbt.sim.frequency import periods_per_year
 
     for tz in ("Europe/Berlin", "Asia/Tokyo", "America/New_York"):
         days = pd.bdate_range("2020-01-01", periods=300).tz_localize(tz).tz_convert("UTC")

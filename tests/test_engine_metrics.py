@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import vectorbt  # noqa: F401  (registers the .vbt accessor used as an oracle)
 
-from data import load
-from engine import Result, Signals, backtest
+from mlbt import Result, Signals, backtest
+from mlbt.data import load
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_atomic_outputs_take_the_umask_and_leave_nothing_on_failure(result, tmp_
     import os
     import stat
 
-    from engine.atomic import building_dir, write_text
+    from mlbt.io.atomic import building_dir, write_text
 
     _, _, res = result
     old = os.umask(0o027)

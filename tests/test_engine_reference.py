@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Signals, backtest
+from mlbt import Signals, backtest
 from tests.reference import simulate
 
 TRADE_FIELDS = ("side", "entry_bar", "exit_bar", "size", "entry_price", "exit_price",

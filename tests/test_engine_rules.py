@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import Signals, backtest
+from mlbt import Signals, backtest
 
 NAN = math.nan
 

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import vectorbt as vbt
 
-from data import load
-from engine import Signals, backtest
+from mlbt import Signals, backtest
+from mlbt.data import load
 
 
 @pytest.fixture(scope="module")

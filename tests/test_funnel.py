@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.funnel import funnel_lines, signal_funnel
-from engine.strategy import Context, Param, Strategy
+from mlbt.strategy.base import Context, Param, Strategy
+from mlbt.strategy.funnel import funnel_lines, signal_funnel
 
 
 class Rule(Strategy):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.metrics import (
+from mlbt.models.metrics import (
     accuracy,
     change_correlation,
     confusion_matrix,

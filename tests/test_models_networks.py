@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from models import (
+from mlbt.models import (
     NETWORKS,
     PROFILES,
     AttentionEnsemble,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import MinMaxScaler, RobustScaler, StandardScaler, make_scaler, scaler_from_state
+from mlbt.models import MinMaxScaler, RobustScaler, StandardScaler, make_scaler, scaler_from_state
 
 KINDS = ["standard", "robust", "minmax"]
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import (
+from mlbt.models import (
     AttentionEnsemble,
     ETF50Classifier,
     ModelConfig,
@@ -16,7 +16,7 @@ from models import (
     predict,
     sliding_windows,
 )
-from models.losses import balanced_class_weights
+from mlbt.models.losses import balanced_class_weights
 
 LENGTH = 6
 
@@ -203,8 +203,8 @@ def test_weight_decay_reaches_weight_matrices_only():
     """The crypto system's L2 penalty, as a Keras kernel regularizer applies it: with a
     loss whose gradient is zero, one Adam step moves every weight matrix (the decay
     term) and leaves biases and batch-norm scales exactly where they were."""
-    from models.config import build_model
-    from models.training import _decay_groups
+    from mlbt.models.config import build_model
+    from mlbt.models.training import _decay_groups
 
     torch.manual_seed(0)
     model = build_model(ModelConfig("crypto", n_features=4, profile="fast"))

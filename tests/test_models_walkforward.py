@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from models import ModelConfig, TrainConfig
-from models.cache import PredictionCache, cache_key, cached
-from models.walkforward import WalkForward, model_from_state, walk_forward
+from mlbt.models import ModelConfig, TrainConfig
+from mlbt.models.cache import PredictionCache, cache_key, cached
+from mlbt.models.walkforward import WalkForward, model_from_state, walk_forward
 
 torch.set_num_threads(1)
 TINY = TrainConfig(loss="mse", epochs=2, batch_size=64, patience=None, lr_patience=None, seed=3)
@@ -139,9 +139,10 @@ def test_prediction_cache_key_follows_the_feature_and_label_values(tmp_path, mon
     """The key hashes what the network sees and learns: feature values changed by an
     indicator edit (or another TA backend) and labels changed by a helper the plugin's
     ``labels`` calls both miss the cache, though no hashed source changed."""
-    import data
-    from engine.pipeline import prepare
-    from engine.plugins import load_strategy
+    from mlbt import data
+    from mlbt.strategy import pipeline
+    from mlbt.strategy.pipeline import prepare
+    from mlbt.strategy.plugins import load_strategy
 
     bars = data.load("spx_vix_1d", warn=False).iloc[:700]
     strategy = load_strategy("strategies/etf50_lstm.py", epochs=1, min_train=300, retrain_every=300)
@@ -157,7 +158,7 @@ def test_prediction_cache_key_follows_the_feature_and_label_values(tmp_path, mon
         out[column] = out[column] * 1.001
         return out
 
-    monkeypatch.setattr(data, "features", edited)
+    monkeypatch.setattr(pipeline, "features", edited)
     moved = run(strategy)
     assert moved.cache_hit is False and moved.cache_key != first.cache_key
     monkeypatch.setattr(data, "features", real)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import sliding_windows, valid_windows, window_end_bars
+from mlbt.models import sliding_windows, valid_windows, window_end_bars
 
 
 def naive_windows(x, length):

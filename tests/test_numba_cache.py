@@ -1,4 +1,4 @@
-"""engine.numba_cache: a kernel's numba cache goes stale when a source it inlines
+"""mlbt.sim.numba_cache: a kernel's numba cache goes stale when a source it inlines
 changes (numba itself only watches the defining file)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine import kernels, stats_nb
-from engine.numba_cache import sources_digest
+from mlbt.sim import kernel_nb as kernels
+from mlbt.sim import stats_nb
+from mlbt.sim.numba_cache import sources_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEP = "from numba import njit\n\n@njit(cache=True)\ndef f(x):\n    return x + {k}\n"
@@ -17,7 +18,7 @@ MAIN = """from pathlib import Path
 from numba import njit
 import dep
 from dep import f
-from engine.numba_cache import bind_sources
+from mlbt.sim.numba_cache import bind_sources
 
 @njit(cache=True)
 def g(x):

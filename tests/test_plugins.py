@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import load
-from engine import backtest, load_strategy
-from engine.funnel import signal_funnel
-from engine.pipeline import make_signals, prepare
+from mlbt import backtest, load_strategy
+from mlbt.data import load
+from mlbt.strategy.funnel import signal_funnel
+from mlbt.strategy.pipeline import make_signals, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 HOURLY = {"data": "btcusd_1h", "start": "2018-01-01", "end": "2018-05-10"}  # 3,120 hourly bars

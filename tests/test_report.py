@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from data import load
-from engine import backtest, load_strategy
-from engine.cli import main
-from engine.pipeline import make_signals, prepare
-from engine.report import load_run, save_run, write_run_report, write_sweep_report
-from engine.report.html import esc, script_safe
-from engine.report.rundata import RunData, from_run
-from engine.report.sweep_figures import SweepData
+from mlbt import backtest, load_strategy
+from mlbt.cli import main
+from mlbt.data import load
+from mlbt.report import load_run, save_run, write_run_report, write_sweep_report
+from mlbt.report.html import esc, script_safe
+from mlbt.report.rundata import RunData, from_run
+from mlbt.report.sweep_figures import SweepData
+from mlbt.strategy.pipeline import make_signals, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SMA = str(ROOT / "strategies/sma_cross.py")
@@ -137,7 +137,7 @@ def test_run_report_ml_panel(bars, tmp_path):
 
 
 def test_trades_table_is_capped_and_says_so(bars, tmp_path):
-    from engine.report.tearsheet import MAX_TRADE_ROWS
+    from mlbt.report.tearsheet import MAX_TRADE_ROWS
 
     strategy = load_strategy(SMA, fast=2, slow=3)
     prepared = prepare(strategy, bars)
@@ -262,7 +262,7 @@ def test_sweep_report_from_folder_and_cli(tmp_path):
     assert "Deflated Sharpe Ratio" in (tmp_path / "s3.html").read_text()
     assert "ESTIMATE" not in (tmp_path / "s3.html").read_text()
     # a table from before bt stored skew and kurtosis: an estimate under normal returns, said so
-    from engine.report.sweep_figures import estimate_dsr, load_sweep
+    from mlbt.report.sweep_figures import estimate_dsr, load_sweep
 
     data = load_sweep(out)
     frame, manifest = data.table, data.manifest
@@ -321,14 +321,14 @@ def test_bt_report_errors_are_one_line(tmp_path):
 
 
 def test_report_package_imports_no_plotly():
-    code = ("import sys, engine.report, engine.report.cli; "
-            "print(sorted(m for m in ('plotly', 'pandas', 'torch') if m in sys.modules))")
+    code = ("import sys, mlbt.report, mlbt.cli.report; "
+            "print(sorted(m for m in ('plotly', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_run_without_trades_on_daily_data(tmp_path):
-    from engine import Signals
+    from mlbt import Signals
 
     daily = load("spx_vix_1d", warn=False)
     strategy = load_strategy(SMA)
@@ -346,7 +346,7 @@ def test_buy_and_hold_column_uses_the_engine_definitions(bars):
     """curve_stats (which fills the buy-and-hold column) equals the engine's metrics
     when applied to the strategy's own equity curve, and buy-and-hold's total return
     equals the engine's buy_hold_return."""
-    from engine.report import analytics
+    from mlbt.report import analytics
 
     run = sma_run(bars)
     ppy = run.meta["ppy"]
@@ -359,8 +359,8 @@ def test_buy_and_hold_column_uses_the_engine_definitions(bars):
 
 
 def test_report_dsr_from_a_stored_sweep_equals_the_sweeps_own(tmp_path):
-    from engine.report.sweep_figures import estimate_dsr, load_sweep
-    from engine.sweep import EngineSettings, build_grid, run_sweep
+    from mlbt.report.sweep_figures import estimate_dsr, load_sweep
+    from mlbt.sweep import EngineSettings, build_grid, run_sweep
 
     bars = load("btcusd_1h", warn=False).iloc[:6000]
     grid = build_grid(["fast=5,10,20", "slow=30,60"], load_strategy(SMA).params)

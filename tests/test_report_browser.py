@@ -53,8 +53,8 @@ def render(html: Path, shot: Path) -> None:
 
 
 def test_run_report_renders_in_chromium(tmp_path):
-    from data import load
-    from engine.report import write_run_report
+    from mlbt.data import load
+    from mlbt.report import write_run_report
     from tests.test_report import sma_run, with_model
 
     run = with_model(sma_run(load("btcusd_1h", warn=False)))
@@ -66,7 +66,7 @@ def test_run_report_renders_in_chromium(tmp_path):
 def test_sweep_report_renders_in_chromium(tmp_path):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from mlbt.cli import main
     from tests.test_report import SMA
 
     res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=5:20:5", "--grid", "slow=30:60:10", "--grid",

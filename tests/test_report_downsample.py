@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.report.downsample import downsample, lttb, minmax
+from mlbt.report.downsample import downsample, lttb, minmax
 
 
 def walk(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

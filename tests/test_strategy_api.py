@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import load
-from engine import backtest, load_strategy
-from engine.pipeline import make_signals, prepare
-from engine.plugins import PluginError
-from engine.strategy import Param
+from mlbt import backtest, load_strategy
+from mlbt.data import load
+from mlbt.strategy.base import Param
+from mlbt.strategy.pipeline import make_signals, prepare
+from mlbt.strategy.plugins import PluginError
 
 SMA = "strategies/sma_cross.py"
 
@@ -50,8 +50,8 @@ def test_grid_becomes_engine_columns_equal_to_single_runs():
 @pytest.mark.parametrize(("text", "message"), [
     ("x = (\n", r":1: syntax error"),
     ("import numpy\n\nraise RuntimeError('boom')\n", r"bad.py:3: RuntimeError: boom"),
-    ("from engine.strategy import Strategy\n", r"expected exactly one Strategy subclass, found 0"),
-    ("from engine.strategy import Strategy\nclass A(Strategy): pass\nclass B(Strategy): pass\n",
+    ("from mlbt.strategy.base import Strategy\n", r"expected exactly one Strategy subclass, found 0"),
+    ("from mlbt.strategy.base import Strategy\nclass A(Strategy): pass\nclass B(Strategy): pass\n",
      r"found 2 \['A', 'B'\]"),
 ])
 def test_plugin_errors(tmp_path, text, message):
@@ -69,7 +69,7 @@ def test_unknown_param_lists_the_known_ones():
 def test_signals_shape_is_checked(tmp_path):
     path = tmp_path / "short.py"
     path.write_text(
-        "from engine import Signals\nfrom engine.strategy import Strategy\n"
+        "from engine import Signals\nfrom mlbt.strategy.base import Strategy\n"
         "class Short(Strategy):\n    name = 'short'\n"
         "    def signals(self, ctx, p):\n        return Signals(target=[1.0, 0.0])\n")
     strategy = load_strategy(path)
@@ -83,7 +83,7 @@ def test_readme_plugin_loads_and_its_rule_runs(tmp_path):
     import re
     from pathlib import Path
 
-    from engine.strategy import Context
+    from mlbt.strategy.base import Context
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "class NextReturn" in block)
@@ -104,8 +104,8 @@ def test_readme_plugin_loads_and_its_rule_runs(tmp_path):
 def test_training_settings_come_from_the_system_then_training_then_model_params():
     from dataclasses import replace
 
-    from engine.strategy import Param, Strategy
-    from models import SYSTEM_TRAINING
+    from mlbt.models import SYSTEM_TRAINING
+    from mlbt.strategy.base import Param, Strategy
 
     class Net(Strategy):
         name = "net"

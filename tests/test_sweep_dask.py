@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data import load
-from engine import load_strategy
-from engine.sweep import EngineSettings, build_grid, run_sweep
-from engine.sweep.runner import PluginRef
+from mlbt import load_strategy
+from mlbt.data import load
+from mlbt.sweep import EngineSettings, build_grid, run_sweep
+from mlbt.sweep.runner import PluginRef
 
 SMA = "strategies/sma_cross.py"
 
@@ -22,7 +22,7 @@ MODEL_PLUGIN = (Path(__file__).parent / "plugins" / "momentum.py").read_text().r
 @pytest.fixture(scope="module")
 def dask_executor():
     pytest.importorskip("distributed")
-    from engine.sweep.executors import DaskExecutor
+    from mlbt.sweep.executors import DaskExecutor
 
     ex = DaskExecutor(workers=2)
     yield ex

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.sweep.dsr import (
+from mlbt.sweep.dsr import (
     deflated_sharpe,
     expected_max_sharpe,
     probabilistic_sharpe,

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.strategy import Param
-from engine.sweep import grid as gridmod
-from engine.sweep.grid import GridError, build_grid, combos_hash, compile_constraint
+from mlbt.strategy.base import Param
+from mlbt.sweep import grid as gridmod
+from mlbt.sweep.grid import GridError, build_grid, combos_hash, compile_constraint
 
 PARAMS = {
     "fast": Param(20, low=2, high=500),

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from data import load
-from engine import Signals, backtest, load_strategy
-from engine.cli import main
-from engine.pipeline import make_signals, prepare
-from engine.stats_nb import STAT_NAMES
-from engine.sweep import EngineSettings, ResumeError, build_grid, read_sweep, run_sweep
-from engine.sweep.dsr import deflated_sharpe, probabilistic_sharpe, return_moments
-from engine.sweep.store import SweepStore
+from mlbt import Signals, backtest, load_strategy
+from mlbt.cli import main
+from mlbt.data import load
+from mlbt.sim.stats_nb import STAT_NAMES
+from mlbt.strategy.pipeline import make_signals, prepare
+from mlbt.sweep import EngineSettings, ResumeError, build_grid, read_sweep, run_sweep
+from mlbt.sweep.dsr import deflated_sharpe, probabilistic_sharpe, return_moments
+from mlbt.sweep.store import SweepStore
 
 SMA = "strategies/sma_cross.py"
 
@@ -122,11 +122,11 @@ def test_model_params_get_one_prepare_per_group(tmp_path, bars, monkeypatch):
     plugin.write_text(MODEL_PLUGIN)
     strategy = load_strategy(plugin)
     grid = build_grid(["edge=0.0,0.01,0.02", "window=10,50"], strategy.params)
-    import engine.pipeline
+    from mlbt.sweep import executors
 
     calls = []
-    real = engine.pipeline.prepare
-    monkeypatch.setattr(engine.pipeline, "prepare", lambda s, b, **kw: calls.append(s.window) or real(s, b, **kw))
+    real = executors.prepare
+    monkeypatch.setattr(executors, "prepare", lambda s, b, **kw: calls.append(s.window) or real(s, b, **kw))
     result = run_sweep(plugin, grid, bars.iloc[:4000], chunk_size=2, deflate=False)
     assert calls == [10, 50]  # window 10 (combos 0, 2, 4), then window 50
     assert result.chunks == 4
@@ -245,8 +245,8 @@ def test_sweep_killed_mid_run_resumes_to_the_uninterrupted_table(tmp_path, bars,
 PERSIST = '''
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Signals
+from mlbt.strategy.base import Param, Strategy
 
 
 class Persist(Strategy):
@@ -285,7 +285,7 @@ def test_signals_reentry_reaches_sweep_columns_and_walk_forward(tmp_path, bars):
 
 
 def test_walk_forward_refuses_folds_that_disagree_on_reentry(tmp_path, bars, monkeypatch):
-    from engine.sweep import runner
+    from mlbt.sweep import runner
 
     path = tmp_path / "persist_by_param.py"
     path.write_text(PERSIST.replace("reentry=REENTRY", "reentry=bool(p.fast[0, 0] > 15)"))

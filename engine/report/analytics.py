@@ -1,6 +1,6 @@
 """Numbers a tearsheet shows that the engine does not compute: buy-and-hold curve and
 its metrics, drawdown episodes, calendar returns, rolling statistics, histograms.
-Pure functions over pandas/numpy; conventions match ``engine.stats_nb`` (bar return
+Pure functions over pandas/numpy; conventions match ``mlbt.sim.stats_nb`` (bar return
 r_t = E_t / E_{t-1} - 1 with E_{-1} the initial cash, risk-free rate 0, annualized
 with ``ppy`` bars a year)."""
 
@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from mlbt.sweep.dsr import probabilistic_sharpe, return_moments
 
 #: Metrics computed from an equity curve alone (the rows a buy-and-hold column fills).
 CURVE_STATS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "skew", "kurtosis",
@@ -37,8 +39,6 @@ def curve_stats(equity: pd.Series, cash: float, ppy: float) -> dict[str, float]:
     ddof 1; Sortino on the root mean square of negative returns; CAGR over T bars;
     skew and excess kurtosis from population moments, PSR against a Sharpe of 0;
     max_dd_duration in bars from a peak to the bar that regains it)."""
-    from engine.sweep.dsr import probabilistic_sharpe, return_moments
-
     e = equity.to_numpy(dtype="float64")
     r = bar_returns(equity, cash)
     n = len(r)

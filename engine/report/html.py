@@ -117,10 +117,18 @@ function(e){window.__btNote(e&&e.message||e);});})();
 """
 
 
+def graph_objects() -> Any:
+    """``plotly.graph_objects``, imported when the first figure is drawn: plotly is a
+    heavy optional import that ``bt --help`` and every command writing no report skip."""
+    import plotly.graph_objects as go
+
+    return go
+
+
 def page(title: str, header_html: str, sections: Sequence[Section]) -> str:
     """The whole document: ``title`` (escaped here), ``header_html`` (already safe),
     then each section; plotly.js inlined once, only when there is a figure."""
-    from plotly.offline import get_plotlyjs
+    from plotly.offline import get_plotlyjs  # plotly: loaded only when a page is written
 
     parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
              f"<title>{esc(title)}</title><style>{_CSS}</style><script>{_ERROR_HOOK}</script></head><body>",

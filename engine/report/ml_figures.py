@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlbt.report.html import graph_objects
+
 MAX_POINTS = 3000
 
 
@@ -35,7 +37,7 @@ def is_direction(prediction: np.ndarray, actual: np.ndarray) -> bool:
 def confusion(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(counts, labels): rows actual, columns predicted. Directions (down/up) for
     signed values, else classes."""
-    from models.metrics import confusion_matrix
+    from mlbt.models.metrics import confusion_matrix  # mlbt.models loads torch: only for a model panel
 
     m = pairs(prediction, actual)
     p, a = prediction[m], actual[m]
@@ -49,7 +51,7 @@ def confusion(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, l
 
 def confusion_figure(cm: np.ndarray, labels: list[str]):
     """Heatmap of the confusion matrix with counts and row shares in the cells."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
@@ -67,7 +69,7 @@ def confusion_figure(cm: np.ndarray, labels: list[str]):
 def roc(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
     """(fpr, tpr, auc) of the prediction as a score for an up move, or None when
     there is no score (classes) or only one direction occurs."""
-    from models.metrics import roc_auc, roc_curve
+    from mlbt.models.metrics import roc_auc, roc_curve  # mlbt.models loads torch: only for a model panel
 
     if not is_direction(prediction, actual):
         return None
@@ -81,7 +83,7 @@ def roc(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = MAX_POINTS):
     """ROC curve (thinned to ``max_points`` along its length) and the chance line."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     if len(fpr) > max_points:
         keep = np.unique(np.r_[np.linspace(0, len(fpr) - 1, max_points).astype(np.int64), len(fpr) - 1])
@@ -98,7 +100,7 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = M
 
 def scatter_figure(prediction: np.ndarray, actual: np.ndarray, max_points: int = MAX_POINTS):
     """Predicted vs actual change, an evenly spaced subset of at most ``max_points``."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     m = np.flatnonzero(pairs(prediction, actual))
     n = len(m)
@@ -120,7 +122,7 @@ def fold_table(folds: list[dict[str, Any]], prediction: np.ndarray, actual: np.n
                index: pd.Index) -> pd.DataFrame:
     """One row per walk-forward fold: training and prediction ranges (timestamps),
     epochs, validation loss, and out-of-sample metrics on the bars it predicted."""
-    from models.metrics import roc_auc
+    from mlbt.models.metrics import roc_auc  # mlbt.models loads torch: only for a model panel
 
     rows = []
     direction = is_direction(prediction, actual)

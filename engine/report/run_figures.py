@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.report import analytics
-from engine.report.downsample import downsample
+from mlbt.report import analytics
+from mlbt.report.downsample import downsample
+from mlbt.report.html import graph_objects
 
 #: Colours of exit reasons (the engine's set) in the price chart and the breakdown.
 REASON_COLORS = {"signal": "#1f77b4", "sl": "#d62728", "tp": "#2ca02c", "trail": "#ff7f0e", "time": "#9467bd",
@@ -46,7 +47,7 @@ def _layout(title: str, **kw) -> dict:
 
 def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS):
     """Strategy equity and buy-and-hold, with a linear/log y-axis toggle."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     fig = go.Figure()
     for name, s, color in (("strategy", equity, "#1f77b4"), ("buy & hold", bh, "#999999")):
@@ -63,7 +64,7 @@ def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS):
 
 def drawdown_figure(dd: pd.Series, points: int = POINTS):
     """Underwater curve: drawdown from the running peak, shaded to zero."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     x, y = _thin(dd.index, dd.to_numpy(), points)
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", fill="tozeroy", name="drawdown",
@@ -81,7 +82,7 @@ def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS, m
     """Close with entries (triangles: up long, down short) and exits (crosses coloured
     by exit reason). More than ``max_markers`` trades: an evenly spaced subset is
     marked (the title says how many)."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     fig = go.Figure()
     x, y = _thin(close.index, close.to_numpy(), points)
@@ -109,7 +110,7 @@ def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS, m
 
 def monthly_figure(table: pd.DataFrame):
     """Heatmap of monthly returns, years down, months across, the value in each cell."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     z = table.to_numpy(dtype="float64")
@@ -125,7 +126,7 @@ def monthly_figure(table: pd.DataFrame):
 
 def yearly_figure(strategy: pd.Series, bh: pd.Series):
     """Calendar-year returns of the strategy beside buy-and-hold."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     years = [str(i.year) for i in strategy.index]
     fig = go.Figure([go.Bar(x=years, y=strategy.to_numpy(), name="strategy", marker_color="#1f77b4"),
@@ -137,7 +138,7 @@ def yearly_figure(strategy: pd.Series, bh: pd.Series):
 
 def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS):
     """Rolling annualized Sharpe (left axis) and volatility (right axis)."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     fig = go.Figure()
     for col, axis, color in (("sharpe", "y", "#1f77b4"), ("volatility", "y2", "#ff7f0e")):
@@ -154,7 +155,7 @@ def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS):
 
 def trade_returns_figure(returns: np.ndarray):
     """Histogram of closed trades' returns (pnl / entry value), 50 bins."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     counts, edges = analytics.histogram(returns, 50)
     mids = (edges[:-1] + edges[1:]) / 2 if len(counts) else edges[:0]
@@ -181,7 +182,7 @@ def exit_reason_table(trades: pd.DataFrame) -> pd.DataFrame:
 
 def exit_reason_figure(table: pd.DataFrame):
     """Bars of trades per exit reason, hover with win rate and mean return."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     reasons = table["reason"].tolist() if len(table) else []
     fig = go.Figure(go.Bar(

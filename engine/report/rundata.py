@@ -20,15 +20,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from engine.atomic import building_dir
-from engine.jsonable import json_safe, plain
+from mlbt.data import fingerprint
+from mlbt.io import building_dir, json_safe, plain
+from mlbt.sim import Result
 
 RUN_JSON = "run.json"
 SERIES = "series.parquet"
@@ -46,7 +49,7 @@ class RunData:
     equity: account value per bar (one column). close: the bars' close.
     trades: Result.trades of that column. stats: the engine's metrics.
     ml: the strategy's ml_metrics. folds: walk-forward fold records. funnel: the
-    signal funnel (``engine.funnel.signal_funnel``; empty when the strategy declares
+    signal funnel (``mlbt.strategy.funnel.signal_funnel``; empty when the strategy declares
     no conditions).
     prediction / actual / fold: per-bar model output, the label it predicts and the
     fold that made it (None for a model-free strategy).
@@ -72,8 +75,6 @@ class RunData:
 
 def bt_version() -> str:
     """The installed bt-backtest distribution's version ('unknown' when not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("bt-backtest")
     except PackageNotFoundError:
@@ -87,8 +88,6 @@ def resolved_device(device: str, has_model: bool) -> str:
         return "none"
     if device != "auto":
         return device
-    import sys
-
     torch = sys.modules.get("torch")
     return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
 
@@ -138,8 +137,6 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
              symbol: str | None, fee: float, fixed_fee: float, slippage: float, fill: str, cash: float,
              device: str, funnel: dict[str, Any] | None = None) -> RunData:
     """RunData of a finished ``bt run`` (the first column when the plugin emits several)."""
-    from data import fingerprint
-
     equity = _first_column(result.equity)
     trades = result.trades
     if len(result.columns) > 1:
@@ -198,8 +195,6 @@ def is_run_dir(path: str | os.PathLike) -> bool:
 
 def load_run(path: str | os.PathLike) -> RunData:
     """Read a directory written by ``save_run``; ValueError saying what is missing."""
-    from engine.result import Result
-
     path = Path(path)
     missing = [n for n in (RUN_JSON, SERIES, RESULT) if not (path / n).exists()]
     if missing:

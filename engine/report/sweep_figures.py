@@ -26,8 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.report.html import Block, Figure, Section, esc, page, table
-from engine.stats_nb import LOWER_IS_BETTER
+from mlbt.report.formatting import fmt
+from mlbt.report.html import Block, Figure, Section, esc, graph_objects, page, table
+from mlbt.sim import LOWER_IS_BETTER
+from mlbt.sweep.dsr import deflated_sharpe
+from mlbt.sweep.store import COMBOS, MANIFEST, read_sweep
 
 MAX_PAIRS = 6  # heatmaps drawn (pairs of params)
 MAX_PARCOORDS_ROWS = 5000  # combinations drawn as lines (the best ones)
@@ -37,7 +40,7 @@ MAX_PARCOORDS_ROWS = 5000  # combinations drawn as lines (the best ones)
 class SweepData:
     """A sweep's results: ``table`` (a row per combination: combo, params, metrics),
     ``combos`` (the combination list), its ``manifest``, ranking ``metric`` and, when
-    known, the exact DSR as a dict (engine.sweep.dsr.DeflatedSharpe.to_dict())."""
+    known, the exact DSR as a dict (mlbt.sweep.dsr.DeflatedSharpe.to_dict())."""
 
     table: pd.DataFrame
     combos: pd.DataFrame
@@ -53,8 +56,6 @@ class SweepData:
 def load_sweep(path: str | os.PathLike, metric: str | None = None) -> SweepData:
     """A SweepData of the sweep directory ``path``; ValueError when it is not one or
     holds no finished chunk."""
-    from engine.sweep.store import COMBOS, MANIFEST, read_sweep
-
     path = Path(path)
     if not (path / MANIFEST).is_file():
         raise ValueError(f"{path}: not a sweep directory (no {MANIFEST}); write one with bt sweep ... --out DIR")
@@ -104,7 +105,7 @@ def _axis_values(s: pd.Series) -> tuple[np.ndarray, list[str] | None]:
 
 def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str):
     """Best and median ``metric`` at each value of ``param``."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     numeric = _is_numeric(frame[param])
     key = frame[param] if numeric else frame[param].astype(str)
@@ -124,7 +125,7 @@ def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str):
 
 def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str):
     """Best ``metric`` over each (a, b) pair of values: a across, b down."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     ka, kb = frame[a].astype(str), frame[b].astype(str)
     g = frame.assign(_a=ka, _b=kb).groupby(["_b", "_a"], sort=False)[metric]
@@ -158,7 +159,7 @@ def _sort_key(col: pd.Series, value: str):
 def parcoords_figure(frame: pd.DataFrame, params: list[str], metric: str, max_rows: int = MAX_PARCOORDS_ROWS):
     """Parallel coordinates of the params and the metric, coloured by the metric;
     at most ``max_rows`` combinations (the best ones)."""
-    import plotly.graph_objects as go
+    go = graph_objects()
 
     shown = ranked(frame, metric).head(max_rows)
     dims = []
@@ -184,8 +185,6 @@ def estimate_dsr(frame: pd.DataFrame, metric: str, manifest: dict[str, Any]) -> 
     and the table has the moments (sweeps since format v2); otherwise ppy comes from the
     bars and date range and/or returns are taken as normal (skew 0, kurtosis 3), an
     estimate. (None, False) when not even that is possible."""
-    from engine.sweep.dsr import deflated_sharpe
-
     bars = manifest.get("bars")
     if not bars or "sharpe" not in frame.columns:
         return None, False
@@ -231,8 +230,6 @@ def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
 
 
 def _f(v: Any) -> str:
-    from engine.report.tearsheet import fmt
-
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         v = int(v)
     return fmt(v)
@@ -258,8 +255,6 @@ def _header(data: SweepData, n_rows: int) -> str:
 
 def sweep_sections(data: SweepData, top: int = 20) -> list[Section]:
     """The report's sections for ``data``."""
-    from engine.report.tearsheet import fmt
-
     frame = per_combo(data)
     metric, params = data.metric, data.params
     best = ranked(frame, metric)

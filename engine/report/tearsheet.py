@@ -4,12 +4,11 @@
 directory saved with ``--save``); ``write_sweep_report(sweep_dir, path)`` the report
 of a stored sweep. Both write under a temporary name beside ``path`` and rename it
 into place, so a report is either complete or absent. plotly is imported here, not
-by ``engine.report`` itself, so nothing loads it until a report is written.
+by ``mlbt.report`` itself, so nothing loads it until a report is written.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
@@ -18,45 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.atomic import write_text
-from engine.report.html import Block, Figure, Section, esc, page, table
+from mlbt.io import write_text
+from mlbt.report import analytics
+from mlbt.report import ml_figures as mf
+from mlbt.report import run_figures as rf
+from mlbt.report.formatting import fmt
+from mlbt.report.html import Block, Figure, Section, esc, page, table
+from mlbt.report.sweep_figures import sweep_report_html
+from mlbt.sim import periods_per_year
 
 MAX_TRADE_ROWS = 500  # trades listed in the table (the newest are cut)
-
-#: Metrics where a percentage reads better than a fraction.
-PERCENT = {"total_return", "cagr", "ann_volatility", "max_drawdown", "win_rate", "exposure", "avg_win", "avg_loss",
-           "best_trade", "worst_trade", "buy_hold_return", "threshold_crossed", "direction_accuracy", "return",
-           "share", "mean_return", "depth", "direction_acc"}
-#: Keys whose float values are whole counts.
-COUNTS = {"trades", "open_trades", "max_dd_duration", "bars_held", "bars_to_trough", "bars_underwater", "bars",
-          "predicted_bars", "epochs", "combo", "trials", "observations", "fold"}
-
-
-def fmt(value: Any, key: str = "") -> str:
-    """A table cell: percentages for return-like keys, 4 significant decimals for
-    other floats, thousands separators for large numbers and counts, '-' for NaN/None."""
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, pd.Timestamp):
-        return "-" if pd.isna(value) else str(value)
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if key in COUNTS and value.is_integer():
-            return f"{int(value):,}"
-        if key in PERCENT:
-            return f"{value:.2%}"
-        if abs(value) >= 1e5:
-            return f"{value:,.0f}"
-        return f"{value:,.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
-    return str(value)
-
 
 def default_report_name(strategy: str, when: float | None = None) -> str:
     """``<strategy>-YYYYmmdd-HHMMSS.html`` (local time), characters other than
@@ -118,12 +88,9 @@ def _trades_block(trades: pd.DataFrame) -> str:
 
 def run_sections(run) -> list[Section]:
     """The tearsheet's sections for ``run`` (a RunData)."""
-    from engine.report import analytics
-    from engine.report import run_figures as rf
-
     m = run.meta
     cash, equity = float(m.get("cash") or run.equity.iloc[0]), run.equity
-    ppy = float(m.get("ppy") or 0) or _ppy(equity.index)
+    ppy = float(m.get("ppy") or 0) or periods_per_year(equity.index)
     bh = analytics.buy_and_hold(run.close, cash)
     bh_stats = analytics.curve_stats(bh, cash, ppy)
     dd = analytics.drawdown(equity, cash)
@@ -189,8 +156,6 @@ def funnel_section(funnel: dict[str, Any]) -> Section:
 
 def ml_section(run) -> Section:
     """The ML panel: confusion matrix, ROC with AUC, predicted vs actual, per-fold table."""
-    from engine.report import ml_figures as mf
-
     pred, actual = np.asarray(run.prediction, dtype="float64"), np.asarray(run.actual, dtype="float64")
     cm, labels = mf.confusion(pred, actual)
     items: list = []
@@ -219,12 +184,6 @@ def ml_section(run) -> Section:
     return Section("Model (out of sample)", items, anchor="model")
 
 
-def _ppy(index: pd.Index) -> float:
-    from engine.frequency import periods_per_year
-
-    return periods_per_year(index)
-
-
 def run_report_html(run) -> str:
     """The run tearsheet of ``run`` (a RunData) as an HTML string."""
     m = run.meta
@@ -232,7 +191,7 @@ def run_report_html(run) -> str:
 
 
 def write_run_report(run, path: str | os.PathLike) -> Path:
-    """Write the run tearsheet of ``run`` (engine.report.RunData) to ``path`` atomically;
+    """Write the run tearsheet of ``run`` (mlbt.report.RunData) to ``path`` atomically;
     returns the path."""
     return write_text(path, run_report_html(run))
 
@@ -245,6 +204,4 @@ def write_sweep_report(sweep_dir: str | os.PathLike, path: str | os.PathLike, *,
     ``path`` atomically. ``metric`` ranks (default: the one stored with the sweep,
     else sharpe); ``dsr`` is the sweep's Deflated Sharpe Ratio when the caller has it
     (else the stored one, else an estimate from the table, labelled as such)."""
-    from engine.report.sweep_figures import sweep_report_html
-
     return write_text(path, sweep_report_html(sweep_dir, metric=metric, top=top, dsr=dsr))

@@ -2,38 +2,24 @@
 memory-bounded chunks, stored as resumable Parquet parts, on this machine or a Dask
 cluster, with walk-forward optimization and the Deflated Sharpe Ratio.
 
-    from engine.sweep import build_grid, run_sweep
+    from mlbt.sweep import build_grid, run_sweep
     grid = build_grid(["fast=5:50:5", "slow=20:200:10", "fee=0.0005,0.001"], strategy.params,
                       constraints=["fast < slow"])
     result = run_sweep("strategies/sma_cross.py", grid, bars, out="sweep.parquet")
     result.top(20), result.dsr
 
-Modules: grid (specs, constraints, random subsets), runner (chunks, the sweep),
-store (Parquet parts and manifest), dsr (Deflated Sharpe Ratio), executors (local,
-Dask). Names load lazily, so importing this package costs nothing until used.
+Modules: grid (specs, constraints, random subsets), tasks (one chunk's work, shipped to
+any process), executors (local, Dask), store (Parquet parts and manifest), dsr
+(Deflated Sharpe Ratio), runner (the sweep).
 """
 
-from importlib import import_module
+from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
+from mlbt.sweep.executors import DaskExecutor, LocalExecutor
+from mlbt.sweep.grid import ENGINE_PARAMS, GridError, SweepGrid, build_grid
+from mlbt.sweep.runner import SweepResult, run_sweep
+from mlbt.sweep.store import ResumeError, SweepStore, read_sweep
+from mlbt.sweep.tasks import EngineSettings
 
-_EXPORTS = {
-    "build_grid": "engine.sweep.grid",
-    "SweepGrid": "engine.sweep.grid",
-    "GridError": "engine.sweep.grid",
-    "ENGINE_PARAMS": "engine.sweep.grid",
-    "run_sweep": "engine.sweep.runner",
-    "EngineSettings": "engine.sweep.runner",
-    "SweepResult": "engine.sweep.runner",
-    "read_sweep": "engine.sweep.store",
-    "ResumeError": "engine.sweep.store",
-    "deflated_sharpe": "engine.sweep.dsr",
-    "LocalExecutor": "engine.sweep.executors",
-    "DaskExecutor": "engine.sweep.executors",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'engine.sweep' has no attribute {name!r}")
+__all__ = ["ENGINE_PARAMS", "DaskExecutor", "DeflatedSharpe", "EngineSettings", "GridError", "LocalExecutor",
+           "ResumeError", "SweepGrid", "SweepResult", "SweepStore", "build_grid", "deflated_sharpe", "read_sweep",
+           "run_sweep"]

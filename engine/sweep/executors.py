@@ -1,5 +1,5 @@
 """Where a sweep's chunks run: this process (LocalExecutor) or a Dask cluster
-(DaskExecutor). Both run the same task functions (``engine.sweep.runner``) on the
+(DaskExecutor). Both run the same task functions (``mlbt.sweep.runner``) on the
 same inputs, so their results are equal bit for bit; only the order in which chunks
 finish differs, and the store names parts by chunk id.
 
@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from engine.sweep.runner import (
+from mlbt.strategy import prepare
+from mlbt.sweep.tasks import (
     Chunk,
     SweepJob,
     bytes_per_column,
@@ -49,8 +50,6 @@ class LocalExecutor:
     def _context(self, job: SweepJob, group: int) -> tuple[Any, Any]:
         if self._group != group or self._held is None:
             self._held = None  # free the previous group's context first
-            from engine.pipeline import prepare
-
             started = time.perf_counter()
             strategy = job.plugin.load(**job.groups[group])
             self._held = (strategy, prepare(strategy, job.bars, **job.prepare).ctx)
@@ -93,7 +92,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # dask: loaded only for --executor dask
 
         self.cluster = None
         if scheduler:
@@ -147,7 +146,7 @@ class DaskExecutor:
         return int(future.result())
 
     def run(self, job: SweepJob, chunks: Sequence[Chunk]) -> Iterator[tuple[int, pd.DataFrame]]:
-        from distributed import as_completed
+        from distributed import as_completed  # dask: loaded only for --executor dask
 
         futures = {}
         for chunk in chunks:

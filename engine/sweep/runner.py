@@ -17,7 +17,7 @@ How a sweep runs:
    one float64 target column for the engine); chunk = budget // bytes per column,
    capped where larger chunks stop paying off (``chunk_size_for``).
 4. Each chunk's rows (combination id, swept params, metrics) go to the executor's
-   caller, which stores them as one Parquet part (see ``engine.sweep.store``).
+   caller, which stores them as one Parquet part (see ``mlbt.sweep.store``).
 
 A column's metrics depend only on its own inputs, so the table is the same for any
 chunk size and any executor, bit for bit.
@@ -25,120 +25,29 @@ chunk size and any executor, bit for bit.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from engine.signals import Signals
-from engine.stats_nb import LOWER_IS_BETTER, STAT_NAMES
-from engine.sweep.grid import ENGINE_PARAMS, SweepGrid
-from engine.sweep.store import FORMAT, SweepStore, sort_table
+from mlbt.data import fingerprint
+from mlbt.io import plain
+from mlbt.sim import LOWER_IS_BETTER, STAT_NAMES, Signals, backtest, periods_per_year
+from mlbt.strategy import Context, Strategy, prepare
+from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
+from mlbt.sweep.executors import LocalExecutor
+from mlbt.sweep.grid import SweepGrid
+from mlbt.sweep.store import FORMAT, SweepStore, sort_table
+from mlbt.sweep.tasks import Chunk, EngineSettings, PluginRef, SweepJob, chunk_inputs
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.strategy import Context, Strategy
-    from engine.sweep.dsr import DeflatedSharpe
-
-SIGNAL_FIELDS = ("size", "sl", "tp", "trail", "max_hold")
 PROBE_COLUMNS = 8
 CACHE_FRIENDLY_BYTES = 48 * 2**20
 MIN_CHUNK = 32
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """The fixed ``backtest()`` keywords of a sweep; a swept engine param replaces its
-    own value per column. ``trail=True`` makes ``sl`` trailing (as in ``bt run``).
-    ``reentry`` is not among them: how a plugin's targets read is the plugin's own
-    ``Signals.reentry`` (its file's hash is in the manifest), False when unset."""
-
-    fee: float = 0.0
-    fixed_fee: float = 0.0
-    slippage: float = 0.0
-    cash: float = 100_000.0
-    fill: str = "next_open"
-    size: float = 1.0
-    sl: float | None = None
-    tp: float | None = None
-    trail: bool = False
-    max_hold: int | None = None
-    stop_tie: str = "sl"
-    periods_per_year: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class PluginRef:
-    """A plugin file by path, with its source text and hash, and the fixed param
-    overrides (``--set``): what a task needs to load the strategy in any process, even
-    one on another machine (the source is written to a temporary file there when the
-    path does not hold the same file)."""
-
-    path: str
-    source: str
-    sha256: str
-    params: tuple[tuple[str, Any], ...] = ()
-
-    @classmethod
-    def from_path(cls, path: str | Path, params: dict[str, Any] | None = None) -> PluginRef:
-        from engine.plugins import PluginError
-
-        p = Path(path)
-        if not p.is_file():
-            raise PluginError(f"{p}: no such plugin file")
-        data = p.read_bytes()
-        return cls(str(p), data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest(),
-                   tuple(sorted((params or {}).items())))
-
-    def load(self, **overrides: Any) -> Strategy:
-        """The strategy with the fixed params and ``overrides`` (model-param values)."""
-        from engine.plugins import load_strategy
-
-        path = Path(self.path)
-        if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == self.sha256):
-            path = Path(tempfile.gettempdir()) / f"bt_plugin_{self.sha256[:16]}.py"
-            if not path.is_file():
-                path.write_text(self.source)
-        return load_strategy(path, **{**dict(self.params), **overrides})
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """One unit of work: combination ids ``ids`` (all in model group ``group``)."""
-
-    id: int
-    group: int
-    ids: np.ndarray = field(compare=False)
-
-
-@dataclass
-class SweepJob:
-    """Everything the executors need: the plugin, the bars, the combinations, one
-    dict of model-param values per group, the engine settings, the in-sample ends of
-    the walk-forward folds (None without ``--walk-forward``) and ``prepare`` options."""
-
-    plugin: PluginRef
-    bars: pd.DataFrame
-    combos: pd.DataFrame
-    groups: list[dict[str, Any]]
-    group_ids: list[np.ndarray]
-    engine: EngineSettings
-    folds: list[int] | None = None
-    prepare: dict[str, Any] = field(default_factory=dict)
-
-    def chunk_frame(self, chunk: Chunk) -> pd.DataFrame:
-        """The chunk's combinations, indexed by combination id."""
-        return self.combos.iloc[chunk.ids]
 
 
 @dataclass
@@ -202,7 +111,7 @@ def plan_groups(combos: pd.DataFrame, model_names: Sequence[str]) -> tuple[list[
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys), sort=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    groups = [dict(zip(model_names, (_py(v) for v in u), strict=True)) for u in uniques]
+    groups = [dict(zip(model_names, (plain(v) for v in u), strict=True)) for u in uniques]
     return groups, [order[bounds[g]:bounds[g + 1]] for g in range(len(uniques))]
 
 
@@ -226,133 +135,6 @@ def fold_bounds(n_bars: int, k: int) -> list[int]:
     return bounds
 
 
-def _py(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
-# -- one chunk ----------------------------------------------------------------------
-
-
-def _split_names(strategy: Strategy, names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(signal params, engine params) among the swept ``names`` (model params excluded)."""
-    names = list(names)
-    signal = [n for n in names if n in strategy.params and not strategy.params[n].model]
-    engine = [n for n in names if n not in strategy.params and n in ENGINE_PARAMS]
-    return signal, engine
-
-
-def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
-                 engine: EngineSettings) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
-    """Run the signal rule for ``combos`` (one engine column each, in row order) and
-    return (target (T, N) C-contiguous float64, Signals fields, backtest keywords)
-    with swept engine params as per-column arrays. ValueError when the rule fails or
-    sets a field that is also swept."""
-    signal_names, engine_names = _split_names(strategy, combos.columns)
-    n = len(combos)
-    frame = combos[signal_names].reset_index(drop=True)
-    if not signal_names:
-        frame = pd.DataFrame(index=pd.RangeIndex(n))
-    grid = strategy.grid(frame)
-    try:
-        signals = strategy.signals(ctx, grid)
-    except ValueError as e:
-        first, last = _py(combos.index[0]), _py(combos.index[-1])
-        raise ValueError(f"{strategy.name}.signals failed on combinations {first}..{last}: {e} "
-                         "(exclude such combinations with --constraint)") from e
-    if not isinstance(signals, Signals):
-        raise TypeError(f"{strategy.name}.signals must return Signals, got {type(signals).__name__}")
-    T = len(ctx.bars)
-    target = np.asarray(signals.target, dtype="float64")
-    if target.ndim == 1:
-        target = target[:, None]
-    if target.ndim != 2 or target.shape[0] != T or target.shape[1] not in (1, n):
-        raise ValueError(f"{strategy.name}.signals returned a target of shape {target.shape} for {T} bars "
-                         f"and {n} combinations")
-    if target.shape[1] != n:
-        target = np.repeat(target, n, axis=1)
-    target = np.ascontiguousarray(target)
-    fields = {}
-    for name in SIGNAL_FIELDS:
-        value = getattr(signals, name)
-        if value is None:
-            continue
-        if name in engine_names:
-            raise ValueError(f"{name} is set by {strategy.name}'s signals, so it cannot be swept as an engine "
-                             "setting; sweep the plugin's own params instead")
-        fields[name] = value  # (1, N) grid params stay 2-D: one value per column, never mistaken for bars
-    kwargs = dict(fee=engine.fee, fixed_fee=engine.fixed_fee, slippage=engine.slippage, cash=engine.cash,
-                  fill=engine.fill, size=engine.size, sl=engine.sl, tp=engine.tp, trail=engine.trail,
-                  max_hold=engine.max_hold, stop_tie=engine.stop_tie, periods_per_year=engine.periods_per_year)
-    if signals.reentry is not None:  # how the plugin's targets read: its choice, never an engine setting
-        kwargs["reentry"] = bool(signals.reentry)
-    for name in engine_names:
-        kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
-    if "trail" in engine_names and engine.trail:
-        raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
-    return target, fields, kwargs
-
-
-def _rows(value: Any, end: int, T: int) -> Any:
-    """``value`` restricted to bars [0, end) when it is per bar (T rows)."""
-    if isinstance(value, pd.DataFrame | pd.Series) and len(value) == T:
-        return value.iloc[:end]
-    if isinstance(value, np.ndarray) and value.ndim in (1, 2) and value.shape[0] == T:
-        return value[:end]
-    return value
-
-
-def evaluate_chunk(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings,
-                   folds: Sequence[int] | None = None) -> pd.DataFrame:
-    """Metrics of ``combos`` (indexed by combination id): one row per combination with
-    columns ``combo``, the swept params and every metric; with ``folds`` (in-sample
-    ends) one row per combination and fold, on bars [0, end) of each fold, with a
-    ``fold`` column (1, 2, ...)."""
-    return simulate_chunk(ctx, combos, chunk_inputs(strategy, ctx, combos, engine), folds)
-
-
-def simulate_chunk(ctx: Context, combos: pd.DataFrame, inputs: tuple[np.ndarray, dict, dict],
-                   folds: Sequence[int] | None = None) -> pd.DataFrame:
-    """The simulation half of ``evaluate_chunk``, on ``inputs`` from ``chunk_inputs``."""
-    from engine.simulation import backtest
-
-    target, fields, kwargs = inputs
-    bars, T, n = ctx.bars, len(ctx.bars), len(combos)
-    head = pd.DataFrame({"combo": combos.index.to_numpy(dtype="int64")})
-    head = pd.concat([head, combos.reset_index(drop=True)], axis=1)
-    if not folds:
-        result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
-        stats = pd.DataFrame(np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES))), columns=list(STAT_NAMES))
-        return pd.concat([head, stats], axis=1)
-    frames = []
-    for k, end in enumerate(folds, start=1):
-        sub_fields = {name: _rows(v, end, T) for name, v in fields.items()}
-        sub_kwargs = {name: _rows(v, end, T) for name, v in kwargs.items()}
-        result = backtest(bars.iloc[:end], Signals(target[:end], **sub_fields), **sub_kwargs, record=False)
-        stats = pd.DataFrame(np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES))), columns=list(STAT_NAMES))
-        frames.append(pd.concat([head.assign(fold=k), stats], axis=1))
-    return sort_table(pd.concat(frames, ignore_index=True))
-
-
-def bytes_per_column(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings) -> int:
-    """Peak bytes one column costs: the signal rule on ``combos`` (a few rows) under
-    tracemalloc, divided by their number, plus one float64 target column and the
-    column's metrics for the engine."""
-    T = len(ctx.bars)
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    base = tracemalloc.get_traced_memory()[0]
-    try:
-        target, fields, kwargs = chunk_inputs(strategy, ctx, combos, engine)
-        peak = tracemalloc.get_traced_memory()[1] - base
-        del target, fields, kwargs
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-    return int(math.ceil(peak / max(len(combos), 1))) + 8 * T + 64 * len(STAT_NAMES)
-
-
 def chunk_size_for(budget_mb: float, per_column: int, n_combos: int, n_bars: int) -> int:
     """Columns per chunk: as many as keep one chunk's working memory within
     ``budget_mb``, but no more than fill one bars x columns float64 array of
@@ -361,29 +143,6 @@ def chunk_size_for(budget_mb: float, per_column: int, n_combos: int, n_bars: int
     by_budget = (budget_mb * 2**20) // max(per_column, 1)
     by_cache = max(MIN_CHUNK, CACHE_FRIENDLY_BYTES // (8 * max(n_bars, 1)))
     return int(max(1, min(n_combos, by_budget, by_cache)))
-
-
-# -- tasks (module-level functions: the Dask executor ships them to workers) ----------
-
-
-def prepare_task(plugin: PluginRef, model_values: dict[str, Any], bars: pd.DataFrame,
-                 options: dict[str, Any]) -> Context:
-    """Features and walk-forward predictions of one model group."""
-    from engine.pipeline import prepare
-
-    return prepare(plugin.load(**model_values), bars, **options).ctx
-
-
-def chunk_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context, combos: pd.DataFrame,
-               engine: EngineSettings, folds: Sequence[int] | None) -> pd.DataFrame:
-    """``evaluate_chunk`` for a strategy loaded in this process."""
-    return evaluate_chunk(plugin.load(**model_values), ctx, combos, engine, folds)
-
-
-def probe_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context, combos: pd.DataFrame,
-               engine: EngineSettings) -> int:
-    """``bytes_per_column`` for a strategy loaded in this process."""
-    return bytes_per_column(plugin.load(**model_values), ctx, combos, engine)
 
 
 # -- the sweep --------------------------------------------------------------------
@@ -420,16 +179,12 @@ def run_sweep(
     resume the stored chunk size is used). executor: a LocalExecutor (default) or
     DaskExecutor. walk_forward: K folds for walk-forward optimization (the table then
     holds in-sample metrics per fold; the out-of-sample report is ``walk_forward``).
-    prepare_options: keywords of ``engine.pipeline.prepare`` (device, profile,
+    prepare_options: keywords of ``mlbt.strategy.pipeline.prepare`` (device, profile,
     cache_dir, retrain, quiet). deflate: compute the Deflated Sharpe Ratio of the
     best combination (one extra recorded run). progress: called after every chunk
     with a Progress; on_chunk: called with the chunk id after its part is stored
     (a test hook: raising from it interrupts the sweep as Ctrl-C would).
     """
-    from data import fingerprint
-    from engine.frequency import periods_per_year as infer_ppy
-    from engine.sweep.executors import LocalExecutor
-
     engine = engine or EngineSettings()
     if metric not in STAT_NAMES:
         raise ValueError(f"--metric {metric!r}: not a metric; metrics: {', '.join(STAT_NAMES)}")
@@ -448,9 +203,9 @@ def run_sweep(
         "format": FORMAT, "plugin": str(plugin), "plugin_sha256": ref.sha256, "strategy": strategy.name,
         "data": data_name, "data_fingerprint": fingerprint(bars), "bars": len(bars),
         "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
-        "combos_sha256": grid.hash, "params": {k: _py(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
+        "combos_sha256": grid.hash, "params": {k: plain(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
         "walk_forward": walk_forward, "model_groups": len(groups), "memory_budget_mb": memory_budget_mb,
-        "periods_per_year": engine.periods_per_year or infer_ppy(bars.index),  # the metrics' annualization
+        "periods_per_year": engine.periods_per_year or periods_per_year(bars.index),  # the metrics' annualization
     }
     store = SweepStore(out) if out is not None else None
     if resume and store is None:
@@ -522,20 +277,18 @@ def run_sweep(
 
 def _params(job: SweepJob, combo: int) -> dict[str, Any]:
     """The swept params of combination ``combo``, in their own types."""
-    return {k: _py(job.combos[k].iat[combo]) for k in job.combos.columns}
+    return {k: plain(job.combos[k].iat[combo]) for k in job.combos.columns}
 
 
 def _row_dict(job: SweepJob, row: pd.Series) -> dict[str, Any]:
     """A table row as a dict: combination id, its params in their own types, metrics."""
     combo = int(row["combo"])
-    return {"combo": combo, **_params(job, combo), **{k: _py(row[k]) for k in STAT_NAMES}}
+    return {"combo": combo, **_params(job, combo), **{k: plain(row[k]) for k in STAT_NAMES}}
 
 
 def _single(job: SweepJob, combo: int, ctx_cache: dict) -> tuple[Strategy, Context, np.ndarray, dict, dict]:
     """Signals of one combination on its group's context (from ``ctx_cache``: group ->
     (strategy, context), else prepared here and cached in place of the others)."""
-    from engine.pipeline import prepare
-
     g = next(i for i, ids in enumerate(job.group_ids) if combo in set(ids.tolist()))
     if g not in ctx_cache:
         ctx_cache.clear()
@@ -550,8 +303,6 @@ def _deflated(best: pd.Series, table: pd.DataFrame, ppy: float, bars: int) -> De
     """DSR of ``best`` from the table: its per-bar Sharpe (the annualized one / sqrt(ppy)),
     the skewness and kurtosis of its bar returns (computed in the simulation pass), and
     the variance of every trial's per-bar Sharpe."""
-    from engine.sweep.dsr import deflated_sharpe
-
     return deflated_sharpe(float(best["sharpe"]) / math.sqrt(ppy), table["sharpe"].to_numpy() / math.sqrt(ppy),
                            bars, float(best["skew"]), float(best["kurtosis"]) + 3.0)
 
@@ -572,8 +323,6 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     """Choose the best combination in-sample per fold, simulate the out-of-sample
     folds in one continuous run with each fold's choice (targets and per-bar settings
     switch at the fold bounds; an open position carries over), and report it."""
-    from engine.simulation import backtest
-
     bars, T = job.bars, len(job.bars)
     start = bounds[1]
     target = np.empty(T - start, dtype="float64")
@@ -601,7 +350,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
             arrays.setdefault(name, np.full(T - start, np.nan))[a - start:b - start] = full[a:b]
         folds.append({"fold": k, "in_sample": [str(bars.index[0]), str(bars.index[a - 1])],
                       "out_of_sample": [str(bars.index[a]), str(bars.index[b - 1])], "combo": combo,
-                      "params": _params(job, combo), f"in_sample_{metric}": _py(best[metric])})
+                      "params": _params(job, combo), f"in_sample_{metric}": plain(best[metric])})
     if len(reentry) > 1:
         raise ValueError("walk-forward: the chosen combinations disagree on Signals.reentry; make it one value")
     if len(trail_flag) > 1:
@@ -624,5 +373,5 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         end_equity = equity[bounds[k + 1] - start - 1]
         f["out_of_sample_return"] = float(end_equity / prev - 1.0)
         prev = end_equity
-    return {"folds": folds, "stats": {k: _py(v) for k, v in result.stats.items()},
+    return {"folds": folds, "stats": {k: plain(v) for k, v in result.stats.items()},
             "bars": int(T - start), "equity": result.equity}

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.atomic import write_file
+from mlbt.io.atomic import write_file
 
 MANIFEST = "_manifest.json"
 COMBOS = "_combos.parquet"

@@ -1,11 +1,11 @@
 """The seed systems' networks; each class's docstring is its architecture table."""
 
-from models.networks.attention import ENSEMBLE_MEMBERS, AttentionEnsemble, AttentionNet
-from models.networks.crypto import CryptoRegressor
-from models.networks.etf50 import ETF50Classifier
-from models.networks.layers import AdditiveAttention, TimeBatchNorm
-from models.networks.price import PriceRegressor
-from models.networks.sltp import BUY, NO_TRADE, SELL, SLTPNet, SLTPOutput
+from mlbt.models.networks.attention import ENSEMBLE_MEMBERS, AttentionEnsemble, AttentionNet
+from mlbt.models.networks.crypto import CryptoRegressor
+from mlbt.models.networks.etf50 import ETF50Classifier
+from mlbt.models.networks.layers import AdditiveAttention, TimeBatchNorm
+from mlbt.models.networks.price import PriceRegressor
+from mlbt.models.networks.sltp import BUY, NO_TRADE, SELL, SLTPNet, SLTPOutput
 
 __all__ = [
     "BUY",

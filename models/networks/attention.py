@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.networks.layers import AdditiveAttention, lstm_layer
+from mlbt.models.networks.layers import AdditiveAttention, lstm_layer
 
 
 class AttentionNet(nn.Module):

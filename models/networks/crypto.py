@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.networks.layers import TimeBatchNorm, lstm_layer
+from mlbt.models.networks.layers import TimeBatchNorm, lstm_layer
 
 
 class CryptoRegressor(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.networks.layers import lstm_layer
+from mlbt.models.networks.layers import lstm_layer
 
 
 class ETF50Classifier(nn.Module):

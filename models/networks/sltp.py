@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from models.networks.layers import lstm_layer
+from mlbt.models.networks.layers import lstm_layer
 
 BUY, SELL, NO_TRADE = 0, 1, 2  # class indices of SLTPOutput.logits
 

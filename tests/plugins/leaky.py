@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class Leaky(Strategy):

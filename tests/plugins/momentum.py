@@ -3,8 +3,7 @@ value), ``edge`` signal-level. Tests copy its text to a temporary file."""
 
 import numpy as np
 
-from engine import Signals
-from engine.strategy import Param, Strategy
+from mlbt import Param, Signals, Strategy
 
 
 class Momentum(Strategy):

@@ -14,17 +14,17 @@ needs its own walk-forward run (and its own cache entry).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import reduce
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from engine.signals import Signals
+from mlbt.sim import Signals
 
 if TYPE_CHECKING:  # pragma: no cover
-    from models import ModelConfig, WalkForward
+    from mlbt.models import ModelConfig, WalkForward
 
 
 @dataclass(frozen=True)
@@ -193,9 +193,7 @@ class Strategy:
     def model_config(self, profile: str = "auto") -> ModelConfig:
         """The network to train: ``network`` in ``profile``, with the system's TrainConfig
         updated by ``training`` and then by the model params named like its fields."""
-        from dataclasses import fields, replace
-
-        from models import SYSTEM_TRAINING, ModelConfig
+        from mlbt.models import SYSTEM_TRAINING, ModelConfig  # mlbt.models loads torch: only for a network
 
         config = ModelConfig(self.network, profile=profile)  # an unknown network is named here
         base = SYSTEM_TRAINING[self.network]

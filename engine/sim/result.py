@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine import kernels
-from engine.atomic import building_dir
-from engine.stats_nb import STAT_NAMES
+from mlbt.io import building_dir, plain
+from mlbt.sim import kernel_nb as kernels
+from mlbt.sim.stats_nb import STAT_NAMES
 
 # Read-only lookup tables for the trades frame, built once: the exit reason dtype,
 # and the side names as a pandas string array to take() from (which copies), far
@@ -57,7 +57,7 @@ class Result:
     equity: account value at each bar's close (cash + units x last valid close),
         in the cash currency. trades: one row per trade; an open trade at the end is
         marked at the last close with exit_reason "end". stats: metrics per column
-        (see engine.stats_nb for definitions; max_dd_duration is in bars).
+        (see mlbt.sim.stats_nb for definitions; max_dd_duration is in bars).
     """
 
     def __init__(self, *, index, columns, stats, equity, trades, init_cash, settings):
@@ -162,7 +162,7 @@ class Result:
             pd.DataFrame(index=self.index).to_parquet(tmp / "index.parquet")
             meta = {"settings": self.settings, "init_cash": list(map(float, self.init_cash)),
                     "columns": {"names": [str(n) for n in self.columns.names],
-                                "values": [list(map(_jsonable, _as_tuple(v))) for v in self.columns]}}
+                                "values": [list(map(plain, _as_tuple(v))) for v in self.columns]}}
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
         return path
 
@@ -192,7 +192,3 @@ class Result:
 
 def _as_tuple(v):
     return v if isinstance(v, tuple) else (v,)
-
-
-def _jsonable(v):
-    return v.item() if isinstance(v, np.generic) else v

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine import kernels
-from engine.frequency import periods_per_year as infer_ppy
-from engine.inputs import flex_array, price_arrays, target_array
-from engine.result import Result
-from engine.signals import Signals
-from engine.stats_nb import N_STATS
+from mlbt.sim import kernel_nb as kernels
+from mlbt.sim.frequency import periods_per_year as infer_ppy
+from mlbt.sim.inputs import flex_array, price_arrays, target_array
+from mlbt.sim.result import Result
+from mlbt.sim.signals import Signals
+from mlbt.sim.stats_nb import N_STATS
 
 FILL_MODES = {"next_open": kernels.FILL_NEXT_OPEN, "close": kernels.FILL_CLOSE}
 STOP_TIES = {"sl": kernels.TIE_SL, "tp": kernels.TIE_TP}

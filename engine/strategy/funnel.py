@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.strategy import Context, Strategy
+from mlbt.strategy.base import Context, Strategy
 
 
 def signal_funnel(strategy: Strategy, ctx: Context) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Numba simulation kernel: T bars x N columns of target positions -> fills, trades,
-equity and metrics. Pure functions over arrays; the pandas layer is engine.simulation.
+equity and metrics. Pure functions over arrays; the pandas layer is mlbt.sim.simulation.
 
 Array conventions
 -----------------
@@ -30,9 +30,9 @@ Stop distances, max_hold and size are read at the decision bar of the entry.
 import numpy as np
 from numba import njit, prange
 
-from engine import stats_nb
-from engine.numba_cache import bind_sources
-from engine.stats_nb import (
+from mlbt.sim import stats_nb
+from mlbt.sim.numba_cache import bind_sources
+from mlbt.sim.stats_nb import (
     A_FEES,
     A_OPEN,
     A_SIZE,

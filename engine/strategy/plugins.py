@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from engine.strategy import Strategy
+from mlbt.strategy.base import Param, Strategy
 
 
 class PluginError(ValueError):
@@ -59,8 +59,6 @@ LOADED: set[str] = set()
 
 def _check_class(path: Path, cls: type[Strategy]) -> None:
     """What a plugin must declare, checked before anything runs it."""
-    from engine.strategy import Param
-
     where = f"{path}: {cls.__name__}"
     if not isinstance(cls.params, dict):
         raise PluginError(f"{where}.params must be a dict of name -> Param(...)")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from engine.checks_nb import (
+from mlbt.sim.checks_nb import (
     HIGH_BELOW_LOW,
     HIGH_BELOW_OC,
     LOW_ABOVE_OC,

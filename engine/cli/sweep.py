@@ -15,8 +15,11 @@ import sys
 
 import click
 
-from engine.cli_common import USER_ERRORS, fail, repair_option
-from engine.jsonable import json_safe
+from mlbt.cli.common import USER_ERRORS, fail, load_bars, parse_sets, repair_option
+from mlbt.io import json_safe
+from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
+from mlbt.strategy import load_strategy
+from mlbt.sweep import DaskExecutor, EngineSettings, SweepStore, build_grid, run_sweep
 
 ENGINE_OPTIONS = ("fee", "fixed_fee", "slippage", "size", "sl", "tp", "max_hold")
 
@@ -133,19 +136,13 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
     interrupted_store = None
     ex = None
     try:
-        from engine.cli import _parse_sets, load_bars
-        from engine.plugins import load_strategy
-        from engine.report.cli import check_outputs
-        from engine.sweep.grid import build_grid
-        from engine.sweep.runner import EngineSettings, run_sweep
-
         if executor != "dask" and (scheduler or workers):
             raise ValueError("--scheduler and --workers need --executor dask")
         if scheduler and workers:
             raise ValueError("--workers sizes the LocalCluster bt starts; a --scheduler's cluster has its own")
         if resume and not out:
             raise ValueError("--resume needs --out (the directory of the sweep to continue)")
-        params = _parse_sets(sets)
+        params = parse_sets(sets)
         strategy = load_strategy(plugin, **params)
         check_outputs(report=report_path, out=out, cache_dir=cache_dir, model=bool(strategy.network))
         names = [g.split("=", 1)[0].strip() for g in grids]
@@ -161,8 +158,6 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
         bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
                                         timeframe=timeframe, repair=repair)
         if executor == "dask":
-            from engine.sweep.executors import DaskExecutor
-
             ex = DaskExecutor(scheduler=scheduler, workers=workers)
         stop_after = int(os.environ.get("BT_SWEEP_STOP_AFTER", "0") or 0)
         seen = []
@@ -181,8 +176,6 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
     except KeyboardInterrupt:
         where = ""
         if interrupted_store:
-            from engine.sweep.store import SweepStore
-
             store = SweepStore(interrupted_store)
             if store.manifest_path.exists():
                 where = (f": {len(store.done())} of {store.read_manifest().get('chunks')} chunks stored in "
@@ -196,8 +189,6 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
             ex.close()
     _report(result, strategy, grid, bars, source or strategy.data, data_warnings, top, as_json, quiet)
     try:
-        from engine.report.cli import save_sweep_extras, sweep_report
-
         save_sweep_extras(out, metric, result.dsr.to_dict() if result.dsr is not None else None)
         if report_path:
             line = sweep_report(out, report_path, result=result, grid=grid, top=top, manifest={

@@ -1,30 +1,17 @@
-"""The ``bt`` command line. Heavy imports happen inside commands, so ``bt --help``
-stays fast and never loads torch, vectorbt, plotly or dask."""
+"""``bt run``: backtest a plugin on its data and print the metrics, the model's
+out-of-sample quality and the signal funnel; write a tearsheet."""
 
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from engine.cli_common import fail as _fail
-from engine.cli_common import repair_option
-from engine.cli_data import data_group
-from engine.cli_strategy import check, signal, train
-from engine.cli_sweep import sweep
-from engine.jsonable import json_safe
-from engine.report.cli import check_outputs, finish_run, report, run_report_path
-
-
-def _parse_sets(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected NAME=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+from mlbt.cli.common import fail, load_bars, parse_sets, repair_option
+from mlbt.io import json_safe
+from mlbt.report.outputs import check_outputs, finish_run, run_report_path
+from mlbt.sim import backtest
+from mlbt.strategy import funnel_lines, load_strategy, make_signals, prepare, signal_funnel
 
 
 def _fmt(v) -> str:
@@ -33,33 +20,7 @@ def _fmt(v) -> str:
     return str(v)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """bt: vectorized backtests of ML trading strategies, with no lookahead."""
-
-
-main.add_command(data_group)
-main.add_command(check)
-main.add_command(signal)
-main.add_command(train)
-main.add_command(sweep)
-main.add_command(report)
-
-
-def load_bars(source: str, *, symbol=None, start=None, end=None, timeframe=None, repair=()):
-    """data.load, with its DataWarnings collected as strings (the caller prints them
-    once the command has succeeded, so an error stays the only line on failure)."""
-    import warnings
-
-    from data import DataWarning, load
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataWarning)
-        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, repair=tuple(repair))
-    return bars, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
-
-
-@main.command()
+@click.command()
 @click.argument("plugin", type=click.Path())
 @click.option("--data", "source", default=None, help="Embedded sample name or file; default: the plugin's.")
 @click.option("--symbol", default=None, help="Symbol to select in a multi-symbol file.")
@@ -95,12 +56,7 @@ def run(plugin, source, symbol, start, end, timeframe, repair, fee, fixed_fee, s
         max_hold, sets, device, profile, retrain, cache_dir, as_json, report_path, no_report, save_dir, quiet, debug):
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
     try:
-        from engine.funnel import funnel_lines, signal_funnel
-        from engine.pipeline import make_signals, prepare
-        from engine.plugins import load_strategy
-        from engine.simulation import backtest
-
-        strategy = load_strategy(plugin, **_parse_sets(sets))
+        strategy = load_strategy(plugin, **parse_sets(sets))
         report_path = run_report_path(strategy.name, report_path, no_report, as_json)
         check_outputs(report=report_path, save=save_dir, cache_dir=cache_dir, model=bool(strategy.network))
         fee = strategy.fee if fee is None else fee
@@ -119,7 +75,7 @@ def run(plugin, source, symbol, start, end, timeframe, repair, fee, fixed_fee, s
                              source=source or strategy.data, symbol=symbol, fee=fee, fixed_fee=fixed_fee,
                              slippage=slippage, fill=fill, cash=cash, device=device, funnel=funnel)
     except Exception as exc:  # fail() re-raises bt's own bugs
-        _fail(debug, exc)
+        fail(debug, exc)
     stats = result.stats
     if stats.ndim == 2:  # a plugin that emits several columns: show the first
         stats = stats.iloc[0]
@@ -162,5 +118,3 @@ def run(plugin, source, symbol, start, end, timeframe, repair, fee, fixed_fee, s
         click.echo(line)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

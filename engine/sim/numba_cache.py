@@ -2,8 +2,8 @@
 
 ``@njit(cache=True)`` keys a cached function on the stamp (modification time and size)
 of the file that defines it and nothing else: numba does not notice a change to a
-function it calls from another file (numba/numba#8396, unmerged). ``engine.kernels``
-inlines the metric accumulators of ``engine.stats_nb``, so after an edit or a ``git
+function it calls from another file (numba/numba#8396, unmerged). ``mlbt.sim.kernel_nb``
+inlines the metric accumulators of ``mlbt.sim.stats_nb``, so after an edit or a ``git
 pull`` that touched only stats_nb.py the old machine code, with the old metrics, would
 keep running. ``bind_sources`` adds a digest of those sources to each dispatcher's
 stamp: numba then treats an index written under other sources as stale (and compiles

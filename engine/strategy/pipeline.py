@@ -4,14 +4,17 @@ the vectorized signal rule. torch is imported only for strategies with a network
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from engine.signals import Signals
-from engine.strategy import Context, Grid, Strategy
+from mlbt.data import MODEL_COLUMNS, features, fingerprint
+from mlbt.sim import Signals
+from mlbt.strategy.base import Context, Grid, Strategy
+from mlbt.strategy.plugins import PluginError
 
 
 @dataclass
@@ -43,9 +46,9 @@ def prepare(
     ctx = Context(bars=bars, features=feats)
     if not strategy.network:
         return Prepared(ctx)
-    from data import fingerprint
-    from models import PredictionCache, cache_key, cached, resolve_device, walk_forward
-    from models.walkforward import label_components
+    # mlbt.models loads torch: imported only for a strategy with a network
+    from mlbt.models import PredictionCache, cache_key, cached, resolve_device, walk_forward
+    from mlbt.models.walkforward import label_components
 
     wf = strategy.walk_forward()
     X = _model_inputs(strategy, feats)
@@ -66,8 +69,6 @@ def prepare(
 
     def compute():
         if not quiet:
-            import sys
-
             print(f"{strategy.name}: training {config.network} ({config.profile} profile) walk-forward on "
                   f"{len(bars):,} bars, lookback {wf.lookback}, retrain every {wf.retrain_every} bars",
                   file=sys.stderr, flush=True)
@@ -87,14 +88,10 @@ def prepare(
 def features_of(strategy: Strategy, bars: pd.DataFrame) -> pd.DataFrame:
     """The strategy's feature set on ``bars`` (row t from bars <= t; NaN in warm-up),
     or an empty frame on the bars' index when it declares none."""
-    from data import features
-
     return features(bars, strategy.features) if strategy.features else pd.DataFrame(index=bars.index)
 
 
 def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
-    from data import MODEL_COLUMNS
-
     return feats[list(MODEL_COLUMNS[strategy.features])]
 
 
@@ -114,8 +111,6 @@ def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> 
     grid = grid or strategy.grid()
     signals = strategy.signals(ctx, grid)
     if not isinstance(signals, Signals):
-        from engine.plugins import PluginError
-
         raise PluginError(f"{strategy.name}.signals must return Signals(...), got {type(signals).__name__}")
     target = np.asarray(signals.target, dtype="float64")
     if target.ndim == 1:

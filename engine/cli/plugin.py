@@ -7,9 +7,12 @@ import json
 import sys
 
 import click
+import numpy as np
 
-from engine.cli_common import fail, repair_option
-from engine.jsonable import json_safe
+from mlbt.cli.common import fail, load_bars, parse_sets, repair_option
+from mlbt.io import json_safe
+from mlbt.sim import backtest
+from mlbt.strategy import audit, load_strategy, make_signals, prepare
 
 _common = [
     click.argument("plugin", type=click.Path()),
@@ -34,10 +37,7 @@ def common(fn):
 
 
 def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets):
-    from engine.cli import _parse_sets, load_bars
-    from engine.plugins import load_strategy
-
-    strategy = load_strategy(plugin, **_parse_sets(sets))
+    strategy = load_strategy(plugin, **parse_sets(sets))
     bars, _ = load_bars(source or strategy.data, symbol=symbol, start=start, end=end, timeframe=timeframe,
                         repair=repair)
     return strategy, bars
@@ -59,8 +59,6 @@ def check(plugin, source, symbol, start, end, timeframe, repair, sets, device, p
     Models are retrained on each of --cuts prefixes (nothing cached is reused); shrink
     them for a quick audit with e.g. --set epochs=1."""
     try:
-        from engine.audit import audit
-
         strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
         stages = audit(strategy, bars, cuts=cuts, rule_cuts=rule_cuts, device="cpu" if device == "auto" else device,
                        profile="fast" if profile == "auto" else profile, quiet=quiet)
@@ -92,11 +90,6 @@ def signal(plugin, source, symbol, start, end, timeframe, repair, sets, device, 
            as_json):
     """The latest bar's decision of PLUGIN as one JSON object."""
     try:
-        import numpy as np
-
-        from engine.pipeline import make_signals, prepare
-        from engine.simulation import backtest
-
         strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
         prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, quiet=quiet)
         ctx = prepared.ctx
@@ -119,7 +112,7 @@ def signal(plugin, source, symbol, start, end, timeframe, repair, sets, device, 
     current = float(bars["close"].iloc[-1])
     model_info = None
     if prepared.model is not None:
-        from models import PredictionCache
+        from mlbt.models import PredictionCache  # mlbt.models loads torch: only for a model
 
         last_fold = prepared.folds[-1] if prepared.folds else None
         model_info = {
@@ -153,8 +146,6 @@ def train(plugin, source, symbol, start, end, timeframe, repair, sets, device, p
           retrain):
     """Train PLUGIN's walk-forward models into the cache (or refresh them)."""
     try:
-        from engine.pipeline import prepare
-
         strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
         if not strategy.network:
             raise ValueError(f"{strategy.name} has no model to train")
@@ -162,7 +153,7 @@ def train(plugin, source, symbol, start, end, timeframe, repair, sets, device, p
                            quiet=quiet)
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
-    from models import PredictionCache
+    from mlbt.models import PredictionCache  # mlbt.models loads torch: only for a model
 
     click.echo(f"{strategy.name}: {len(prepared.folds)} folds, "
                f"{'from cache' if prepared.cache_hit else 'trained'}, "

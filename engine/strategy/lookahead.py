@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.pipeline import features_of, make_signals, prepare
-from engine.strategy import Context, Strategy
+from mlbt.strategy.base import Context, Strategy
+from mlbt.strategy.pipeline import features_of, make_signals, prepare
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.checks_nb import regular_step_nb
+from mlbt.sim.checks_nb import regular_step_nb
 
 _DAY = pd.Timedelta(days=1)
 _DAY_IN_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}

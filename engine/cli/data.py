@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import click
 
-from engine.cli_common import UserError, fail, repair_option
-from engine.jsonable import json_safe
+from mlbt.cli.common import UserError, fail, repair_option
+from mlbt.data import check, fingerprint, load
+from mlbt.data.samples import SAMPLES
+from mlbt.data.validate import spacing, step_name
+from mlbt.io import json_safe
 
 
 @click.group("data")
@@ -19,11 +23,6 @@ def data_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_samples(as_json: bool) -> None:
     """The embedded real-data samples: name, instrument, frequency, bars, range."""
-    import warnings
-
-    from data import load
-    from data.samples import SAMPLES
-
     rows = []
     for name, sample in sorted(SAMPLES.items()):
         with warnings.catch_warnings():
@@ -57,9 +56,6 @@ def show(source: str, symbol, start, end, timeframe, repair, as_json: bool, debu
 
     Exits 2 when the data has errors (every error is listed)."""
     try:
-        from data import check, fingerprint, load
-        from data.validate import spacing, step_name
-
         bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, repair=tuple(repair),
                     warn=False, validate=False)
         report = check(bars, source=source)

@@ -1,0 +1,42 @@
+"""``bt report``: rebuild a run's tearsheet or a sweep's report from what was saved."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from mlbt.cli.common import fail
+from mlbt.report import default_report_name, is_run_dir, load_run, write_run_report, write_sweep_report
+
+
+@click.command()
+@click.argument("source", type=click.Path())
+@click.option("-o", "--output", default=None, metavar="PATH",
+              help="HTML file to write (default: <strategy>-<time>.html in the working directory).")
+@click.option("--metric", default=None, help="Sweeps: metric that ranks the combinations (default: the sweep's).")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Sweeps: rows of the ranking table.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def report(source, output, metric, top, debug):
+    """Rebuild an HTML report from SOURCE: a run saved with `bt run ... --save DIR`,
+    or a sweep directory written by `bt sweep ... --out DIR`."""
+    try:
+        src = Path(source)
+        if not src.exists():
+            raise ValueError(f"{source}: no such file or directory; give a directory written by "
+                             "bt run --save or bt sweep --out")
+        t0 = time.perf_counter()
+        if is_run_dir(src):
+            run = load_run(src)
+            path = write_run_report(run, output or default_report_name(str(run.meta.get("strategy"))))
+        elif (src / "_manifest.json").is_file():
+            name = json.loads((src / "_manifest.json").read_text()).get("strategy") or "sweep"
+            path = write_sweep_report(src, output or default_report_name(f"{name}-sweep"), metric=metric, top=top)
+        else:
+            raise ValueError(f"{source}: neither a saved run (run.json) nor a sweep directory (_manifest.json)")
+    except Exception as exc:  # fail() re-raises bt's own bugs
+        fail(debug, exc)
+    click.echo(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.2f} s)")
