@@ -8,7 +8,7 @@ with ``torch.load(..., weights_only=True)``). The key is a SHA-256 of the caller
 the code version (the source of ``models/``), so changing any of them is a miss.
 
 Writes go to a temporary directory that is renamed into place: a reader never sees a
-half-written entry. A corrupt or incompatible entry is reported in one line on stderr,
+half-written entry. A corrupt or incompatible entry is logged as one warning,
 removed, and rebuilt; it never stops a run.
 
 The cache directory is ``$BT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/bt``, else
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -32,6 +32,8 @@ import numpy as np
 import torch
 
 from mlbt.models.walkforward import Fold, WalkForwardResult
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 _MODELS_DIR = Path(__file__).resolve().parent
@@ -90,7 +92,7 @@ class PredictionCache:
             folds = [Fold(**f) for f in meta["folds"]]
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            print(f"cache: {where} is corrupt or incompatible ({reason}); rebuilding it", file=sys.stderr)
+            log.warning("cache: %s is corrupt or incompatible (%s); rebuilding it", where, reason)
             shutil.rmtree(where, ignore_errors=True)
             return None
         return WalkForwardResult(predictions=arrays, fold_of_bar=fold_of_bar, folds=folds, last_state=None)
@@ -104,7 +106,7 @@ class PredictionCache:
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is a cache miss
-            print(f"cache: {path} is unreadable ({type(exc).__name__}); it will be rebuilt", file=sys.stderr)
+            log.warning("cache: %s is unreadable (%s); it will be rebuilt", path, type(exc).__name__)
             return None
 
     def save(self, key: str, result: WalkForwardResult, parts: dict[str, Any]) -> Path:

@@ -17,13 +17,13 @@ CPU. On CUDA cuDNN may pick nondeterministic kernels; results agree to rounding.
 Per epoch: Adam steps (float16 autocast + GradScaler on CUDA when ``amp``; losses are
 computed in float32), gradient clipping by global norm, the validation loss in eval mode,
 ReduceLROnPlateau, early stopping; at the end the best epoch's weights are restored. A
-line per epoch goes to stderr unless ``quiet=True``. A last training batch of a single
-sample is skipped (batch-norm cannot train on one sample).
+line per epoch is logged (``mlbt.models.training``, DEBUG). A last training batch of a
+single sample is skipped (batch-norm cannot train on one sample).
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,6 +37,8 @@ from mlbt.models.losses import make_loss
 from mlbt.models.profiles import resolve_device
 
 Target = torch.Tensor | tuple[torch.Tensor, ...]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -184,7 +186,6 @@ def fit(
     *,
     train: TrainConfig | None = None,
     device: str | torch.device | None = "auto",
-    quiet: bool = False,
 ) -> FitResult:
     """Train a network on windows ``X`` and targets ``y``; see the module docstring.
 
@@ -192,7 +193,6 @@ def fit(
         and n_features against ``device`` and X) or an nn.Module (trained in place).
     train: overrides the config's training settings (for a module: defaults to TrainConfig()).
     device: "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
-    quiet: no progress lines on stderr.
     """
     device = resolve_device(device)
     X = torch.as_tensor(X)
@@ -216,7 +216,7 @@ def fit(
         if config is not None:
             model = build_model(config)
         model = model.to(device)
-        result = _train(model, X, y, train, device, n_train, n_val, quiet, config)
+        result = _train(model, X, y, train, device, n_train, n_val, config)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -229,10 +229,8 @@ def _train(
     device: torch.device,
     n_train: int,
     n_val: int,
-    quiet: bool,
     config: ModelConfig | None,
 ) -> FitResult:
-    say = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     use_amp = train.amp and device.type == "cuda"
     train_idx = torch.arange(n_train)
     val_idx = torch.arange(len(X) - n_val, len(X))
@@ -250,7 +248,7 @@ def _train(
     best, since_best = float("inf"), 0
     name = config.network + "/" + config.profile if config else type(model).__name__
     n_params = sum(p.numel() for p in model.parameters())
-    say(f"fit {name} on {device}: {n_train} train, {n_val} validation samples, {n_params:,} parameters")
+    log.debug(f"fit {name} on {device}: {n_train} train, {n_val} validation samples, {n_params:,} parameters")
 
     for epoch in range(1, train.epochs + 1):
         t0 = time.perf_counter()
@@ -295,7 +293,7 @@ def _train(
             {"epoch": epoch, "loss": train_loss, "val_loss": val_loss, "lr": lr, "seconds": time.perf_counter() - t0}
         )
         val_text = f"  val {val_loss:.6f}" if n_val else ""
-        say(
+        log.debug(
             f"epoch {epoch:>{len(str(train.epochs))}}/{train.epochs}  loss {train_loss:.6f}{val_text}"
             f"  lr {lr:.1e}  {time.perf_counter() - t0:.1f}s{'  *' if improved else ''}"
         )
@@ -303,12 +301,12 @@ def _train(
             scheduler.step(monitored)
         if train.patience is not None and since_best >= train.patience:
             result.stopped_early = True
-            say(f"early stop: no improvement for {since_best} epochs")
+            log.debug(f"early stop: no improvement for {since_best} epochs")
             break
 
     result.best_loss = best
     if best_state is not None:
         model.load_state_dict(best_state)
-        say(f"restored the best weights (epoch {result.best_epoch}, {'val ' if n_val else ''}loss {best:.6f})")
+        log.debug(f"restored the best weights (epoch {result.best_epoch}, {'val ' if n_val else ''}loss {best:.6f})")
     model.eval()
     return result

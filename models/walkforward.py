@@ -21,7 +21,7 @@ validation, by time, purging ``horizon`` samples before it (``val_gap``).
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,6 +36,8 @@ from mlbt.models.inference import predict
 from mlbt.models.scalers import Scaler, make_scaler
 from mlbt.models.training import fit
 from mlbt.models.windows import sliding_windows, valid_windows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,6 @@ def walk_forward(
     wf: WalkForward,
     *,
     device: str | torch.device | None = "auto",
-    quiet: bool = False,
 ) -> WalkForwardResult:
     """Train and predict fold by fold; see the module docstring.
 
@@ -225,9 +226,9 @@ def walk_forward(
         X_train = windows[torch.from_numpy(idx - wf.lookback + 1)]
         y_train = targets[0] if len(targets) == 1 else tuple(targets)
         if model is None or not wf.warm_start:
-            fitted = fit(config, X_train, y_train, train=train_cfg, device=device, quiet=True)
+            fitted = fit(config, X_train, y_train, train=train_cfg, device=device)
         else:
-            fitted = fit(model, X_train, y_train, train=train_cfg, device=device, quiet=True)
+            fitted = fit(model, X_train, y_train, train=train_cfg, device=device)
         model = fitted.model
         bars = np.arange(p_start, p_end)
         ok = finite[bars]
@@ -253,10 +254,9 @@ def walk_forward(
             "target_scalers": [None if s is None else s.state_dict() for s in t_scalers],
             "fold": fold.to_dict(),
         }
-        if not quiet:
-            print(f"walk-forward fold {k + 1}/{len(plan)}: trained on {fitted.n_train + fitted.n_val} samples "
-                  f"(bars {idx[0]}..{idx[-1]}), {len(fitted.history)} epochs, best loss {fitted.best_loss:.4g}, "
-                  f"predicted bars {p_start}..{p_end - 1} in {fold.seconds:.1f}s", file=sys.stderr, flush=True)
+        log.info(f"walk-forward fold {k + 1}/{len(plan)}: trained on {fitted.n_train + fitted.n_val} samples "
+                 f"(bars {idx[0]}..{idx[-1]}), {len(fitted.history)} epochs, best loss {fitted.best_loss:.4g}, "
+                 f"predicted bars {p_start}..{p_end - 1} in {fold.seconds:.1f}s")
     return result
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -30,7 +32,7 @@ def test_schedule_embargo_and_alignment():
     X, y = series()
     wf = WalkForward(lookback=8, horizon=3, embargo=5, min_train=200, retrain_every=150, target_scalers=("standard",))
     y3 = np.r_[X[3:, 0], [np.nan] * 3]
-    result = walk_forward(X, y3, CONFIG, wf, device="cpu", quiet=True)
+    result = walk_forward(X, y3, CONFIG, wf, device="cpu")
     first = result.folds[0]
     # usable samples start at bar 14 (window of 8 from bar 7); 200 of them end at bar 213; embargo 5
     assert (first.train_start, first.train_end, first.predict_start) == (14, 213, 218)
@@ -49,12 +51,12 @@ def test_schedule_embargo_and_alignment():
 
 def test_predictions_at_or_before_t_ignore_everything_after_t():
     X, y = series()
-    base = walk_forward(X, y, CONFIG, WF, device="cpu", quiet=True).predictions["prediction"]
+    base = walk_forward(X, y, CONFIG, WF, device="cpu").predictions["prediction"]
     for t in (400, 520):
         X2, y2 = X.copy(), y.copy()
         X2[t + 1:] = np.random.default_rng(t).normal(size=X2[t + 1:].shape) * 10  # a different future
         y2[t:] = np.r_[X2[t + 1:, 0] * 0.5 + 100.0, np.nan]  # labels of bars >= t use bars > t
-        other = walk_forward(X2, y2, CONFIG, WF, device="cpu", quiet=True).predictions["prediction"]
+        other = walk_forward(X2, y2, CONFIG, WF, device="cpu").predictions["prediction"]
         np.testing.assert_array_equal(other[: t + 1], base[: t + 1])
         assert not np.array_equal(other[t + 1:], base[t + 1:], equal_nan=True)
 
@@ -62,7 +64,7 @@ def test_predictions_at_or_before_t_ignore_everything_after_t():
 def test_target_scaling_is_inverted_and_rolling_windows_are_bounded():
     X, y = series()
     wf = WalkForward(lookback=8, min_train=200, retrain_every=150, train_window=250, target_scalers=("standard",))
-    result = walk_forward(X, y, CONFIG, wf, device="cpu", quiet=True)
+    result = walk_forward(X, y, CONFIG, wf, device="cpu")
     pred = result.predictions["prediction"]
     assert abs(np.nanmean(pred) - 100.0) < 2.0  # original units, not scaled ones
     assert all(f.train_end - f.train_start + 1 <= 250 for f in result.folds)
@@ -78,7 +80,7 @@ def test_multi_head_targets():
     config = ModelConfig("sltp", profile="fast", options={"hidden": 8},
                          train=TrainConfig(loss="sltp", epochs=1, patience=None, lr_patience=None))
     wf = WalkForward(lookback=8, horizon=5, min_train=150, retrain_every=200, target_scalers=(None, "minmax", "minmax"))
-    result = walk_forward(X, (cls, sl, tp), config, wf, device="cpu", quiet=True)
+    result = walk_forward(X, (cls, sl, tp), config, wf, device="cpu")
     assert set(result.predictions) == {"logits", "sl", "tp"}
     assert result.predictions["logits"].shape == (len(X), 3)
     frame = result.frame(np.arange(len(X)))
@@ -86,7 +88,14 @@ def test_multi_head_targets():
     assert np.nanmax(np.abs(result.predictions["sl"])) < 1.0  # inverted from scaled units to fractions
 
 
-def test_cache_hit_miss_corrupt_and_model_state(tmp_path, capsys):
+def warnings_logged(caplog) -> list[str]:
+    """The warnings logged since the last call (and forget them)."""
+    out = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    caplog.clear()
+    return out
+
+
+def test_cache_hit_miss_corrupt_and_model_state(tmp_path, caplog):
     X, y = series(500)
     cache = PredictionCache(tmp_path)
     parts = {"data": "abc", "features": "price", "model": CONFIG.to_dict(), "wf": WF.to_dict()}
@@ -94,7 +103,7 @@ def test_cache_hit_miss_corrupt_and_model_state(tmp_path, capsys):
 
     def compute():
         calls.append(1)
-        return walk_forward(X, y, CONFIG, WF, device="cpu", quiet=True)
+        return walk_forward(X, y, CONFIG, WF, device="cpu")
 
     first, hit = cached(cache, parts, compute, n_bars=len(X))
     assert not hit and len(calls) == 1
@@ -117,22 +126,22 @@ def test_cache_hit_miss_corrupt_and_model_state(tmp_path, capsys):
     _, hit = cached(cache, {**parts, "data": "other"}, compute, n_bars=len(X))
     assert not hit and len(calls) == 2
 
-    # a corrupt file: one line on stderr, rebuilt, never a crash
+    # a corrupt file: one warning, rebuilt, never a crash
     npz = cache.path(cache_key(parts)) / "predictions.npz"
     npz.write_bytes(npz.read_bytes()[:100])
-    capsys.readouterr()
+    warnings_logged(caplog)
     rebuilt, hit = cached(cache, parts, compute, n_bars=len(X))
-    err = capsys.readouterr().err.strip().splitlines()
+    err = warnings_logged(caplog)
     assert not hit and len(calls) == 3 and len(err) == 1 and "is corrupt or incompatible" in err[0]
     np.testing.assert_array_equal(rebuilt.predictions["prediction"], first.predictions["prediction"])
 
     # an entry for a different number of bars is incompatible
     assert cache.load(cache_key(parts), n_bars=len(X) + 1) is None
-    assert "500 bars stored, 501 expected" in capsys.readouterr().err
+    assert any("500 bars stored, 501 expected" in w for w in warnings_logged(caplog))
     (cache.path(cache_key(parts)) / "model.pt").parent.mkdir(parents=True, exist_ok=True)
     (cache.path(cache_key(parts)) / "model.pt").write_bytes(b"not a checkpoint")
     assert cache.load_model_state(cache_key(parts)) is None
-    assert "unreadable" in capsys.readouterr().err
+    assert any("unreadable" in w for w in warnings_logged(caplog))
 
 
 def test_prediction_cache_key_follows_the_feature_and_label_values(tmp_path, monkeypatch):
@@ -146,7 +155,7 @@ def test_prediction_cache_key_follows_the_feature_and_label_values(tmp_path, mon
 
     bars = data.load("spx_vix_1d", warn=False).iloc[:700]
     strategy = load_strategy("strategies/etf50_lstm.py", epochs=1, min_train=300, retrain_every=300)
-    run = lambda s: prepare(s, bars, device="cpu", profile="fast", cache_dir=str(tmp_path), quiet=True)  # noqa: E731
+    run = lambda s: prepare(s, bars, device="cpu", profile="fast", cache_dir=str(tmp_path))  # noqa: E731
     first, again = run(strategy), run(strategy)
     assert first.cache_hit is False and again.cache_hit is True and again.cache_key == first.cache_key
 

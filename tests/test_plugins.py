@@ -189,7 +189,7 @@ def test_trades_follow_signals(cli, cache_dir, name):
     strategy = load_strategy(plugin(name), **sets)
     bars = load(data["data"], start=data["start"], end=data["end"], warn=False)
     assert not bars[["open", "high", "low", "close"]].isna().any().any()
-    prepared = prepare(strategy, bars, cache_dir=str(cache_dir), quiet=True)
+    prepared = prepare(strategy, bars, cache_dir=str(cache_dir))
     assert prepared.cache_hit is (None if strategy.network is None else True)
     signals = make_signals(strategy, prepared.ctx)
     result = backtest(bars, signals, fee=strategy.fee)

@@ -23,6 +23,7 @@ from mlbt.report import load_run, save_run, write_run_report, write_sweep_report
 from mlbt.report.html import esc, script_safe
 from mlbt.report.rundata import RunData, from_run
 from mlbt.report.sweep_figures import SweepData
+from mlbt.settings import EngineSettings
 from mlbt.strategy.pipeline import make_signals, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def sma_run(bars, **meta) -> RunData:
     prepared = prepare(strategy, bars)
     result = backtest(bars, make_signals(strategy, prepared.ctx), fee=0.001, sl=0.03, tp=0.06)
     run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="btcusd_1h",
-                   symbol=None, fee=0.001, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0,
+                   symbol=None, engine=EngineSettings(fee=0.001),
                    device="auto")
     run.meta.update(meta)
     return run
@@ -143,7 +144,7 @@ def test_trades_table_is_capped_and_says_so(bars, tmp_path):
     prepared = prepare(strategy, bars)
     result = backtest(bars, make_signals(strategy, prepared.ctx))
     run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="btcusd_1h",
-                   symbol=None, fee=0.0, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0,
+                   symbol=None, engine=EngineSettings(),
                    device="auto")
     assert len(run.trades) > MAX_TRADE_ROWS
     text = write_run_report(run, tmp_path / "many.html").read_text()
@@ -156,7 +157,7 @@ def test_long_run_is_downsampled(tmp_path):
     prepared = prepare(strategy, bars)
     result = backtest(bars, make_signals(strategy, prepared.ctx), fee=0.0005)
     run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="synthetic",
-                   symbol=None, fee=0.0005, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0,
+                   symbol=None, engine=EngineSettings(fee=0.0005),
                    device="auto")
     path = write_run_report(run, tmp_path / "long.html")
     text = path.read_text()
@@ -335,7 +336,7 @@ def test_run_without_trades_on_daily_data(tmp_path):
     prepared = prepare(strategy, daily)
     result = backtest(daily, Signals(np.full(len(daily), np.nan)), fill="close")
     run = from_run(strategy=strategy, bars=daily, result=result, prepared=prepared, ml={}, source="spx_vix_1d",
-                   symbol=None, fee=0.0, fixed_fee=0.0, slippage=0.0, fill="close", cash=100_000.0, device="auto")
+                   symbol=None, engine=EngineSettings(fill="close"), device="auto")
     assert len(run.trades) == 0
     text = write_run_report(run, tmp_path / "flat.html").read_text()
     check_page(text, RUN_FIGURES)
@@ -360,7 +361,7 @@ def test_buy_and_hold_column_uses_the_engine_definitions(bars):
 
 def test_report_dsr_from_a_stored_sweep_equals_the_sweeps_own(tmp_path):
     from mlbt.report.sweep_figures import estimate_dsr, load_sweep
-    from mlbt.sweep import EngineSettings, build_grid, run_sweep
+    from mlbt.sweep import build_grid, run_sweep
 
     bars = load("btcusd_1h", warn=False).iloc[:6000]
     grid = build_grid(["fast=5,10,20", "slow=30,60"], load_strategy(SMA).params)
@@ -393,7 +394,7 @@ def test_ensemble_probabilities_reach_the_ml_panel(bars, tmp_path):
     strategy.labels = lambda ctx: up
     result = backtest(bars, make_signals(strategy, prepared.ctx))
     run = from_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml={}, source="btcusd_1h",
-                   symbol=None, fee=0.0, fixed_fee=0.0, slippage=0.0, fill="next_open", cash=100_000.0, device="cpu")
+                   symbol=None, engine=EngineSettings(), device="cpu")
     np.testing.assert_allclose(run.prediction, 2 * members.mean(axis=1) - 1)
     assert run.has_model and set(np.unique(run.actual[np.isfinite(run.actual)])) == {-1.0, 1.0}
     text = write_run_report(run, tmp_path / "ensemble.html").read_text()

@@ -69,12 +69,12 @@ def test_unknown_param_lists_the_known_ones():
 def test_signals_shape_is_checked(tmp_path):
     path = tmp_path / "short.py"
     path.write_text(
-        "from engine import Signals\nfrom mlbt.strategy.base import Strategy\n"
+        "from mlbt import Signals, Strategy\n"
         "class Short(Strategy):\n    name = 'short'\n"
         "    def signals(self, ctx, p):\n        return Signals(target=[1.0, 0.0])\n")
     strategy = load_strategy(path)
     bars = load("synthetic:gbm?bars=50")
-    with pytest.raises(ValueError, match="short.signals returned 2 rows for 50 bars"):
+    with pytest.raises(ValueError, match=r"short.signals returned a target of shape \(2, 1\) for 50 bars and 1 param combination"):
         make_signals(strategy, prepare(strategy, bars).ctx)
     assert np.isnan(make_signals(load_strategy(SMA), prepare(load_strategy(SMA), bars).ctx).target.iloc[0, 0])
 

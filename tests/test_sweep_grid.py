@@ -95,8 +95,9 @@ def test_constraints():
     (["fast=5,5"], r"value 5 is given twice"),
     (["fast=5", "fast=6"], r"param 'fast' is given twice"),
     (["fee=0.5,1.5"], r"fee = 1.5: fee is a fraction of notional in \[0, 1\)"),
-    (["fee=none"], r"fee: 'none' is not allowed"),
-    (["sl=-0.1"], r"sl = -0.1: sl is a positive fraction"),
+    (["fee=none"], r"fee = none: fee is a fraction of notional in \[0, 1\); it cannot be off"),
+    (["sl=-0.1"], r"sl = -0.1: sl is a fraction of the entry price in \(0, 1\)"),
+    (["sl=1.5"], r"sl = 1.5: sl is a fraction of the entry price in \(0, 1\)"),  # backtest() refuses it too
     (["max_hold=2.5"], r"max_hold = 2.5: max_hold is a whole number of bars"),
     ([], r"no --grid given"),
 ])

@@ -73,16 +73,30 @@ class Interrupt(Exception):
     pass
 
 
-def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunks(tmp_path, bars, sma):
+def interrupt_after(monkeypatch, parts: int, exc: type[BaseException] = Interrupt) -> list[int]:
+    """Make the sweep store fail after ``parts`` parts are written, as a kill or Ctrl-C
+    would stop it; returns the list of chunk ids written (from outside the sweep)."""
+    written: list[int] = []
+    real = SweepStore.write_part
+
+    def write_part(self, chunk, frame):
+        real(self, chunk, frame)
+        written.append(chunk)
+        if len(written) == parts:
+            raise exc
+
+    monkeypatch.setattr(SweepStore, "write_part", write_part)
+    return written
+
+
+def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunks(tmp_path, bars, sma, monkeypatch):
     grid = build_grid(["fast=5:40:5", "slow=50:150:25"], sma.params, constraints=["fast < slow"])
     full = run_sweep(SMA, grid, bars, out=tmp_path / "full", chunk_size=6)
 
-    def stop_after_3(chunk_id):
-        if len(list((tmp_path / "cut").glob("part-*.parquet"))) == 3:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_sweep(SMA, grid, bars, out=tmp_path / "cut", chunk_size=6, on_chunk=stop_after_3)
+    with monkeypatch.context() as patched:
+        interrupt_after(patched, 3)
+        with pytest.raises(Interrupt):
+            run_sweep(SMA, grid, bars, out=tmp_path / "cut", chunk_size=6)
     store = SweepStore(tmp_path / "cut")
     finished = store.done()
     assert finished == {0, 1, 2} and not store.read_manifest()["complete"]
@@ -94,9 +108,8 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
     legacy = store.read_manifest()  # written when the engine settings still held reentry (always False)
     assert "reentry" not in legacy["engine"]
     store.write_manifest({**legacy, "engine": {**legacy["engine"], "reentry": False}})
-    computed = []
-    resumed = run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, memory_budget_mb=1.0,
-                        on_chunk=computed.append)
+    computed = interrupt_after(monkeypatch, -1)  # records, never interrupts
+    resumed = run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, memory_budget_mb=1.0)
     assert set(computed).isdisjoint(finished) and sorted(computed) == list(range(3, full.chunks))
     assert not list((tmp_path / "cut").glob(".*.tmp"))
     assert {c: store.part_path(c).stat().st_mtime_ns for c in finished} == stamps
@@ -186,12 +199,14 @@ def test_dsr_of_the_best_combination(bars, sma):
     assert result.best["psr"] == pytest.approx(probabilistic_sharpe(sr, 0.0, n, skew, kurt), rel=1e-9)
 
 
-def test_cli_sweep_json_interrupt_resume_and_errors(tmp_path):
+def test_cli_sweep_json_interrupt_resume_and_errors(tmp_path, monkeypatch):
     runner = CliRunner()
     out = str(tmp_path / "s.parquet")
     args = ["sweep", SMA, "--grid", "fast=5:20:5", "--grid", "slow=30,60", "--grid", "sl=none,0.03",
             "--fee", "0.001", "--chunk-size", "4", "--out", out, "--quiet"]
-    cut = runner.invoke(main, args, env={"BT_SWEEP_STOP_AFTER": "1"})
+    with monkeypatch.context() as patched:
+        interrupt_after(patched, 1, KeyboardInterrupt)  # Ctrl-C once the first part is stored
+        cut = runner.invoke(main, args)
     assert cut.exit_code == 130 and "1 of 4 chunks stored" in cut.output and "--resume" in cut.output
     done = runner.invoke(main, [*args, "--resume", "--json", "--top", "3"])
     assert done.exit_code == 0, done.output

@@ -7,7 +7,8 @@ import warnings
 
 import click
 
-from mlbt.cli.common import UserError, fail, repair_option
+from mlbt.cli.errors import UserError, fail
+from mlbt.cli.options import json_option, selection_options
 from mlbt.data import check, fingerprint, load
 from mlbt.data.samples import SAMPLES
 from mlbt.data.validate import spacing, step_name
@@ -20,7 +21,7 @@ def data_group() -> None:
 
 
 @data_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("the samples")
 def list_samples(as_json: bool) -> None:
     """The embedded real-data samples: name, instrument, frequency, bars, range."""
     rows = []
@@ -44,14 +45,11 @@ def list_samples(as_json: bool) -> None:
 
 @data_group.command("show")
 @click.argument("source")
-@click.option("--symbol", default=None, help="Symbol to select (SQLite candles table, symbol column, wide CSV).")
-@click.option("--start", default=None, help="First timestamp (inclusive, UTC).")
-@click.option("--end", default=None, help="Last timestamp (inclusive, UTC).")
-@click.option("--timeframe", default=None, help="Aggregate to coarser bars, e.g. 4h, 1D.")
-@repair_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@selection_options
+@json_option("the summary and the validation report")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def show(source: str, symbol, start, end, timeframe, repair, as_json: bool, debug: bool) -> None:
+def show(source: str, symbol: str | None, start: str | None, end: str | None, timeframe: str | None,
+         repair: tuple[str, ...], as_json: bool, debug: bool) -> None:
     """Summary and validation report of SOURCE (sample name, file path or synthetic: spec).
 
     Exits 2 when the data has errors (every error is listed)."""

@@ -5,41 +5,37 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 import numpy as np
+import pandas as pd
 
-from mlbt.cli.common import fail, load_bars, parse_sets, repair_option
+from mlbt.cli.errors import fail
+from mlbt.cli.options import (
+    apply,
+    cache_option,
+    data_options,
+    json_option,
+    load_bars,
+    model_options,
+    output_options,
+    plugin_argument,
+    plugin_with_sets,
+    set_option,
+)
+from mlbt.cli.progress import reporting
 from mlbt.io import json_safe
 from mlbt.sim import backtest
-from mlbt.strategy import audit, load_strategy, make_signals, prepare
+from mlbt.strategy import Strategy, audit, make_signals, prepare
 
-_common = [
-    click.argument("plugin", type=click.Path()),
-    click.option("--data", "source", default=None, help="Sample name, file or synthetic: spec; default: the plugin's."),
-    click.option("--symbol", default=None, help="Symbol to select in a multi-symbol file."),
-    click.option("--start", default=None, help="First timestamp (inclusive)."),
-    click.option("--end", default=None, help="Last timestamp (inclusive)."),
-    click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h."),
-    repair_option,
-    click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a strategy param."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-    click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True),
-    click.option("--quiet", is_flag=True, help="No progress output."),
-    click.option("--debug", is_flag=True, help="Show tracebacks."),
-]
+common = apply(plugin_argument, data_options, set_option, model_options, output_options)
 
 
-def common(fn):
-    for option in reversed(_common):
-        fn = option(fn)
-    return fn
-
-
-def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets):
-    strategy = load_strategy(plugin, **parse_sets(sets))
-    bars, _ = load_bars(source or strategy.data, symbol=symbol, start=start, end=end, timeframe=timeframe,
-                        repair=repair)
+def _strategy_and_bars(plugin: str, sets: tuple[str, ...], options: dict[str, Any]) -> tuple[Strategy, pd.DataFrame]:
+    strategy = plugin_with_sets(plugin, sets)
+    bars, _ = load_bars(options["source"] or strategy.data, symbol=options["symbol"], start=options["start"],
+                        end=options["end"], timeframe=options["timeframe"], repair=options["repair"])
     return strategy, bars
 
 
@@ -49,9 +45,9 @@ def _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, se
               help="Cut points that retrain the model on the prefix.")
 @click.option("--rule-cuts", type=click.IntRange(min=0), default=200, show_default=True,
               help="More cut points that rerun only the features and the signal rule (cheap).")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict of each stage as one JSON object.")
-def check(plugin, source, symbol, start, end, timeframe, repair, sets, device, profile, quiet, debug, cuts, rule_cuts,
-          as_json):
+@json_option("the verdict of each stage")
+def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool, cuts: int,
+          rule_cuts: int, as_json: bool, **options: Any) -> None:
     """No-lookahead audit of PLUGIN: features, predictions and signals (with the rule's
     conditions and details) at bar t must not change when the bars after t are removed.
     One line per stage; exit 1 on failure.
@@ -59,9 +55,10 @@ def check(plugin, source, symbol, start, end, timeframe, repair, sets, device, p
     Models are retrained on each of --cuts prefixes (nothing cached is reused); shrink
     them for a quick audit with e.g. --set epochs=1."""
     try:
-        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
-        stages = audit(strategy, bars, cuts=cuts, rule_cuts=rule_cuts, device="cpu" if device == "auto" else device,
-                       profile="fast" if profile == "auto" else profile, quiet=quiet)
+        strategy, bars = _strategy_and_bars(plugin, sets, options)
+        with reporting(quiet):
+            stages = audit(strategy, bars, cuts=cuts, rule_cuts=rule_cuts, device="cpu" if device == "auto" else device,
+                           profile="fast" if profile == "auto" else profile)
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     if as_json:
@@ -84,14 +81,15 @@ def check(plugin, source, symbol, start, end, timeframe, repair, sets, device, p
 
 @click.command()
 @common
-@click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
+@cache_option
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the output is always JSON.")
-def signal(plugin, source, symbol, start, end, timeframe, repair, sets, device, profile, quiet, debug, cache_dir,
-           as_json):
+def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool,
+           cache_dir: str | None, as_json: bool, **options: Any) -> None:
     """The latest bar's decision of PLUGIN as one JSON object."""
     try:
-        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
-        prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, quiet=quiet)
+        strategy, bars = _strategy_and_bars(plugin, sets, options)
+        with reporting(quiet):
+            prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
         ctx = prepared.ctx
         signals = make_signals(strategy, ctx)
         details = strategy.details(ctx)
@@ -123,7 +121,7 @@ def signal(plugin, source, symbol, start, end, timeframe, repair, sets, device, 
             "cache_hit": prepared.cache_hit,
         }
     out = {
-        "timestamp": str(bars.index[-1]), "ticker": bars.attrs.get("symbol") or source or strategy.data,
+        "timestamp": str(bars.index[-1]), "ticker": bars.attrs.get("symbol") or options["source"] or strategy.data,
         "strategy": strategy.name, "synthetic": bool(bars.attrs.get("synthetic")),
         "signal": int(decision.iloc[-1]),
         "position": int(1 if held["side"].iloc[0] == "long" else -1) if len(held) else 0,
@@ -140,17 +138,17 @@ def signal(plugin, source, symbol, start, end, timeframe, repair, sets, device, 
 
 @click.command()
 @common
-@click.option("--cache-dir", default=None, help="Model/prediction cache directory.")
+@cache_option
 @click.option("--retrain/--no-retrain", default=True, show_default=True, help="Train even when cached.")
-def train(plugin, source, symbol, start, end, timeframe, repair, sets, device, profile, quiet, debug, cache_dir,
-          retrain):
+def train(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool,
+          cache_dir: str | None, retrain: bool, **options: Any) -> None:
     """Train PLUGIN's walk-forward models into the cache (or refresh them)."""
     try:
-        strategy, bars = _strategy_and_bars(plugin, source, symbol, start, end, timeframe, repair, sets)
+        strategy, bars = _strategy_and_bars(plugin, sets, options)
         if not strategy.network:
             raise ValueError(f"{strategy.name} has no model to train")
-        prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain,
-                           quiet=quiet)
+        with reporting(quiet):
+            prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain)
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     from mlbt.models import PredictionCache  # mlbt.models loads torch: only for a model

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mlbt.cli.common import fail
+from mlbt.cli.errors import fail
 from mlbt.report import default_report_name, is_run_dir, load_run, write_run_report, write_sweep_report
 
 

@@ -1,41 +1,36 @@
 """``bt sweep``: run a grid of plugin and engine params, rank the combinations, report
-the Deflated Sharpe Ratio of the best one or a walk-forward optimization.
-
-Everything heavy (pandas, numba, the plugin, dask) is imported inside the command.
-``BT_SWEEP_STOP_AFTER=k`` in the environment interrupts the sweep after k chunks have
-been stored, as Ctrl-C would (a testing aid for ``--resume``).
-"""
+the Deflated Sharpe Ratio of the best one or a walk-forward optimization."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
+from typing import Any
 
 import click
 
-from mlbt.cli.common import USER_ERRORS, fail, load_bars, parse_sets, repair_option
+from mlbt.cli.errors import USER_ERRORS, fail
+from mlbt.cli.options import (
+    cache_option,
+    data_options,
+    engine_options,
+    engine_settings,
+    given_settings,
+    json_option,
+    load_bars,
+    model_options,
+    output_options,
+    parse_sets,
+    plugin_argument,
+    retrain_option,
+)
+from mlbt.cli.progress import reporting
 from mlbt.io import json_safe
 from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
+from mlbt.settings import SWEEPABLE
 from mlbt.strategy import load_strategy
-from mlbt.sweep import DaskExecutor, EngineSettings, SweepStore, build_grid, run_sweep
-
-ENGINE_OPTIONS = ("fee", "fixed_fee", "slippage", "size", "sl", "tp", "max_hold")
-
-
-def _progress_printer():
-    tty = sys.stderr.isatty()
-
-    def show(p) -> None:
-        line = (f"sweep: {p.chunks_done}/{p.chunks_total} chunks, {p.combos_done:,}/{p.combos_total:,} "
-                f"combinations, {p.combos_per_s:,.0f} combos/s")
-        end = "\n" if (not tty or p.chunks_done == p.chunks_total) else ""
-        click.echo(("\r" if tty else "") + line, err=True, nl=False)
-        click.echo(end, err=True, nl=False)
-
-    return show
-
+from mlbt.sweep import DaskExecutor, SweepResult, SweepStore, build_grid, run_sweep
 
 COUNTS = ("combo", "trades", "open_trades", "max_dd_duration", "fold")
 
@@ -69,32 +64,18 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 
 
 @click.command()
-@click.argument("plugin", type=click.Path())
+@plugin_argument
 @click.option("--grid", "grids", multiple=True, metavar="NAME=SPEC",
-              help="A swept param: NAME=v1,v2,... or NAME=start:stop:step (stop included). Plugin params and "
-                   "fee, fixed_fee, slippage, size, sl, tp, trail, max_hold ('none' = no stop). Repeat per param.")
+              help="A swept param: NAME=v1,v2,... or NAME=start:stop:step (stop included). Plugin params and the "
+                   f"engine settings {', '.join(SWEEPABLE)} ('none' = off: no stop, no limit). Repeat per param.")
 @click.option("--random", "random_n", type=click.IntRange(min=1), default=None,
               help="Run N combinations drawn at random.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --random.")
 @click.option("--constraint", "constraints", multiple=True, metavar="EXPR",
               help='Keep combinations where EXPR holds, e.g. "fast < slow". Repeatable.')
-@click.option("--data", "source", default=None, help="Sample name, file or synthetic: spec; default: the plugin's.")
-@click.option("--symbol", default=None, help="Symbol to select in a multi-symbol file.")
-@click.option("--start", default=None, help="First timestamp to use (inclusive).")
-@click.option("--end", default=None, help="Last timestamp to use (inclusive).")
-@click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D.")
-@repair_option
+@data_options
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a plugin param (not swept).")
-@click.option("--fee", type=float, default=None, help="Fee per fill, fraction of notional (default: the plugin's).")
-@click.option("--fixed-fee", type=float, default=None, help="Fee per fill, currency (default 0).")
-@click.option("--slippage", type=float, default=None, help="Adverse fill move, fraction (default 0).")
-@click.option("--size", type=float, default=None, help="Fraction of equity per entry (default 1).")
-@click.option("--cash", type=float, default=None, help="Initial cash (default: the plugin's).")
-@click.option("--fill", type=click.Choice(["next_open", "close"]), default="next_open", show_default=True)
-@click.option("--sl", type=float, default=None, help="Stop-loss distance, fraction of entry price.")
-@click.option("--tp", type=float, default=None, help="Take-profit distance, fraction of entry price.")
-@click.option("--trail", is_flag=True, help="Make the stop-loss trailing.")
-@click.option("--max-hold", type=int, default=None, help="Close after this many bars in a trade.")
+@engine_options
 @click.option("--metric", default="sharpe", show_default=True, help="Metric that ranks the combinations.")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Rows of the ranking to print.")
 @click.option("--out", default=None, metavar="DIR",
@@ -108,23 +89,22 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--walk-forward", "walk_forward", type=click.IntRange(min=1), default=None, metavar="K",
               help="Walk-forward optimization over K folds: choose by --metric in-sample (anchored), report "
                    "the out-of-sample folds stitched together.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where chunks run: this process, or a Dask cluster.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler to use (else a LocalCluster).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes of the LocalCluster (default: cores).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-              help="Where models train and predict.")
-@click.option("--profile", type=click.Choice(["auto", "fast", "full"]), default="auto", show_default=True)
-@click.option("--retrain", is_flag=True, help="Ignore cached models and predictions; train again.")
-@click.option("--cache-dir", default=None, help="Model/prediction cache (default $BT_CACHE_DIR or ~/.cache/bt).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@model_options
+@retrain_option
+@cache_option
+@json_option("the summary")
 @click.option("--report", "report_path", default=None, metavar="PATH", help="Also write an HTML sweep report.")
-@click.option("--quiet", is_flag=True, help="No progress output.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end, timeframe, repair, sets, fee,
-          fixed_fee, slippage, size, cash, fill, sl, tp, trail, max_hold, metric, top, out, resume, memory_budget,
-          chunk_size, walk_forward, executor, scheduler, workers, device, profile, retrain, cache_dir, as_json,
-          report_path, quiet, debug):
+@output_options
+def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, constraints: tuple[str, ...],
+          sets: tuple[str, ...], metric: str, top: int, out: str | None, resume: bool, memory_budget: float,
+          chunk_size: int | None, walk_forward: int | None, executor: str, scheduler: str | None,
+          workers: int | None, device: str, profile: str, retrain: bool, cache_dir: str | None, as_json: bool,
+          report_path: str | None, quiet: bool, debug: bool, **options: Any) -> None:
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
@@ -132,8 +112,6 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
     Example: bt sweep strategies/sma_cross.py --grid fast=5:50:5 --grid slow=20:200:10
     --grid fee=0.0005,0.001 --constraint "fast < slow" --out sweep.parquet
     """
-    given = dict(fee=fee, fixed_fee=fixed_fee, slippage=slippage, size=size, sl=sl, tp=tp, max_hold=max_hold)
-    interrupted_store = None
     ex = None
     try:
         if executor != "dask" and (scheduler or workers):
@@ -144,55 +122,40 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
             raise ValueError("--resume needs --out (the directory of the sweep to continue)")
         params = parse_sets(sets)
         strategy = load_strategy(plugin, **params)
-        check_outputs(report=report_path, out=out, cache_dir=cache_dir, model=bool(strategy.network))
+        given = given_settings(options)
         names = [g.split("=", 1)[0].strip() for g in grids]
-        for name in ENGINE_OPTIONS:
-            if given[name] is not None and name in names and name not in strategy.params:
+        for name in given:
+            if name in names and name not in strategy.params:
                 raise ValueError(f"--{name.replace('_', '-')} and --grid {name}=...: give one")
-        engine = EngineSettings(
-            fee=strategy.fee if fee is None else fee, fixed_fee=fixed_fee or 0.0, slippage=slippage or 0.0,
-            cash=strategy.cash if cash is None else cash, fill=fill, size=1.0 if size is None else size,
-            sl=sl, tp=tp, trail=trail, max_hold=max_hold)
-        fixed = {**strategy.values, **{k: v for k, v in engine.to_dict().items() if isinstance(v, int | float)}}
+        engine = engine_settings(strategy, given)
+        check_outputs(report=report_path, out=out, cache_dir=cache_dir, model=bool(strategy.network))
+        fixed = {**strategy.values, **{k: v for k, v in engine.items() if isinstance(v, int | float)}}
         grid = build_grid(grids, strategy.params, constraints=constraints, fixed=fixed, random=random_n, seed=seed)
-        bars, data_warnings = load_bars(source or strategy.data, symbol=symbol, start=start, end=end,
-                                        timeframe=timeframe, repair=repair)
+        source = options["source"] or strategy.data
+        bars, data_warnings = load_bars(source, symbol=options["symbol"], start=options["start"], end=options["end"],
+                                        timeframe=options["timeframe"], repair=options["repair"])
         if executor == "dask":
             ex = DaskExecutor(scheduler=scheduler, workers=workers)
-        stop_after = int(os.environ.get("BT_SWEEP_STOP_AFTER", "0") or 0)
-        seen = []
-
-        def on_chunk(chunk_id: int) -> None:
-            seen.append(chunk_id)
-            if stop_after and len(seen) >= stop_after:
-                raise KeyboardInterrupt
-
-        interrupted_store = out
-        result = run_sweep(
-            plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
-            memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
-            prepare_options=dict(device=device, profile=profile, cache_dir=cache_dir, retrain=retrain, quiet=quiet),
-            data_name=source or strategy.data, progress=None if quiet else _progress_printer(), on_chunk=on_chunk)
+        with reporting(quiet):
+            result = run_sweep(
+                plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
+                memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
+                prepare_options=dict(device=device, profile=profile, cache_dir=cache_dir, retrain=retrain),
+                data_name=source)
     except KeyboardInterrupt:
-        where = ""
-        if interrupted_store:
-            store = SweepStore(interrupted_store)
-            if store.manifest_path.exists():
-                where = (f": {len(store.done())} of {store.read_manifest().get('chunks')} chunks stored in "
-                         f"{interrupted_store}; continue with --resume")
-        click.echo(f"sweep interrupted{where}", err=True)
+        click.echo(f"sweep interrupted{_stored(out)}", err=True)
         sys.exit(130)
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc, (*USER_ERRORS, TypeError))
     finally:
         if ex is not None:
             ex.close()
-    _report(result, strategy, grid, bars, source or strategy.data, data_warnings, top, as_json, quiet)
+    _report(result, strategy, grid, bars, source, data_warnings, top, as_json, quiet)
     try:
         save_sweep_extras(out, metric, result.dsr.to_dict() if result.dsr is not None else None)
         if report_path:
             line = sweep_report(out, report_path, result=result, grid=grid, top=top, manifest={
-                "strategy": strategy.name, "data": source or strategy.data, "bars": len(bars),
+                "strategy": strategy.name, "data": source, "bars": len(bars),
                 "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
                 "engine": engine.to_dict(), "walk_forward": walk_forward})
             if not (as_json and quiet):  # as bt run: with --json the line is stderr chatter
@@ -201,7 +164,17 @@ def sweep(plugin, grids, random_n, seed, constraints, source, symbol, start, end
         fail(debug, exc)
 
 
-def _report(result, strategy, grid, bars, data_name, data_warnings, top, as_json, quiet) -> None:
+def _stored(out: str | None) -> str:
+    """Where an interrupted sweep's finished chunks are, for the message."""
+    store = SweepStore(out) if out else None
+    if store is None or not store.manifest_path.exists():
+        return ""
+    return (f": {len(store.done())} of {store.read_manifest().get('chunks')} chunks stored in {out}; "
+            "continue with --resume")
+
+
+def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name: str, data_warnings: list[str],
+            top: int, as_json: bool, quiet: bool) -> None:
     metric = result.metric
     params = list(grid.combos.columns)
     shown = ["combo", *params, *dict.fromkeys([metric, "sharpe", "psr", "total_return", "max_drawdown", "trades"])]

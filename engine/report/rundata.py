@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -134,9 +135,10 @@ def _is_probability(pred: np.ndarray, actual: np.ndarray) -> bool:
 
 
 def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
-             symbol: str | None, fee: float, fixed_fee: float, slippage: float, fill: str, cash: float,
-             device: str, funnel: dict[str, Any] | None = None) -> RunData:
-    """RunData of a finished ``bt run`` (the first column when the plugin emits several)."""
+             symbol: str | None, engine: Mapping[str, Any], device: str,
+             funnel: dict[str, Any] | None = None) -> RunData:
+    """RunData of a finished ``bt run`` (the first column when the plugin emits several);
+    ``engine``: the run's engine settings (``mlbt.settings.EngineSettings``)."""
     equity = _first_column(result.equity)
     trades = result.trades
     if len(result.columns) > 1:
@@ -156,8 +158,9 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
         "format": FORMAT, "strategy": strategy.name, "description": getattr(strategy, "description", ""),
         "params": dict(strategy.values), "data": source, "symbol": symbol,
         "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars), "start": str(bars.index[0]),
-        "end": str(bars.index[-1]), "fee": fee, "fixed_fee": fixed_fee, "slippage": slippage, "fill": fill,
-        "cash": cash, "ppy": float(result.settings.get("periods_per_year") or math.nan),
+        "end": str(bars.index[-1]), "engine": dict(engine), "fee": engine["fee"], "fixed_fee": engine["fixed_fee"],
+        "slippage": engine["slippage"], "fill": engine["fill"], "cash": engine["cash"],
+        "ppy": float(result.settings.get("periods_per_year") or math.nan),
         "bt_version": bt_version(), "data_fingerprint": fingerprint(bars),
         "model_hash": prepared.cache_key if has_model else None, "device": resolved_device(device, has_model),
         "model": (f"{prepared.model['network']} ({prepared.model['profile']} profile)" if has_model else None),

@@ -6,11 +6,12 @@ and timestamp, column) and what would be valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlbt.settings import Setting
 from mlbt.sim.checks_nb import (
     HIGH_BELOW_LOW,
     HIGH_BELOW_OC,
@@ -133,24 +134,21 @@ def target_array(target, index: pd.Index, columns: pd.Index) -> tuple[np.ndarray
     return a, n_orders
 
 
-def flex_array(
-    name: str,
-    value,
-    index: pd.Index,
-    columns: pd.Index,
-    valid: Callable[[np.ndarray], np.ndarray],
-    rule: str,
-    allow_nan: bool = False,
-) -> np.ndarray:
-    """``value`` as a (1|T, 1|N) float64 array: a scalar, a per-column Series (index
-    equal to ``columns``) or array (N,), a per-bar Series (index equal to
-    ``index``), or a (T, N) / (T, 1) / (1, N) frame or array. ``valid`` maps values
-    to a boolean mask; NaN passes only with ``allow_nan``."""
+def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index) -> np.ndarray:
+    """``value`` of engine setting ``setting`` as a (1|T, 1|N) float64 array: a scalar,
+    a per-column Series (index equal to ``columns``) or array (N,), a per-bar Series
+    (index equal to ``index``), or a (T, N) / (T, 1) / (1, N) frame or array. None and
+    NaN mean "off" and pass only for an optional setting; any other value must satisfy
+    the setting's rule (ValueError with its refusal, naming the first bad position)."""
+    name = setting.name
+    if value is None:
+        value = np.nan
     T, N = len(index), len(columns)
-    if isinstance(value, (float, int)) and not (value != value and not allow_nan):
+    if isinstance(value, float | int) and not isinstance(value, bool):
         # A plain number (the usual keyword): checked without building masks.
-        if value != value or valid(float(value)):
+        if setting.valid(value) or (value != value and setting.optional):
             return np.full((1, 1), float(value))
+        raise ValueError(setting.refusal(float(value)))
     if isinstance(value, pd.DataFrame):
         if len(value) == T and not value.index.equals(index):
             raise ValueError(f"{name}: index differs from the bars' index; reindex it to the bars")
@@ -181,11 +179,10 @@ def flex_array(
     if a.ndim != 2 or a.shape[0] not in (1, T) or a.shape[1] not in (1, N):
         raise ValueError(f"{name}: shape {a.shape} does not broadcast to ({T}, {N})")
     with np.errstate(invalid="ignore"):
-        ok = np.isnan(a) if allow_nan else np.zeros(a.shape, dtype=bool)
-        ok |= ~np.isnan(a) & valid(a)
+        ok = setting.valid(a) | (np.isnan(a) if setting.optional else False)
     if not ok.all():
         i, j = _first_bad(~ok)
         at = where(index, columns, i, j) if a.shape[0] > 1 else (
             f"column {columns[j]!r}" if a.shape[1] > 1 else "")
-        raise ValueError(f"{name} = {a[i, j]}{' at ' + at if at else ''}: {rule}")
+        raise ValueError(setting.refusal(a[i, j], at))
     return np.ascontiguousarray(a)

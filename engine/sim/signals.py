@@ -26,7 +26,7 @@ class Signals:
     max_hold: close at the first fill after this many bars in the trade.
     reentry: how a repeated target reads after a forced exit (stop, max_hold). False:
         the engine enters only on a change of the forward-filled target, so a target
-        that stays +1 does not re-enter (DESIGN rule 3). True: every bar with an
+        that stays +1 does not re-enter (execution rule 2). True: every bar with an
         explicit +1/-1 is an entry signal, so a flat position re-enters at that bar's
         fill; emit +1/-1 on signal bars and NaN (keep) elsewhere. One bool for all
         columns.
@@ -54,8 +54,17 @@ class Signals:
         ndim = getattr(t, "ndim", 1)
         return pd.RangeIndex(t.shape[1] if ndim == 2 else 1)
 
+    def settings(self) -> dict[str, Any]:
+        """The engine settings a Signals may set, by name (None where unset): every
+        field but ``target`` and ``reentry``."""
+        return {name: getattr(self, name) for name in SETTING_FIELDS}
+
     def __repr__(self) -> str:
         shape = getattr(self.target, "shape", None)
         set_ = [f.name for f in fields(self)[1:] if getattr(self, f.name) is not None]
         return f"Signals(target={shape}, set={set_})"
 
+
+
+#: The Signals fields that are engine settings (``mlbt.settings``), in declaration order.
+SETTING_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Signals) if f.name not in ("target", "reentry"))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from mlbt.settings import DEFAULTS
 from mlbt.sim import Signals
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +113,8 @@ class Strategy:
     """Subclass in a plugin file. Declare:
 
     name, description: shown in reports. data: default source (``bt data list``).
-    fee, cash: defaults for ``bt run`` when the user gives none.
+    fee, cash: defaults for ``bt run`` when the user gives none; any class attribute
+    named like an engine setting (``mlbt.settings``, e.g. ``sl = 0.02``) is one too.
     params: name -> Param. features: a feature set name (``data.FEATURE_SETS``) or None.
     network: a model name (``models.NETWORKS``) or None for a model-free strategy.
 
@@ -128,8 +130,8 @@ class Strategy:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     data: ClassVar[str] = "btcusd_1h"
-    fee: ClassVar[float] = 0.0
-    cash: ClassVar[float] = 100_000.0
+    fee: ClassVar[float] = DEFAULTS["fee"]
+    cash: ClassVar[float] = DEFAULTS["cash"]
     params: ClassVar[dict[str, Param]] = {}
     features: ClassVar[str | None] = None
     network: ClassVar[str | None] = None

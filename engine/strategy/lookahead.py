@@ -25,7 +25,7 @@ differs, since the cut predictions end at bar t.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,8 @@ import pandas as pd
 
 from mlbt.strategy.base import Context, Strategy
 from mlbt.strategy.pipeline import features_of, make_signals, prepare
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,15 +106,14 @@ def _decisions(strategy: Strategy, ctx: Context) -> pd.DataFrame:
 
 
 def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: int = 200, device: str = "cpu",
-          profile: str = "fast", rtol: float = 1e-9, model_rtol: float = 1e-5,
-          quiet: bool = True) -> list[StageResult]:
+          profile: str = "fast", rtol: float = 1e-9, model_rtol: float = 1e-5) -> list[StageResult]:
     """Run the audit; returns one StageResult per stage (features, predictions, signals).
 
     ``cuts`` prefixes rerun everything, the network's walk-forward training included;
     ``rule_cuts`` more rerun only the features and the rule (with the full run's
     predictions cut at t), which costs milliseconds each: a leak in a filter that
     decides the signal on few bars shows only at the cut bar itself, so it needs many."""
-    full = prepare(strategy, bars, device=device, profile=profile, use_cache=False, quiet=quiet)
+    full = prepare(strategy, bars, device=device, profile=profile, use_cache=False)
     full_decisions = _decisions(strategy, full.ctx)
     first = 0
     if full.ctx.predictions is not None:
@@ -124,10 +125,9 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
     for t in sorted([*model_cuts, *cheap]):
         part = bars.iloc[: t + 1]
         if t in model_cuts and full.ctx.predictions is not None:
-            if not quiet:
-                print(f"{strategy.name}: audit cut {model_cuts.index(t) + 1} of {len(model_cuts)}: retraining on "
-                      f"bars 0..{t:,} ({bars.index[t]})", file=sys.stderr, flush=True)
-            prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False, quiet=True).ctx
+            log.info("%s: audit cut %d of %d: retraining on bars 0..%s (%s)", strategy.name, model_cuts.index(t) + 1,
+                     len(model_cuts), f"{t:,}", bars.index[t])
+            prefix = prepare(strategy, part, device=device, profile=profile, use_cache=False).ctx
         else:
             prefix = Context(part, features_of(strategy, part))
         _compare(stages[0], t, prefix.features, full.ctx.features, rtol)

@@ -4,7 +4,7 @@ the vectorized signal rule. torch is imported only for strategies with a network
 from __future__ import annotations
 
 import hashlib
-import sys
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,8 @@ from mlbt.data import MODEL_COLUMNS, features, fingerprint
 from mlbt.sim import Signals
 from mlbt.strategy.base import Context, Grid, Strategy
 from mlbt.strategy.plugins import PluginError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,7 +40,6 @@ def prepare(
     cache_dir: str | None = None,
     use_cache: bool = True,
     retrain: bool = False,
-    quiet: bool = False,
 ) -> Prepared:
     """Features of ``strategy.features`` and, when it has a network, walk-forward
     predictions (from the cache unless ``retrain``; computed and stored otherwise)."""
@@ -68,11 +69,9 @@ def prepare(
     cache = PredictionCache(cache_dir) if use_cache else None
 
     def compute():
-        if not quiet:
-            print(f"{strategy.name}: training {config.network} ({config.profile} profile) walk-forward on "
-                  f"{len(bars):,} bars, lookback {wf.lookback}, retrain every {wf.retrain_every} bars",
-                  file=sys.stderr, flush=True)
-        return walk_forward(X.to_numpy(), labels, config, wf, device=device, quiet=quiet)
+        log.info("%s: training %s (%s profile) walk-forward on %s bars, lookback %d, retrain every %d bars",
+                 strategy.name, config.network, config.profile, f"{len(bars):,}", wf.lookback, wf.retrain_every)
+        return walk_forward(X.to_numpy(), labels, config, wf, device=device)
 
     result, hit = cached(cache, parts, compute, n_bars=len(bars), refresh=retrain)
     if not result.folds:
@@ -106,22 +105,26 @@ def _digest(*arrays: np.ndarray) -> str:
 
 
 def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> Signals:
-    """Run the strategy's signal rule over ``grid`` (default: its own param values) and
-    label the columns with the grid's combinations."""
+    """The strategy's signal rule over ``grid`` (default: its own param values), checked
+    and normalized: ``target`` becomes a (bars, columns) DataFrame labelled with the
+    grid's combinations (a single (bars, 1) column serves every combination); the other
+    fields stay as the rule set them ((1, N) grid params: one value per column).
+    PluginError, naming the plugin, when the rule returns something else."""
     grid = grid or strategy.grid()
     signals = strategy.signals(ctx, grid)
     if not isinstance(signals, Signals):
         raise PluginError(f"{strategy.name}.signals must return Signals(...), got {type(signals).__name__}")
-    target = np.asarray(signals.target, dtype="float64")
+    T, n = len(ctx.bars), len(grid)
+    try:
+        target = np.asarray(signals.target, dtype="float64")
+    except (TypeError, ValueError) as e:
+        raise PluginError(f"{strategy.name}.signals returned a target that is not numbers: {e}") from None
     if target.ndim == 1:
         target = target[:, None]
-    if target.shape[0] != len(ctx.bars):
-        raise ValueError(f"{strategy.name}.signals returned {target.shape[0]} rows for {len(ctx.bars)} bars")
-    if target.shape[1] == 1 and len(grid) > 1:
-        target = np.repeat(target, len(grid), axis=1)
+    if target.ndim != 2 or target.shape[0] != T or target.shape[1] not in (1, n):
+        raise PluginError(f"{strategy.name}.signals returned a target of shape {target.shape} for {T:,} bars and "
+                          f"{n:,} param combination(s); return one of shape ({T}, {n})" + (f" or ({T}, 1)" if n > 1 else ""))
+    if target.shape[1] != n:
+        target = np.repeat(target, n, axis=1)
     signals.target = pd.DataFrame(target, index=ctx.bars.index, columns=grid.columns)
-    for name in ("size", "sl", "tp", "trail", "max_hold"):
-        value = getattr(signals, name)
-        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == 1:
-            setattr(signals, name, value[0])  # (1, N) grid params: one value per column
     return signals

@@ -13,13 +13,13 @@ any process), executors (local, Dask), store (Parquet parts and manifest), dsr
 (Deflated Sharpe Ratio), runner (the sweep).
 """
 
+from mlbt.settings import EngineSettings
 from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
 from mlbt.sweep.executors import DaskExecutor, LocalExecutor
-from mlbt.sweep.grid import ENGINE_PARAMS, GridError, SweepGrid, build_grid
+from mlbt.sweep.grid import GridError, SweepGrid, build_grid
 from mlbt.sweep.runner import SweepResult, run_sweep
 from mlbt.sweep.store import ResumeError, SweepStore, read_sweep
-from mlbt.sweep.tasks import EngineSettings
 
-__all__ = ["ENGINE_PARAMS", "DaskExecutor", "DeflatedSharpe", "EngineSettings", "GridError", "LocalExecutor",
+__all__ = ["DaskExecutor", "DeflatedSharpe", "EngineSettings", "GridError", "LocalExecutor",
            "ResumeError", "SweepGrid", "SweepResult", "SweepStore", "build_grid", "deflated_sharpe", "read_sweep",
            "run_sweep"]

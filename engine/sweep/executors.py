@@ -128,9 +128,8 @@ class DaskExecutor:
             self._bars, self._bars_id = self.client.scatter(job.bars), id(job.bars)
             self._contexts.clear()
         if group not in self._contexts:
-            options = {**job.prepare, "quiet": True}
             self._contexts[group] = self.client.submit(
-                prepare_task, job.plugin, job.groups[group], self._bars, options, pure=False,
+                prepare_task, job.plugin, job.groups[group], self._bars, job.prepare, pure=False,
                 key=f"bt-prepare-{group}-{self._token}", resources=self._resources(job))
         return self._contexts[group]
 

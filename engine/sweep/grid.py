@@ -2,9 +2,10 @@
 
 A spec is ``NAME=v1,v2,...`` (a list) or ``NAME=start:stop:step`` (an arithmetic
 range, *stop included* when it lies on the step: ``fast=5:20:5`` is 5, 10, 15, 20).
-NAME is a param of the plugin or one of the engine settings in ``ENGINE_PARAMS``
-(per-column fees, slippage and stops); ``none`` is a valid value of the optional
-engine settings (sl, tp, trail, max_hold: no stop). Every value is converted to the
+NAME is a param of the plugin or one of the engine settings a sweep may vary per
+column (``mlbt.settings.SWEEPABLE``: fees, slippage, size, lot, stops, max_hold,
+cash); ``none`` is a valid value of the optional ones (sl, tp, trail, max_hold: no
+stop; lot: no rounding). Every value is converted to the
 param's type and checked against its declared range when the grid is built, so a bad
 value fails before any work starts.
 
@@ -32,18 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Engine settings that can be swept as per-column arrays: name -> (type, rule, valid,
-# optional). Optional ones accept "none" (NaN: no stop / no time limit).
-ENGINE_PARAMS: dict[str, tuple[type, str, Callable[[float], bool], bool]] = {
-    "fee": (float, "a fraction of notional in [0, 1)", lambda v: 0.0 <= v < 1.0, False),
-    "fixed_fee": (float, "currency per fill, >= 0", lambda v: 0.0 <= v < math.inf, False),
-    "slippage": (float, "a fraction in [0, 1)", lambda v: 0.0 <= v < 1.0, False),
-    "size": (float, "a fraction of equity in (0, 1]", lambda v: 0.0 < v <= 1.0, False),
-    "sl": (float, "a positive fraction of the entry price, or none", lambda v: 0.0 < v < math.inf, True),
-    "tp": (float, "a positive fraction of the entry price, or none", lambda v: 0.0 < v < math.inf, True),
-    "trail": (float, "a positive fraction of the best price, or none", lambda v: 0.0 < v < math.inf, True),
-    "max_hold": (int, "a whole number of bars >= 1, or none", lambda v: v >= 1 and v == int(v), True),
-}
+from mlbt.settings import SWEEPABLE, setting
 
 MAX_COMBOS = 50_000_000  # a full enumeration beyond this needs --random
 ENUMERATE_LIMIT = 2_000_000  # --random enumerates products up to this size, samples codes beyond
@@ -118,24 +108,16 @@ def _number(text: str, spec: str) -> float:
 
 
 def _checker(name: str, params: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """A function text/number -> checked value of param ``name`` (plugin or engine)."""
+    """A function text/number -> checked value of param ``name`` (the plugin's Param, or
+    the engine setting's rule; an optional setting's ``none`` is NaN in the grid)."""
     if name in params:
         param = params[name]
         return lambda v: param.check(name, v)
-    kind, rule, valid, optional = ENGINE_PARAMS[name]
+    rule = setting(name)
 
-    def check(v):
-        if isinstance(v, str) and v.strip().lower() in ("none", "nan"):
-            if optional:
-                return math.nan
-            raise ValueError(f"{name}: 'none' is not allowed; {name} is {rule}")
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: {v!r} is not a number") from None
-        if not valid(x):
-            raise ValueError(f"{name} = {v}: {name} is {rule}")
-        return float(x)
+    def check(v: Any) -> Any:
+        value = rule.check(v)
+        return math.nan if value is None else value
 
     return check
 
@@ -146,8 +128,8 @@ def parse_dimension(spec: str, params: Mapping[str, Any]) -> Dimension:
     if "=" not in spec:
         raise GridError(f"--grid {spec!r}: expected NAME=v1,v2,... or NAME=start:stop:step")
     name, text = (s.strip() for s in spec.split("=", 1))
-    if name not in params and name not in ENGINE_PARAMS:
-        known = ", ".join(list(params) + [k for k in ENGINE_PARAMS if k not in params])
+    if name not in params and name not in SWEEPABLE:
+        known = ", ".join(list(params) + [k for k in SWEEPABLE if k not in params])
         raise GridError(f"--grid {spec!r}: unknown param {name!r}; sweepable: {known}")
     if not text:
         raise GridError(f"--grid {spec!r}: no values")

@@ -25,9 +25,10 @@ chunk size and any executor, bit for bit.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,29 +38,22 @@ import pandas as pd
 
 from mlbt.data import fingerprint
 from mlbt.io import plain
+from mlbt.settings import BY_NAME, SETTINGS, EngineSettings
 from mlbt.sim import LOWER_IS_BETTER, STAT_NAMES, Signals, backtest, periods_per_year
 from mlbt.strategy import Context, Strategy, prepare
 from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
 from mlbt.sweep.executors import LocalExecutor
 from mlbt.sweep.grid import SweepGrid
 from mlbt.sweep.store import FORMAT, SweepStore, sort_table
-from mlbt.sweep.tasks import Chunk, EngineSettings, PluginRef, SweepJob, chunk_inputs
+from mlbt.sweep.tasks import Chunk, PluginRef, SweepJob, chunk_inputs
+
+log = logging.getLogger(__name__)
 
 PROBE_COLUMNS = 8
 CACHE_FRIENDLY_BYTES = 48 * 2**20
 MIN_CHUNK = 32
-
-
-@dataclass
-class Progress:
-    """Where a running sweep stands (passed to the ``progress`` callback)."""
-
-    chunks_done: int
-    chunks_total: int
-    combos_done: int
-    combos_total: int
-    elapsed: float
-    combos_per_s: float
+#: Settings that may change by bar (read at a fill or an entry): a walk-forward run stitches them per fold.
+PER_BAR = tuple(s.name for s in SETTINGS if s.when)
 
 
 @dataclass
@@ -165,8 +159,6 @@ def run_sweep(
     prepare_options: dict[str, Any] | None = None,
     data_name: str | None = None,
     deflate: bool = True,
-    progress: Callable[[Progress], None] | None = None,
-    on_chunk: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """Sweep ``grid`` over plugin file ``plugin`` on ``bars``.
 
@@ -180,10 +172,9 @@ def run_sweep(
     DaskExecutor. walk_forward: K folds for walk-forward optimization (the table then
     holds in-sample metrics per fold; the out-of-sample report is ``walk_forward``).
     prepare_options: keywords of ``mlbt.strategy.pipeline.prepare`` (device, profile,
-    cache_dir, retrain, quiet). deflate: compute the Deflated Sharpe Ratio of the
-    best combination (one extra recorded run). progress: called after every chunk
-    with a Progress; on_chunk: called with the chunk id after its part is stored
-    (a test hook: raising from it interrupts the sweep as Ctrl-C would).
+    cache_dir, retrain). deflate: compute the Deflated Sharpe Ratio of the
+    best combination (one extra recorded run). Progress is logged (``mlbt.sweep``, INFO)
+    after every chunk.
     """
     engine = engine or EngineSettings()
     if metric not in STAT_NAMES:
@@ -245,12 +236,10 @@ def run_sweep(
             n_done += 1
             combos_done += len(by_id[chunk_id].ids)
             run_combos += len(by_id[chunk_id].ids)
-            if progress is not None:
-                elapsed = time.perf_counter() - run_started
-                progress(Progress(n_done, len(chunks), combos_done, len(grid), elapsed,
-                                  run_combos / elapsed if elapsed > 0 else math.nan))
-            if on_chunk is not None:
-                on_chunk(chunk_id)
+            elapsed = time.perf_counter() - run_started
+            rate = run_combos / elapsed if elapsed > 0 else math.nan
+            log.info("sweep: %d/%d chunks, %s/%s combinations, %s combos/s", n_done, len(chunks),
+                     f"{combos_done:,}", f"{len(grid):,}", f"{rate:,.0f}", extra={"progress": True})
         if store is not None:
             table = store.table()
             store.mark_complete()
@@ -339,7 +328,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         merged = dict(kwargs)
         merged.update(fields)
         reentry.add(bool(merged.get("reentry", False)))
-        for name in ("size", "sl", "tp", "trail", "max_hold", "fee", "fixed_fee", "slippage"):
+        for name in PER_BAR:
             value = merged.get(name)
             if name == "trail" and isinstance(value, bool | np.bool_):
                 trail_flag.add(bool(value))
@@ -356,8 +345,9 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     if len(trail_flag) > 1:
         raise ValueError("walk-forward: the chosen combinations disagree on trail=True/False; sweep a trail distance")
     kw = {k: (None if np.isnan(v).all() else v) for k, v in arrays.items()}
-    for name in ("fee", "fixed_fee", "slippage", "size"):
-        kw[name] = kw[name] if kw[name] is not None else getattr(job.engine, name)
+    for name in PER_BAR:
+        if kw[name] is None and BY_NAME[name].default is not None:
+            kw[name] = job.engine[name]
     oos = bars.iloc[start:]
     trail = kw.pop("trail", None)
     if trail_flag:

@@ -12,7 +12,7 @@ import math
 import tempfile
 import tracemalloc
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,36 +20,10 @@ import numpy as np
 import pandas as pd
 
 from mlbt.io import plain
+from mlbt.settings import SWEEPABLE, EngineSettings
 from mlbt.sim import STAT_NAMES, Signals, backtest
-from mlbt.strategy import Context, PluginError, Strategy, load_strategy, prepare
-from mlbt.sweep.grid import ENGINE_PARAMS
+from mlbt.strategy import Context, PluginError, Strategy, load_strategy, make_signals, prepare
 from mlbt.sweep.store import sort_table
-
-SIGNAL_FIELDS = ("size", "sl", "tp", "trail", "max_hold")
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """The fixed ``backtest()`` keywords of a sweep; a swept engine param replaces its
-    own value per column. ``trail=True`` makes ``sl`` trailing (as in ``bt run``).
-    ``reentry`` is not among them: how a plugin's targets read is the plugin's own
-    ``Signals.reentry`` (its file's hash is in the manifest), False when unset."""
-
-    fee: float = 0.0
-    fixed_fee: float = 0.0
-    slippage: float = 0.0
-    cash: float = 100_000.0
-    fill: str = "next_open"
-    size: float = 1.0
-    sl: float | None = None
-    tp: float | None = None
-    trail: bool = False
-    max_hold: int | None = None
-    stop_tie: str = "sl"
-    periods_per_year: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -119,59 +93,39 @@ def _split_names(strategy: Strategy, names: Iterable[str]) -> tuple[list[str], l
     """(signal params, engine params) among the swept ``names`` (model params excluded)."""
     names = list(names)
     signal = [n for n in names if n in strategy.params and not strategy.params[n].model]
-    engine = [n for n in names if n not in strategy.params and n in ENGINE_PARAMS]
+    engine = [n for n in names if n not in strategy.params and n in SWEEPABLE]
     return signal, engine
 
 
 def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
                  engine: EngineSettings) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Run the signal rule for ``combos`` (one engine column each, in row order) and
-    return (target (T, N) C-contiguous float64, Signals fields, backtest keywords)
-    with swept engine params as per-column arrays. ValueError when the rule fails or
+    return (target (T, N) float64, the Signals fields it set, backtest keywords) with
+    swept engine settings as per-column arrays. ValueError when the rule fails or
     sets a field that is also swept."""
     signal_names, engine_names = _split_names(strategy, combos.columns)
-    n = len(combos)
-    frame = combos[signal_names].reset_index(drop=True)
-    if not signal_names:
-        frame = pd.DataFrame(index=pd.RangeIndex(n))
-    grid = strategy.grid(frame)
+    frame = combos[signal_names].reset_index(drop=True) if signal_names else pd.DataFrame(index=range(len(combos)))
     try:
-        signals = strategy.signals(ctx, grid)
+        signals = make_signals(strategy, ctx, strategy.grid(frame))
+    except PluginError:
+        raise
     except ValueError as e:
         first, last = plain(combos.index[0]), plain(combos.index[-1])
         raise ValueError(f"{strategy.name}.signals failed on combinations {first}..{last}: {e} "
                          "(exclude such combinations with --constraint)") from e
-    if not isinstance(signals, Signals):
-        raise TypeError(f"{strategy.name}.signals must return Signals, got {type(signals).__name__}")
-    T = len(ctx.bars)
-    target = np.asarray(signals.target, dtype="float64")
-    if target.ndim == 1:
-        target = target[:, None]
-    if target.ndim != 2 or target.shape[0] != T or target.shape[1] not in (1, n):
-        raise ValueError(f"{strategy.name}.signals returned a target of shape {target.shape} for {T} bars "
-                         f"and {n} combinations")
-    if target.shape[1] != n:
-        target = np.repeat(target, n, axis=1)
-    target = np.ascontiguousarray(target)
-    fields = {}
-    for name in SIGNAL_FIELDS:
-        value = getattr(signals, name)
-        if value is None:
-            continue
-        if name in engine_names:
-            raise ValueError(f"{name} is set by {strategy.name}'s signals, so it cannot be swept as an engine "
-                             "setting; sweep the plugin's own params instead")
-        fields[name] = value  # (1, N) grid params stay 2-D: one value per column, never mistaken for bars
-    kwargs = dict(fee=engine.fee, fixed_fee=engine.fixed_fee, slippage=engine.slippage, cash=engine.cash,
-                  fill=engine.fill, size=engine.size, sl=engine.sl, tp=engine.tp, trail=engine.trail,
-                  max_hold=engine.max_hold, stop_tie=engine.stop_tie, periods_per_year=engine.periods_per_year)
+    fields = {name: value for name, value in signals.settings().items() if value is not None}
+    both = sorted(set(fields) & set(engine_names))
+    if both:
+        raise ValueError(f"{both[0]} is set by {strategy.name}'s signals, so it cannot be swept as an engine "
+                         "setting; sweep the plugin's own params instead")
     if signals.reentry is not None:  # how the plugin's targets read: its choice, never an engine setting
-        kwargs["reentry"] = bool(signals.reentry)
+        fields["reentry"] = bool(signals.reentry)
+    kwargs = engine.to_dict()
     for name in engine_names:
         kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
-    if "trail" in engine_names and engine.trail:
+    if "trail" in engine_names and engine.trail is True:
         raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
-    return target, fields, kwargs
+    return signals.target.to_numpy(), fields, kwargs
 
 
 def _rows(value: Any, end: int, T: int) -> Any:

@@ -1,0 +1,121 @@
+"""The kernel's named state and records: what one column carries from bar to bar,
+and the layout of a trade record. Plain Python and numpy: the kernel (numba) and the
+pandas layer (``Result``) read the same names.
+
+Numba compiles the NamedTuples below into value types: a function that "changes"
+a position returns a new one, and the optimizer keeps it in registers.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+# Kernel codes of the ``fill`` and ``stop_tie`` settings.
+FILL_NEXT_OPEN, FILL_CLOSE = 0, 1
+FILL_MODES = {"next_open": FILL_NEXT_OPEN, "close": FILL_CLOSE}
+TIE_SL, TIE_TP = 0, 1
+STOP_TIES = {"sl": TIE_SL, "tp": TIE_TP}
+
+# Exit reasons, the ``reason`` codes of trade records (index into REASON_NAMES).
+SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, TIME, END = 0, 1, 2, 3, 4, 5
+REASON_NAMES = ("signal", "sl", "tp", "trail", "time", "end")
+NO_REASON = -1
+
+#: One trade: entered at ``entry_bar``, closed at ``exit_bar`` (the last bar and reason
+#: ``end`` while still open). Prices include slippage; ``pnl`` is net of both fees,
+#: ``return`` = pnl / (units x entry_price).
+TRADE_DTYPE = np.dtype([
+    ("col", np.int64),           # signal column
+    ("side", np.int64),          # +1 long, -1 short
+    ("entry_bar", np.int64),
+    ("exit_bar", np.int64),
+    ("units", np.float64),       # units held (always positive)
+    ("entry_price", np.float64),
+    ("exit_price", np.float64),
+    ("entry_fee", np.float64),
+    ("exit_fee", np.float64),
+    ("pnl", np.float64),         # cash currency
+    ("return", np.float64),
+    ("reason", np.int64),        # exit reason code
+], align=True)
+
+
+class Position(NamedTuple):
+    """The open position of a column (``side`` 0.0 when flat)."""
+
+    side: float          # +1.0 long, -1.0 short, 0.0 flat
+    units: float         # signed units held: negative for a short
+    entry_bar: int       # bar of the entry fill (-1 when flat)
+    entry_price: float   # entry fill price, slippage included
+    entry_fee: float     # fee paid on the entry fill
+
+
+class Exits(NamedTuple):
+    """The exit levels of the open position (execution rules 5 and 7), set when it is
+    entered from the settings of its decision bar. NaN levels never fire."""
+
+    best: float              # best price since entry: the trailing reference
+    sl_level: float          # fixed stop-loss level
+    protective: float        # the tighter of sl_level and the trailing level
+    protective_reason: int   # STOP_LOSS or TRAILING_STOP, whichever is tighter
+    take_profit: float       # take-profit level
+    trail: float             # trailing distance, a fraction of ``best``
+    max_hold: float          # bars after the entry bar until the time exit
+    lower: float             # a bar whose low reaches this level may fire a stop (long: SL, short: TP)
+    upper: float             # a bar whose high reaches this level may fire a stop (long: TP, short: SL)
+
+
+class Order(NamedTuple):
+    """The signal order waiting for its fill (execution rule 1)."""
+
+    pending: bool
+    target: float         # +1, -1 or 0
+    decision_bar: int     # the bar whose close decided it (settings of entries are read there)
+
+
+class Prices(NamedTuple):
+    """A bar's prices as (T, 1) arrays shared by every column, or (T, N) with an asset
+    per column. A bar is complete or entirely NaN (the inputs are checked for it)."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+
+class SettingArrays(NamedTuple):
+    """The engine settings as (1|T, 1|N) float64 arrays (``rules_nb.flex``): per-entry
+    ones are read at the entry's decision bar, per-fill ones at the fill's bar."""
+
+    size: np.ndarray       # per entry, fraction of equity
+    lot: np.ndarray        # per entry, units (0: no rounding)
+    sl: np.ndarray         # per entry, fraction (NaN: none)
+    tp: np.ndarray         # per entry, fraction (NaN: none)
+    trail: np.ndarray      # per entry, fraction (NaN: none)
+    max_hold: np.ndarray   # per entry, bars (NaN: none)
+    fee: np.ndarray        # per fill, fraction of notional
+    fixed_fee: np.ndarray  # per fill, currency
+    slippage: np.ndarray   # per fill, fraction of the price
+    cash: np.ndarray       # per column (1, 1|N), initial cash
+
+
+class Rules(NamedTuple):
+    """The settings that are one value per run."""
+
+    fill_mode: int          # FILL_NEXT_OPEN or FILL_CLOSE
+    stop_tie: int           # TIE_SL or TIE_TP
+    reentry: bool           # rule 2: +1/-1 re-enters while flat after a forced exit
+    periods_per_year: float
+
+
+class Outputs(NamedTuple):
+    """What the kernel writes, allocated by the caller (numpy gives large arrays huge
+    pages, which numba's allocator does not)."""
+
+    equity: np.ndarray        # (N, T): a row per column, or (N, 0) when not recorded
+    trades: np.ndarray        # TRADE_DTYPE records: trade_offsets[c] ... reserved for column c
+    trade_offsets: np.ndarray  # (N + 1,) int64 first row of each column
+    trade_counts: np.ndarray  # (N,) int64 trades each column wrote
+    stats: np.ndarray         # (N, N_STATS) metrics, in STAT_NAMES order
