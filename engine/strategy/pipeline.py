@@ -122,8 +122,9 @@ def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> 
     if target.ndim == 1:
         target = target[:, None]
     if target.ndim != 2 or target.shape[0] != T or target.shape[1] not in (1, n):
+        shapes = f"({T}, {n}) or ({T}, 1)" if n > 1 else f"({T}, 1)"
         raise PluginError(f"{strategy.name}.signals returned a target of shape {target.shape} for {T:,} bars and "
-                          f"{n:,} param combination(s); return one of shape ({T}, {n})" + (f" or ({T}, 1)" if n > 1 else ""))
+                          f"{n:,} param combination(s); return one of shape {shapes}")
     if target.shape[1] != n:
         target = np.repeat(target, n, axis=1)
     signals.target = pd.DataFrame(target, index=ctx.bars.index, columns=grid.columns)
