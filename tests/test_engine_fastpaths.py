@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlbt import Signals, backtest
-from mlbt.sim.checks_nb import check_prices_nb, check_target_nb, regular_step_nb
+from mlbt.sim.checks_nb import check_prices_nb, check_target_nb, scan_index_nb
 from mlbt.sim.frequency import periods_per_year
 
 
@@ -160,10 +160,13 @@ def test_streaming_metrics_equal_a_bar_by_bar_loop(case):
 
 
 def test_regular_step_and_frequency_shortcuts():
+    def regular_step(ns):
+        return scan_index_nb(ns, 10**9)[1]
+
     ns = np.arange(0, 100, 5, dtype=np.int64)
-    assert regular_step_nb(ns) and regular_step_nb(ns[:2])
+    assert regular_step(ns) and regular_step(ns[:2])
     ns[7] += 1
-    assert not regular_step_nb(ns)
+    assert not regular_step(ns)
     # Minute bars from a Monday: the first weekend bar comes after the first block
     # of timestamps looked at.
     minutes = pd.date_range("2024-01-01", periods=10 * 1440, freq="min", tz="UTC")
@@ -204,7 +207,8 @@ def test_trades_frame_equals_the_public_constructor(monkeypatch):
 
 
 def test_trade_rows_past_the_reserved_buffer_are_not_written():
-    from mlbt.sim import kernel_nb as kernels
+    from mlbt.sim import kernel_nb
+    from mlbt.sim.state import FILL_NEXT_OPEN, TIE_SL, TRADE_DTYPE, Outputs, Prices, Rules, SettingArrays
     from mlbt.sim.stats_nb import N_STATS
 
     T = 40
@@ -212,10 +216,13 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
     target = np.full((T, 1), np.nan)
     target[[2, 10, 20, 30], 0] = [1.0, -1.0, 1.0, -1.0]  # four trades
     one, nan = np.ones((1, 1)), np.full((1, 1), np.nan)
-    params = (one, nan, nan, nan, nan, 0 * one, 0 * one, 0 * one, 0 * one, 1000 * one,
-              kernels.FILL_NEXT_OPEN, kernels.TIE_SL, False, 8760.0)
-    trades = np.full((3, kernels.N_TRADE_FIELDS), -7.0)  # guard row after two reserved rows
+    settings = SettingArrays(size=one, lot=0 * one, sl=nan, tp=nan, trail=nan, max_hold=nan, fee=0 * one,
+                             fixed_fee=0 * one, slippage=0 * one, cash=1000 * one)
+    trades = np.zeros(3, dtype=TRADE_DTYPE)  # guard record after two reserved records
+    for name in TRADE_DTYPE.names:
+        trades[name] = -7
     counts = np.zeros(1, dtype=np.int64)
-    kernels.simulate_column_nb(0, c, c, c, c, target, *params, np.empty((1, T)), trades[:2],
-                               np.array([0, 2]), counts, np.empty((1, N_STATS)))
-    assert counts[0] == 4 and (trades[2] == -7.0).all() and (trades[:2, kernels.T_SIDE] != -7.0).all()
+    out = Outputs(np.empty((1, T)), trades[:2], np.array([0, 2]), counts, np.empty((1, N_STATS)))
+    kernel_nb.simulate_column_nb(0, Prices(c, c, c, c), target, settings, Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0),
+                                 out)
+    assert counts[0] == 4 and all(trades[2][n] == -7 for n in TRADE_DTYPE.names) and (trades[:2]["side"] != -7).all()

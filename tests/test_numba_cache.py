@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlbt.sim import kernel_nb as kernels
-from mlbt.sim import stats_nb
+from mlbt.sim import kernel_nb, rules_nb, stats_nb
 from mlbt.sim.numba_cache import sources_digest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +51,10 @@ def test_a_changed_dependency_recompiles_only_when_bound(tmp_path):
     assert results[True] == ("2", "3")  # bound to dep.py's digest: recompiled
 
 
-def test_every_cached_kernel_is_bound_to_kernels_and_stats_sources():
-    digest = sources_digest([kernels.__file__, stats_nb.__file__])
-    cached = [v for v in vars(kernels).values() if hasattr(getattr(v, "_cache", None), "_cache_file")]
-    assert len(cached) >= 10
-    for d in cached:
+def test_every_cached_kernel_function_is_bound_to_all_kernel_sources():
+    digest = sources_digest(kernel_nb.KERNEL_SOURCES)
+    cached = {id(v): v for m in (kernel_nb, rules_nb, stats_nb) for v in vars(m).values()
+              if hasattr(getattr(v, "_cache", None), "_cache_file")}
+    assert len(cached) >= 30
+    for d in cached.values():
         assert d._cache._cache_file._source_stamp[1] == digest, d

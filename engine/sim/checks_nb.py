@@ -1,39 +1,71 @@
-"""One-pass numba checks of bars and targets; each returns the first offending
-(row, column, code) or (-1, -1, 0), so validating 20M values allocates nothing.
+"""One-pass numba checks of bars, targets and the index; each returns the first
+offending position, so validating 20M values allocates nothing.
 
-Each check first counts problems in a branch-free pass that the compiler turns
-into SIMD code, and only when there is one walks the values in order to name the
-first."""
+The price and target checks first count problems in a branch-free pass over the
+values in memory order (C or Fortran: a DataFrame's values arrive column by column,
+and are read in place), which the compiler turns into SIMD code, and only when there
+is one walk the values in row order to name the first."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # Price problems, in the order they are checked per bar.
 PARTIAL_NAN, NOT_FINITE_OR_POSITIVE, HIGH_BELOW_LOW, HIGH_BELOW_OC, LOW_ABOVE_OC = 1, 2, 3, 4, 5
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bad_bar(a, b, d, e):
+    """A bar (open a, high b, low d, close e) neither entirely NaN nor consistent:
+    0 < low <= open, close <= high < inf. Any NaN fails a comparison; high >= everything
+    and low <= everything make low > 0 and high < inf bound all four prices."""
+    good = (d > 0.0) & (b < np.inf) & (b >= d) & (b >= a) & (b >= e) & (d <= a) & (d <= e)
+    some = (a == a) | (b == b) | (d == d) | (e == e)  # not entirely NaN
+    return (not good) & some
+
+
 @njit(cache=True, nogil=True)
 def count_bad_bars_nb(o, h, lo, c):
-    """Number of bars (elements of the C-contiguous arrays) that are neither
-    entirely NaN nor consistent: 0 < low <= open, close <= high < inf."""
-    a_, b_, d_, e_ = o.reshape(-1), h.reshape(-1), lo.reshape(-1), c.reshape(-1)
+    """Number of bars (elements of the (T, N) arrays, all of one memory layout) that
+    ``_bad_bar`` refuses, counted in memory order."""
+    T, N = c.shape
     n_bad = 0
-    for k in range(a_.shape[0]):
-        a, b, d, e = a_[k], b_[k], d_[k], e_[k]
-        # Any NaN fails a comparison; high >= everything and low <= everything make
-        # low > 0 and high < inf bound all four prices.
-        good = (d > 0.0) & (b < np.inf) & (b >= d) & (b >= a) & (b >= e) & (d <= a) & (d <= e)
-        some = (a == a) | (b == b) | (d == d) | (e == e)  # not entirely NaN
-        n_bad += (not good) & some
+    if c.flags.f_contiguous:
+        for j in range(N):
+            for i in range(T):
+                n_bad += _bad_bar(o[i, j], h[i, j], lo[i, j], c[i, j])
+    else:
+        for i in range(T):
+            for j in range(N):
+                n_bad += _bad_bar(o[i, j], h[i, j], lo[i, j], c[i, j])
     return n_bad
+
+
+PARALLEL_ROWS = 1 << 18  # bars above which the counting pass runs in row blocks on several threads
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_bad_bars_blocks_nb(o, h, lo, c):
+    """``count_bad_bars_nb`` over blocks of rows in parallel threads (the pass is memory-bound)."""
+    T = c.shape[0]
+    blocks = 8
+    counts = np.zeros(blocks, dtype=np.int64)
+    for b in prange(blocks):
+        start, end = T * b // blocks, T * (b + 1) // blocks
+        counts[b] = count_bad_bars_nb(o[start:end], h[start:end], lo[start:end], c[start:end])
+    return counts.sum()
 
 
 @njit(cache=True, nogil=True)
 def check_prices_nb(o, h, lo, c):
-    """First problem among (T, N) open/high/low/close: a bar partly NaN, a price not
-    finite or not positive, high < low, high < max(open, close), low > min(open, close)."""
-    if count_bad_bars_nb(o, h, lo, c) == 0:
-        return -1, -1, 0
+    """First problem among (T, N) open/high/low/close in row order: a bar partly NaN,
+    a price not finite or not positive, high < low, high < max(open, close), low >
+    min(open, close); (-1, -1, 0) when there is none."""
+    return first_bad_bar_nb(o, h, lo, c) if count_bad_bars_nb(o, h, lo, c) else (-1, -1, 0)
+
+
+@njit(cache=True, nogil=True)
+def first_bad_bar_nb(o, h, lo, c):
+    """``check_prices_nb``'s walk in row order, for prices known to have a problem."""
     T, N = c.shape
     for i in range(T):
         for j in range(N):
@@ -54,35 +86,94 @@ def check_prices_nb(o, h, lo, c):
     return -1, -1, 0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _target_counts(v):
+    """(1 when ``v`` is not a target value (+1, -1, 0, NaN), 1 when it is +1 or -1)."""
+    return not ((v == 0.0) | (v == 1.0) | (v == -1.0) | (v != v)), (v == 1.0) | (v == -1.0)
+
+
 @njit(cache=True, nogil=True)
 def check_target_nb(target):
-    """(row, column) of the first value of the C-contiguous (T, N) ``target`` that is
+    """(row, column) of the first value of the (T, N) ``target`` in row order that is
     not +1, -1, 0 or NaN, or (-1, -1); and, from the same pass, the number of +1/-1
     values: every entry is decided by one, so it bounds the trades."""
-    flat = target.reshape(-1)
+    T, N = target.shape
     n_bad = 0
     n_orders = 0
-    for k in range(flat.shape[0]):
-        v = flat[k]
-        n_bad += not ((v == 0.0) | (v == 1.0) | (v == -1.0) | (v != v))
-        n_orders += (v == 1.0) | (v == -1.0)
-    if n_bad == 0:
-        return -1, -1, n_orders
+    if target.flags.f_contiguous:
+        for j in range(N):
+            for i in range(T):
+                bad, order = _target_counts(target[i, j])
+                n_bad += bad
+                n_orders += order
+    else:
+        for i in range(T):
+            for j in range(N):
+                bad, order = _target_counts(target[i, j])
+                n_bad += bad
+                n_orders += order
+    i, j = first_bad_target_nb(target) if n_bad else (-1, -1)
+    return i, j, n_orders
+
+
+@njit(cache=True, nogil=True)
+def first_bad_target_nb(target):
+    """(row, column) of the first value in row order that is not a target value."""
     T, N = target.shape
     for i in range(T):
         for j in range(N):
             v = target[i, j]
             if not (v == 0.0 or v == 1.0 or v == -1.0 or np.isnan(v)):
-                return i, j, n_orders
-    return -1, -1, n_orders
+                return i, j
+    return -1, -1
 
 
 @njit(cache=True, nogil=True)
-def regular_step_nb(ns):
-    """Whether every step between consecutive int64 timestamps ``ns`` (at least two)
-    equals the first one."""
-    step = ns[1] - ns[0]
+def scan_index_nb(ns, day):
+    """What the input check and the frequency inference need from int64 timestamps
+    ``ns`` (at least one) in units where a day is ``day``: (the first position whose
+    timestamp is not after the one before it, -1 when they strictly increase; whether
+    every step equals the first; the UTC weekdays present as bits, 1 << 0 Monday ...
+    1 << 6 Sunday, 0 when the timestamps do not increase).
+
+    The steps are checked in one branch-free pass; the weekdays are then looked up
+    once per calendar day present (1970-01-01 was a Thursday), jumping to the next day
+    by binary search and stopping once all seven are seen."""
+    n = ns.shape[0]
+    step = ns[1] - ns[0] if n > 1 else 0
+    n_bad = 0
     n_other = 0
-    for k in range(1, ns.shape[0] - 1):
-        n_other += (ns[k + 1] - ns[k]) != step
-    return n_other == 0
+    for k in range(1, n):
+        d = ns[k] - ns[k - 1]
+        n_bad += d <= 0
+        n_other += d != step
+    if n_bad:
+        for k in range(1, n):
+            if ns[k] <= ns[k - 1]:
+                return k, n_other == 0, 0
+    weekdays = 0
+    k = 0
+    while k < n and weekdays != 0b1111111:
+        days = ns[k] // day
+        weekdays |= 1 << ((days + 3) % 7)
+        k += np.searchsorted(ns[k:], (days + 1) * day)
+    return -1, n_other == 0, weekdays
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_target_columns_nb(target):
+    """``check_target_nb``'s counting pass over the columns of ``target`` in parallel
+    threads: (values that are not +1, -1, 0 or NaN, +1/-1 values)."""
+    T, N = target.shape
+    bad = np.zeros(N, dtype=np.int64)
+    orders = np.zeros(N, dtype=np.int64)
+    for j in prange(N):
+        n_bad = 0
+        n_orders = 0
+        for i in range(T):
+            b, o = _target_counts(target[i, j])
+            n_bad += b
+            n_orders += o
+        bad[j] = n_bad
+        orders[j] = n_orders
+    return bad.sum(), orders.sum()

@@ -17,10 +17,16 @@ from mlbt.sim.checks_nb import (
     HIGH_BELOW_OC,
     LOW_ABOVE_OC,
     NOT_FINITE_OR_POSITIVE,
+    PARALLEL_ROWS,
     PARTIAL_NAN,
     check_prices_nb,
     check_target_nb,
+    count_bad_bars_blocks_nb,
+    count_target_columns_nb,
+    first_bad_bar_nb,
+    first_bad_target_nb,
 )
+from mlbt.sim.frequency import IndexScan
 
 PRICE_FIELDS = ("open", "high", "low", "close")
 
@@ -50,16 +56,21 @@ def _by_label(name: str, frame: pd.DataFrame, columns: pd.Index) -> pd.DataFrame
                      "label them alike, or pass a plain array to go by position")
 
 
-def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...]:
+def price_arrays(bars: pd.DataFrame, columns: pd.Index, scan: IndexScan | None = None) -> tuple[np.ndarray, ...]:
     """(open, high, low, close) as float64 arrays of shape (T, 1), or (T, N) when
-    ``bars`` has MultiIndex columns (field, asset) with one asset per column.
+    ``bars`` has MultiIndex columns (field, asset) with one asset per column: views of
+    the bars' own arrays where they are float64 already (in their own memory layout).
 
-    A bar is either complete or entirely NaN (no trading); prices must be finite,
+    The index must be sorted and unique (``scan``: the index's scan, when the caller has
+    it). A bar is either complete or entirely NaN (no trading); prices must be finite,
     positive, and consistent (low <= open, close <= high)."""
     if not isinstance(bars, pd.DataFrame):
         raise ValueError(f"bars: expected a DataFrame of open/high/low/close, got {type(bars).__name__}")
     index = bars.index
-    if not index.is_unique or not index.is_monotonic_increasing:
+    if scan is not None and scan.first_bad >= 0:
+        at = where(index, columns, scan.first_bad)
+        raise ValueError(f"bars: index must be sorted and unique; first problem at {at}")
+    if scan is None and (not index.is_unique or not index.is_monotonic_increasing):
         bad = index.duplicated() | np.r_[False, np.asarray(index[1:] < index[:-1])]
         i = int(np.argmax(bad))
         raise ValueError(f"bars: index must be sorted and unique; first problem at {where(index, columns, i)}")
@@ -82,11 +93,15 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
             )
         arrays.append(a)
     width = max(a.shape[1] for a in arrays)
-    # Views of the bars' own arrays when they are already float64 (T, width) and
-    # C-contiguous; a broadcast or copy otherwise.
-    o, h, lo, c = (np.ascontiguousarray(a if a.shape[1] == width else np.broadcast_to(a, (len(index), width)))
-                   for a in arrays)
-    i, j, code = check_prices_nb(o, h, lo, c)
+    if any(a.shape[1] != width for a in arrays):  # a single series beside per-asset ones
+        arrays = [np.ascontiguousarray(np.broadcast_to(a, (len(index), width))) for a in arrays]
+    if len({a.strides for a in arrays}) > 1:  # the checks read the four arrays in one memory order
+        arrays = [np.ascontiguousarray(a) for a in arrays]
+    o, h, lo, c = arrays
+    if c.size > PARALLEL_ROWS:
+        i, j, code = first_bad_bar_nb(o, h, lo, c) if count_bad_bars_blocks_nb(o, h, lo, c) else (-1, -1, 0)
+    else:
+        i, j, code = check_prices_nb(o, h, lo, c)
     if code == PARTIAL_NAN:
         name = next(f for f, a in zip(PRICE_FIELDS, (o, h, lo, c), strict=True) if np.isnan(a[i, j]))
         raise ValueError(
@@ -105,9 +120,10 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index) -> tuple[np.ndarray, ...
     return o, h, lo, c
 
 
-def target_array(target, index: pd.Index, columns: pd.Index) -> tuple[np.ndarray, int]:
-    """Target as a C-contiguous (T, N) float64 array of +1/-1/0/NaN aligned to
-    ``index``, and its number of +1/-1 values (a bound on the trades)."""
+def target_array(target: Any, index: pd.Index, columns: pd.Index) -> tuple[np.ndarray, int]:
+    """Target as a (T, N) float64 array of +1/-1/0/NaN aligned to ``index`` (a view of a
+    float64 frame's values, column by column as they arrive: the kernel walks each
+    column down the bars), and its number of +1/-1 values (a bound on the trades)."""
     if isinstance(target, (pd.Series, pd.DataFrame)):
         if not target.index.equals(index):
             if len(target.index) != len(index):
@@ -124,8 +140,13 @@ def target_array(target, index: pd.Index, columns: pd.Index) -> tuple[np.ndarray
         a = a.reshape(-1, 1)
     if a.ndim != 2 or a.shape[0] != len(index):
         raise ValueError(f"signals.target: shape {a.shape} does not match {len(index)} bars")
-    a = np.ascontiguousarray(a)
-    i, j, n_orders = check_target_nb(a)
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+        a = np.ascontiguousarray(a)
+    if a.shape[1] > 1 and a.flags.f_contiguous:  # columns in parallel threads (the pass is memory-bound)
+        n_bad, n_orders = count_target_columns_nb(a)
+        i, j = first_bad_target_nb(a) if n_bad else (-1, -1)
+    else:
+        i, j, n_orders = check_target_nb(a)
     if i >= 0:
         raise ValueError(
             f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: "
@@ -185,4 +206,4 @@ def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index)
         at = where(index, columns, i, j) if a.shape[0] > 1 else (
             f"column {columns[j]!r}" if a.shape[1] > 1 else "")
         raise ValueError(setting.refusal(a[i, j], at))
-    return np.ascontiguousarray(a)
+    return a

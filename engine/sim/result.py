@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from mlbt.io import building_dir, plain
-from mlbt.sim import kernel_nb as kernels
+from mlbt.sim.state import END, REASON_NAMES, TRADE_DTYPE
 from mlbt.sim.stats_nb import STAT_NAMES
 
 # Read-only lookup tables for the trades frame, built once: the exit reason dtype,
 # and the side names as a pandas string array to take() from (which copies), far
 # cheaper per call than converting a numpy array of strings.
-_REASONS = pd.CategoricalDtype(list(kernels.REASON_NAMES))
+_REASONS = pd.CategoricalDtype(list(REASON_NAMES))
 _SIDES = pd.array(["long", "short"], dtype="str")
 
 
@@ -97,31 +97,29 @@ class Result:
         if self._trades is None:
             raise ValueError("trades were not recorded: run backtest(..., record=True)")
         t = self._trades
-        f = t.T.copy()  # one row per field, owned by the frame built on views of it
-        col = f[kernels.T_COL].astype(np.int64)
-        entry = f[kernels.T_ENTRY_BAR].astype(np.int64)
-        exit_ = f[kernels.T_EXIT_BAR].astype(np.int64)
-        reason = f[kernels.T_REASON].astype(np.int64)
+        col = t["col"].copy()  # every array below is new: the frame may keep them
+        entry, exit_ = t["entry_bar"].copy(), t["exit_bar"].copy()
+        reason = t["reason"]
         return _frame({
             "col": col,
             "column": _values(self.columns.take(col) if len(t) else pd.Index([], dtype=object)),
-            "side": _SIDES.take(np.where(f[kernels.T_SIDE] > 0, 0, 1)),
+            "side": _SIDES.take(np.where(t["side"] > 0, 0, 1)),
             "entry_bar": entry,
             "entry_time": _values(self.index.take(entry)),
-            "entry_price": f[kernels.T_ENTRY_PRICE],
+            "entry_price": t["entry_price"].copy(),
             "exit_bar": exit_,
             "exit_time": _values(self.index.take(exit_)),
-            "exit_price": f[kernels.T_EXIT_PRICE],
-            "size": f[kernels.T_SIZE],
-            "entry_fee": f[kernels.T_ENTRY_FEE],
-            "exit_fee": f[kernels.T_EXIT_FEE],
-            "fees": f[kernels.T_ENTRY_FEE] + f[kernels.T_EXIT_FEE],
-            "pnl": f[kernels.T_PNL],
-            "return": f[kernels.T_RETURN],
+            "exit_price": t["exit_price"].copy(),
+            "size": t["units"].copy(),
+            "entry_fee": t["entry_fee"].copy(),
+            "exit_fee": t["exit_fee"].copy(),
+            "fees": t["entry_fee"] + t["exit_fee"],
+            "pnl": t["pnl"].copy(),
+            "return": t["return"].copy(),
             "bars_held": exit_ - entry,
             "exit_reason": pd.Categorical.from_codes(reason, dtype=_REASONS),
-            "is_open": reason == kernels.REASON_END,
-        }, _TRADE_COLUMNS)  # every array above is new (f is a private copy)
+            "is_open": reason == END,
+        }, _TRADE_COLUMNS)
 
     @property
     def orders(self) -> pd.DataFrame:
@@ -158,7 +156,7 @@ class Result:
             if self._equity is not None:
                 pd.DataFrame(self._equity, index=self.index, columns=names).to_parquet(tmp / "equity.parquet")
             if self._trades is not None:
-                pd.DataFrame(self._trades).rename(columns=str).to_parquet(tmp / "trades.parquet")
+                pd.DataFrame(self._trades).to_parquet(tmp / "trades.parquet")
             pd.DataFrame(index=self.index).to_parquet(tmp / "index.parquet")
             meta = {"settings": self.settings, "init_cash": list(map(float, self.init_cash)),
                     "columns": {"names": [str(n) for n in self.columns.names],
@@ -185,9 +183,21 @@ class Result:
             index=index, columns=columns,
             stats=pd.read_parquet(path / "stats.parquet").reindex(columns=list(STAT_NAMES)).to_numpy(),
             equity=pd.read_parquet(equity).to_numpy() if equity.exists() else None,
-            trades=pd.read_parquet(trades).to_numpy() if trades.exists() else None,
+            trades=_trade_records(pd.read_parquet(trades)) if trades.exists() else None,
             init_cash=np.asarray(meta["init_cash"]), settings=meta["settings"],
         )
+
+
+def _trade_records(frame: pd.DataFrame) -> np.ndarray:
+    """Trade records (TRADE_DTYPE) from a saved trades table: one column per field, or
+    the float matrix of runs saved before the records were named (columns "0".."11"
+    in the order col, side, entry_bar, exit_bar, units, entry_price, exit_price,
+    entry_fee, exit_fee, pnl, return, reason)."""
+    records = np.zeros(len(frame), dtype=TRADE_DTYPE)
+    legacy = list(frame.columns) == [str(k) for k in range(len(TRADE_DTYPE.names))]
+    for k, name in enumerate(TRADE_DTYPE.names):
+        records[name] = frame[str(k) if legacy else name].to_numpy()
+    return records
 
 
 def _as_tuple(v):

@@ -6,57 +6,54 @@ import numpy as np
 import pandas as pd
 
 from mlbt.settings import DEFAULTS, setting, settings_doc, trailing_stops
-from mlbt.sim import kernel_nb as kernels
+from mlbt.sim import kernel_nb
 from mlbt.sim.frequency import periods_per_year as infer_ppy
+from mlbt.sim.frequency import scan_index
 from mlbt.sim.inputs import flex_array, price_arrays, target_array
 from mlbt.sim.result import Result
+from mlbt.sim.rules_nb import count_entries
 from mlbt.sim.signals import Signals
+from mlbt.sim.state import FILL_MODES, STOP_TIES, TRADE_DTYPE, Outputs, Prices, Rules, SettingArrays
 from mlbt.sim.stats_nb import N_STATS
 
-FILL_MODES = {"next_open": kernels.FILL_NEXT_OPEN, "close": kernels.FILL_CLOSE}
-STOP_TIES = {"sl": kernels.TIE_SL, "tp": kernels.TIE_TP}
 
-
-def _simulate(o, h, lo, c, target, *params, record, n_orders):
+def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules: Rules, *, record: bool,
+              n_orders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the kernel over every column of ``target``: several columns in parallel
-    threads (kernels.simulate_nb), one column on the calling thread (a thread
-    launch costs more than it saves, and the parallel code then need not even be
-    compiled). ``params`` are the kernel's arguments from ``size`` to ``ppy``.
+    threads (``simulate_nb``), one column on the calling thread (a thread launch costs
+    more than it saves, and the parallel code then need not even be compiled).
 
     The outputs are allocated here, with numpy (huge pages for large arrays): trade
-    rows reserved per column from count_entries_nb's bound, then compacted. One
-    column reserves ``n_orders`` rows (its +1/-1 targets, counted by the input
-    check) instead when that is at most T / 8, saving count_entries_nb's pass.
-    Returns equity (T, N) (a transposed view of the kernel's row per column; T = 0
-    rows without ``record``), trades (n, N_TRADE_FIELDS) in column order, stats."""
+    records reserved per column from ``entry_bounds_nb``'s bound, then compacted. One
+    column reserves ``n_orders`` records (its +1/-1 targets, counted by the input
+    check) instead when that is at most T / 8, saving the counting pass.
+    Returns equity (T, N) (a transposed view of the kernel's row per column; 0 rows
+    without ``record``), trade records in column order, and the metrics (N, N_STATS)."""
     T, N = target.shape
-    reentry = params[-2]
     if not record:
         bounds = np.zeros(N, dtype=np.int64)
     elif N > 1:
-        bounds = kernels.entry_bounds_nb(target, reentry)
+        bounds = kernel_nb.entry_bounds_nb(target, rules.reentry)
     elif n_orders <= T // 8:
         bounds = np.full(1, n_orders)
     else:
-        bounds = np.full(1, kernels.count_entries_nb(target, 0, reentry))
+        bounds = np.full(1, count_entries(target, 0, rules.reentry))
     offsets = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(bounds, out=offsets[1:])
-    equity = np.empty((N, T if record else 0))
-    trades = np.empty((offsets[-1], kernels.N_TRADE_FIELDS))
-    counts = np.zeros(N, dtype=np.int64)
-    stats = np.empty((N, N_STATS))
-    outputs = (equity, trades, offsets, counts, stats)
+    out = Outputs(equity=np.empty((N, T if record else 0)), trades=np.empty(offsets[-1], dtype=TRADE_DTYPE),
+                  trade_offsets=offsets, trade_counts=np.zeros(N, dtype=np.int64), stats=np.empty((N, N_STATS)))
     if N > 1:
-        kernels.simulate_nb(o, h, lo, c, target, *params, *outputs)
+        kernel_nb.simulate_nb(prices, target, settings, rules, out)
     else:
-        kernels.simulate_column_nb(0, o, h, lo, c, target, *params, *outputs)
+        kernel_nb.simulate_column_nb(0, prices, target, settings, rules, out)
+    counts, trades = out.trade_counts, out.trades
     if record and (counts > bounds).any():
-        raise RuntimeError("engine bug: more trades than the rows reserved for them")
+        raise RuntimeError("engine bug: more trades than the records reserved for them")
     if N == 1:
         trades = trades[: counts[0]]
-    elif counts.sum() < len(trades):  # keep the rows written, in column order
+    elif counts.sum() < len(trades):  # keep the records written, in column order
         trades = trades[np.arange(len(trades)) < np.repeat(offsets[:-1] + counts, bounds)]
-    return equity.T, trades, stats
+    return out.equity.T, trades, out.stats
 
 
 #: A setting's value: a scalar, or per column / per bar / per bar and column (see ``flex_array``).
@@ -107,8 +104,9 @@ def backtest(
     columns = signals.columns
     fill = setting("fill").check(fill)
     stop_tie = setting("stop_tie").check(stop_tie)
-    o, h, lo, c = price_arrays(bars, columns)
-    index = bars.index
+    index = bars.index if isinstance(bars, pd.DataFrame) else None
+    scan = scan_index(index)  # one pass: sorted and unique, its step and weekdays
+    o, h, lo, c = price_arrays(bars, columns, scan)
     target, n_orders = target_array(signals.target, index, columns)
     if target.shape[1] != len(columns):
         raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
@@ -123,13 +121,12 @@ def backtest(
         raise ValueError("cash: initial cash is per column, not per bar")
     if np.isnan(arrays["lot"]).all():
         arrays["lot"] = np.zeros((1, 1))  # the kernel's "no rounding"
-    ppy = infer_ppy(index) if periods_per_year is None else setting("periods_per_year").check(periods_per_year)
+    ppy = infer_ppy(index, scan) if periods_per_year is None else setting("periods_per_year").check(periods_per_year)
 
-    equity, trades, stats = _simulate(
-        o, h, lo, c, target, arrays["size"], arrays["sl"], arrays["tp"], arrays["trail"], arrays["max_hold"],
-        arrays["fee"], arrays["fixed_fee"], arrays["slippage"], arrays["lot"], arrays["cash"], FILL_MODES[fill],
-        STOP_TIES[stop_tie], reentry, ppy, record=record, n_orders=n_orders,
-    )
+    settings = SettingArrays(**{name: arrays[name] for name in SettingArrays._fields})
+    equity, trades, stats = _simulate(Prices(o, h, lo, c), target, settings,
+                                      Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy)),
+                                      record=record, n_orders=n_orders)
     shown = {name: value if np.ndim(value) == 0 else "per column/bar" for name, value in
              (("fee", fee), ("fixed_fee", fixed_fee), ("slippage", slippage))}
     run_settings = dict(fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry, **shown)

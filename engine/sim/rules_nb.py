@@ -1,0 +1,281 @@
+"""The execution rules, one small numba function each, tagged with its number in the
+README's "Execution semantics" (and ``docs/design.md``). The kernel
+(``kernel_nb.simulate_column_nb``) applies them bar by bar; the plain-Python reference
+simulator in the tests restates them independently.
+
+Conventions: ``side`` is +1.0 (long), -1.0 (short) or 0.0 (flat); prices are floats,
+NaN where a level is not set (a NaN level never fires).
+"""
+
+import numpy as np
+from numba import njit
+
+from mlbt.sim.state import (
+    FILL_NEXT_OPEN,
+    NO_REASON,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TIE_SL,
+    TIME,
+    TRAILING_STOP,
+    Exits,
+    Position,
+)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def flex(a, i, c):
+    """Element (i, c) of a (1|T, 1|N) array broadcast to (T, N): a setting given as a
+    scalar, per column, per bar, or per bar and column."""
+    return a[i if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]
+
+
+# -- rule 2: targets -------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def is_fresh(target, ffilled, reentry, flat):
+    """Rule 2: whether the non-NaN ``target`` of a bar is a new decision, given the
+    forward-filled target before it: a change of it, or with ``reentry`` any +1/-1
+    while ``flat`` (so a flat position re-enters after a forced exit)."""
+    return target != ffilled or (reentry and flat and target != 0.0)
+
+
+@njit(cache=True, nogil=True)
+def opens(target, ffilled, reentry):
+    """Rule 2: whether ``target`` opens a position from flat (a fresh +1 or -1)."""
+    return target != 0.0 and is_fresh(target, ffilled, reentry, True)
+
+
+@njit(cache=True, nogil=True)
+def next_entry_bar(target, c, i, ffilled, reentry):
+    """Rule 2 while flat with no order pending: the first bar >= ``i`` of column ``c``
+    whose target opens a position, or T. Bars before it change nothing but the
+    forward-filled target (a 0 while flat fills nothing). Returns (that bar, the
+    forward-filled target just before it)."""
+    for k in range(i, target.shape[0]):
+        value = target[k, c]
+        if value != value:  # NaN: keep
+            continue
+        if opens(value, ffilled, reentry):
+            return k, ffilled
+        ffilled = value
+    return target.shape[0], ffilled
+
+
+@njit(cache=True, nogil=True)
+def count_entries(target, c, reentry):
+    """Rule 2: the entries column ``c`` can make at most (every target that would open
+    from flat), a bound on its trades."""
+    ffilled = 0.0
+    n = 0
+    for i in range(target.shape[0]):
+        value = target[i, c]
+        if value != value:
+            continue
+        n += opens(value, ffilled, reentry)
+        ffilled = value
+    return n
+
+
+# -- rule 3: fees and slippage ---------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def fill_price(price, buy, slippage):
+    """Rule 3: a fill moves against the trader: buys at price x (1 + s), sells at
+    price x (1 - s)."""
+    return price * (1.0 + slippage) if buy else price * (1.0 - slippage)
+
+
+@njit(cache=True, nogil=True)
+def fill_fee(notional, fee, fixed_fee):
+    """Rule 3: ``fee`` x notional plus ``fixed_fee`` on every fill."""
+    return notional * fee + fixed_fee
+
+
+# -- rule 4: sizing --------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def entry_units(cash, size, price, fee, fixed_fee, lot):
+    """Rule 4: units bought or sold short on entry from flat (equity = cash): ``size`` x
+    cash pays for the notional and both fees, rounded down to a multiple of ``lot``
+    (0: no rounding); 0 when that leaves nothing."""
+    budget = size * cash - fixed_fee
+    if budget <= 0.0:
+        return 0.0
+    units = budget / (1.0 + fee) / price
+    if lot > 0.0:
+        units = np.floor(units / lot) * lot
+    return units if units > 0.0 else 0.0
+
+
+# -- rule 5: stops ---------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def protective_level(side, sl_level, best, trail):
+    """Rule 5: the protective stop of a position on ``side``: the fixed SL level or the
+    trailing level (``trail`` away from the best price ``best``), whichever is tighter,
+    with its exit reason."""
+    if trail == trail:
+        level = best * (1.0 - trail) if side > 0 else best * (1.0 + trail)
+        if sl_level != sl_level or (side > 0 and level > sl_level) or (side < 0 and level < sl_level):
+            return level, TRAILING_STOP
+    return sl_level, STOP_LOSS
+
+
+@njit(cache=True, nogil=True)
+def arm(side, entry_price, sl, tp, trail, max_hold):
+    """Rule 5 and 7: the exits of a position just entered on ``side`` at ``entry_price``
+    with the stop distances (fractions; NaN: none) and ``max_hold`` of its decision bar.
+    They are first checked on the next bar."""
+    if side > 0.0:
+        sl_level, take_profit = entry_price * (1.0 - sl), entry_price * (1.0 + tp)
+    else:
+        sl_level, take_profit = entry_price * (1.0 + sl), entry_price * (1.0 - tp)
+    protective, reason = protective_level(side, sl_level, entry_price, trail)
+    lower, upper = (protective, take_profit) if side > 0.0 else (take_profit, protective)
+    return Exits(entry_price, sl_level, protective, reason, take_profit, trail, max_hold, lower, upper)
+
+
+@njit(cache=True, nogil=True)
+def stop_reached(exits, high, low):
+    """Rule 5: whether a bar with this ``high`` and ``low`` reaches a stop level (the
+    open lies between them, so a gap beyond a level reaches it too)."""
+    return low <= exits.lower or high >= exits.upper
+
+
+@njit(cache=True, nogil=True)
+def stop_fill(side, exits, open_, high, low, tie):
+    """Rule 5: price and reason of the stop that fires on a bar, or (NaN, NO_REASON).
+    The open comes first: a bar that opens beyond either level fills that stop at the
+    open. Otherwise a touched level fills at the level, and when both are touched the
+    ``tie`` rule says which: the protective one (TIE_SL, pessimistic) or the TP."""
+    protective, take_profit = exits.protective, exits.take_profit
+    if side > 0:
+        if open_ <= protective:
+            return open_, exits.protective_reason
+        if open_ >= take_profit:
+            return open_, TAKE_PROFIT
+        hit_protective, hit_profit = low <= protective, high >= take_profit
+    else:
+        if open_ >= protective:
+            return open_, exits.protective_reason
+        if open_ <= take_profit:
+            return open_, TAKE_PROFIT
+        hit_protective, hit_profit = high >= protective, low <= take_profit
+    if hit_protective and (tie == TIE_SL or not hit_profit):
+        return protective, exits.protective_reason
+    if hit_profit:
+        return take_profit, TAKE_PROFIT
+    return np.nan, NO_REASON
+
+
+@njit(cache=True, nogil=True)
+def trail_update(side, exits, high, low):
+    """Rule 5: after a bar's check the trailing reference moves with its high (low for
+    a short), and the protective level with it."""
+    if exits.trail != exits.trail:
+        return exits
+    best = max(exits.best, high) if side > 0.0 else min(exits.best, low)
+    if best == exits.best:
+        return exits
+    protective, reason = protective_level(side, exits.sl_level, best, exits.trail)
+    lower, upper = (protective, exits.take_profit) if side > 0.0 else (exits.take_profit, protective)
+    return Exits(best, exits.sl_level, protective, reason, exits.take_profit, exits.trail, exits.max_hold, lower, upper)
+
+
+# -- rules 6 and 7: forced exits and their priority --------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def time_exit_due(bar, position, exits):
+    """Rule 7: ``max_hold`` bars have passed since the entry bar."""
+    return bar - position.entry_bar >= exits.max_hold
+
+
+@njit(cache=True, nogil=True)
+def forced_exit(position, exits, bar, open_, high, low, close, fill_mode, tie, signal_side):
+    """Rules 5, 6 and 7 on a bar of a position entered before it: the price and reason
+    of a stop or time exit, or (NaN, NO_REASON). Stops come before ``max_hold``. With
+    next-open fills a due time exit is at the open, before anything within the bar: only
+    a stop the open is already beyond fires instead (at the same price), and when the
+    signal order filling at that open (``signal_side``: its target, NaN if none) goes to
+    another side, the signal closes the position itself."""
+    side = position.side
+    due = time_exit_due(bar, position, exits)
+    if due and fill_mode == FILL_NEXT_OPEN:
+        price, reason = stop_fill(side, exits, open_, open_, open_, tie)
+        if price != price:
+            if signal_side == signal_side and signal_side != side:
+                return np.nan, NO_REASON
+            return open_, TIME
+        return price, reason
+    price, reason = np.nan, NO_REASON
+    if stop_reached(exits, high, low):
+        price, reason = stop_fill(side, exits, open_, high, low, tie)
+    if price != price and due:
+        return close, TIME
+    return price, reason
+
+
+# -- rules 3, 4 and 9: fills and marking -----------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def flat():
+    """No position."""
+    return Position(0.0, 0.0, np.int64(-1), 0.0, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def exit_fill(position, price, fee, fixed_fee, slippage):
+    """Rules 3: the exit of ``position`` at ``price``: (cash it adds (negative for a
+    short's buy-back), fill price, fee, pnl net of both fees, return on the entry
+    value)."""
+    units = abs(position.units)
+    long = position.side > 0.0
+    exit_price = fill_price(price, not long, slippage)
+    notional = units * exit_price
+    fee_paid = fill_fee(notional, fee, fixed_fee)
+    entry_value = units * position.entry_price
+    if long:
+        cash_in = notional - fee_paid
+        pnl = (notional - entry_value) - position.entry_fee - fee_paid
+    else:
+        cash_in = -(notional + fee_paid)
+        pnl = (entry_value - notional) - position.entry_fee - fee_paid
+    return cash_in, exit_price, fee_paid, pnl, pnl / entry_value
+
+
+@njit(cache=True, nogil=True)
+def entry_fill(cash, side, price, bar, size, lot, fee, fixed_fee, slippage):
+    """Rules 3 and 4: the entry from flat on ``side`` at ``price`` with ``cash``: (cash
+    it adds (a short's proceeds) or takes, the new Position); the position is flat
+    when the size leaves nothing to buy. Shorts are cash-accounted as in vectorbt."""
+    entry_price = fill_price(price, side > 0.0, slippage)
+    units = entry_units(cash, size, entry_price, fee, fixed_fee, lot)
+    if units <= 0.0:
+        return 0.0, flat()
+    notional = units * entry_price
+    fee_paid = fill_fee(notional, fee, fixed_fee)
+    if side > 0.0:
+        return -(notional + fee_paid), Position(side, units, bar, entry_price, fee_paid)
+    return notional - fee_paid, Position(side, -units, bar, entry_price, fee_paid)
+
+
+@njit(cache=True, nogil=True)
+def marked_equity(cash, position, close):
+    """Rule 8: equity marked at the last valid close: cash plus the units held (a short's
+    negative units) at that price."""
+    return cash + position.units * close if position.side != 0.0 else cash
+
+
+@njit(cache=True, nogil=True)
+def open_trade_pnl(position, close):
+    """Rule 9: an open position at the end, marked at the last close (no exit fee)."""
+    units = abs(position.units)
+    diff = units * close - units * position.entry_price
+    return (diff if position.side > 0.0 else -diff) - position.entry_fee
