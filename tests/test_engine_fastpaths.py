@@ -223,6 +223,6 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
         trades[name] = -7
     counts = np.zeros(1, dtype=np.int64)
     out = Outputs(np.empty((1, T)), trades[:2], np.array([0, 2]), counts, np.empty((1, N_STATS)))
-    kernel_nb.simulate_column_nb(0, Prices(c, c, c, c), target, settings, Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0),
-                                 out)
+    kernel_nb.simulate_column_nb(0, Prices(c.T, c.T, c.T, c.T), target.T, settings,
+                                 Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0), out)
     assert counts[0] == 4 and all(trades[2][n] == -7 for n in TRADE_DTYPE.names) and (trades[:2]["side"] != -7).all()

@@ -3,10 +3,10 @@ equity and metrics, as the sequence of the execution rules (``rules_nb``, number
 as in the README). Pure numba functions over arrays; the pandas layer is
 ``mlbt.sim.simulation``.
 
-Inputs are ``state.Prices``, the (T, N) ``target`` (+1 long, -1 short, 0 flat, NaN
-keep; in any memory layout: each column is walked down its bars), the settings as
-flex arrays (``state.SettingArrays``) and ``state.Rules``; outputs go to
-``state.Outputs``.
+Inputs are ``state.Prices``, the ``targets`` of each column (N, T): a row per column,
++1 long, -1 short, 0 flat, NaN keep; the transposed view of a (T, N) frame's values,
+so a column is walked down its bars in memory order), the settings as flex arrays
+(``state.SettingArrays``) and ``state.Rules``; outputs go to ``state.Outputs``.
 """
 
 import numpy as np
@@ -142,7 +142,7 @@ def flush(curve, buf, n, first_bar, exposed, equity_out, c):
 
 
 @njit(cache=True, nogil=True)
-def simulate_column_nb(c, prices, target, settings, rules, out):
+def simulate_column_nb(c, prices, targets, settings, rules, out):
     """Simulate column ``c``: its equity to row ``c`` of ``out.equity`` (if recorded), its
     trades from row ``out.trade_offsets[c]`` (if ``out.trades`` has rows) and their
     number to ``out.trade_counts[c]``, its metrics to ``out.stats[c]``.
@@ -155,8 +155,11 @@ def simulate_column_nb(c, prices, target, settings, rules, out):
     this close; a NaN bar has no fills (rule 8). Equity is buffered CHUNK bars at a time
     and folded into the metrics by ``stats_nb.add_bars``. At the end an open position
     is marked to market and reported as an open trade (rule 9)."""
-    T = target.shape[0]
-    pc = c if prices.close.shape[1] > 1 else 0  # price column: prices are (T, 1) or (T, N)
+    T = targets.shape[1]
+    pc = c if prices.close.shape[0] > 1 else 0  # price row: prices are (1, T) or (N, T)
+    # The column's series as 1-D views: indexing them costs less than a 2-D index per bar.
+    column = targets[c]
+    opens_, highs, lows, closes = prices.open[pc], prices.high[pc], prices.low[pc], prices.close[pc]
     first_row = out.trade_offsets[c] if out.trades.shape[0] > 0 else 0
     init_cash = flex(settings.cash, 0, c)
     cash = init_cash
@@ -177,7 +180,7 @@ def simulate_column_nb(c, prices, target, settings, rules, out):
     i = np.int64(0)
     while i < T:
         if position.side == 0.0 and not order.pending:  # rule 2: flat until a target opens
-            j, ffilled = next_entry_bar(target, c, i, ffilled, rules.reentry)
+            j, ffilled = next_entry_bar(column, i, ffilled, rules.reentry)
             if j > i:
                 curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c)
                 n_buf, exposed = np.int64(0), np.int64(0)
@@ -196,11 +199,11 @@ def simulate_column_nb(c, prices, target, settings, rules, out):
             start = i
             armed = exits.lower == exits.lower or exits.upper == exits.upper  # a stop level to watch
             while i < T and n_buf < CHUNK:
-                close = prices.close[i, pc]
-                if close != close or target[i, c] == target[i, c] or time_exit_due(i, position, exits):
+                close = closes[i]
+                if close != close or column[i] == column[i] or time_exit_due(i, position, exits):
                     break
                 if armed:
-                    high, low = prices.high[i, pc], prices.low[i, pc]
+                    high, low = highs[i], lows[i]
                     if stop_reached(exits, high, low):
                         break
                     exits = trail_update(position.side, exits, high, low)
@@ -215,11 +218,11 @@ def simulate_column_nb(c, prices, target, settings, rules, out):
                 continue
             if i == T:
                 break
-        close = prices.close[i, pc]
+        close = closes[i]
         valid = close == close  # rule 8: a NaN bar has no fills
         forced = False
         if valid:
-            open_, high, low = prices.open[i, pc], prices.high[i, pc], prices.low[i, pc]
+            open_, high, low = opens_[i], highs[i], lows[i]
             price, reason, want, decision = np.nan, NO_REASON, 0.0, np.int64(0)
             if position.side != 0.0 and position.entry_bar < i:  # rules 5-7: forced exits come first
                 price, reason = forced_exit(position, exits, i, open_, high, low, close, rules.fill_mode,
@@ -236,7 +239,7 @@ def simulate_column_nb(c, prices, target, settings, rules, out):
                 cash, position, exits, stats, n_trades = fill(
                     c, i, want, price, reason, cash, position, exits, stats, n_trades, fill_costs(settings, i, c),
                     entry_settings(settings, decision, c), out.trades, first_row)
-        value = target[i, c]
+        value = column[i]
         if value == value:  # rules 1, 2: this bar's decision becomes the pending order
             fresh = is_fresh(value, ffilled, rules.reentry, position.side == 0.0)
             ffilled = value
@@ -264,41 +267,41 @@ def simulate_column_nb(c, prices, target, settings, rules, out):
                     pnl / (abs(position.units) * position.entry_price), END)
         n_trades += 1
     out.trade_counts[c] = n_trades
-    first, last = valid_closes(prices.close, pc)
+    first, last = valid_closes(closes)
     finish(curve, stats, out.stats[c], init_cash, rules.periods_per_year, last / first - 1.0)
 
 
 @njit(cache=True, nogil=True)
-def valid_closes(close, pc):
-    """The first and the last non-NaN close of price column ``pc`` (NaN, NaN if none):
-    the buy-and-hold return of the data."""
-    T = close.shape[0]
+def valid_closes(closes):
+    """The first and the last non-NaN of a column's ``closes`` (NaN, NaN if none): the
+    buy-and-hold return of the data."""
+    T = closes.shape[0]
     first = last = np.nan
     for i in range(T):
-        if close[i, pc] == close[i, pc]:
-            first = close[i, pc]
+        if closes[i] == closes[i]:
+            first = closes[i]
             break
     for i in range(T - 1, -1, -1):
-        if close[i, pc] == close[i, pc]:
-            last = close[i, pc]
+        if closes[i] == closes[i]:
+            last = closes[i]
             break
     return first, last
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def entry_bounds_nb(target, reentry):
-    """``rules_nb.count_entries`` of every column, in parallel threads."""
-    out = np.empty(target.shape[1], dtype=np.int64)
-    for k in prange(target.shape[1]):
-        out[k] = rules_nb.count_entries(target, np.int64(k), reentry)
+def entry_bounds_nb(targets, reentry):
+    """``rules_nb.count_entries`` of every column (a row of ``targets``), in parallel threads."""
+    out = np.empty(targets.shape[0], dtype=np.int64)
+    for k in prange(targets.shape[0]):
+        out[k] = rules_nb.count_entries(targets[k], reentry)
     return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def simulate_nb(prices, target, settings, rules, out):
-    """``simulate_column_nb`` for every column of ``target``, in parallel threads."""
-    for k in prange(target.shape[1]):
-        simulate_column_nb(np.int64(k), prices, target, settings, rules, out)  # prange indices are unsigned
+def simulate_nb(prices, targets, settings, rules, out):
+    """``simulate_column_nb`` for every column (a row of ``targets``), in parallel threads."""
+    for k in prange(targets.shape[0]):
+        simulate_column_nb(np.int64(k), prices, targets, settings, rules, out)  # prange indices are unsigned
 
 
 # numba's cache keys a function on its own file only, but these kernels inline the

@@ -48,29 +48,39 @@ def opens(target, ffilled, reentry):
 
 
 @njit(cache=True, nogil=True)
-def next_entry_bar(target, c, i, ffilled, reentry):
-    """Rule 2 while flat with no order pending: the first bar >= ``i`` of column ``c``
-    whose target opens a position, or T. Bars before it change nothing but the
-    forward-filled target (a 0 while flat fills nothing). Returns (that bar, the
-    forward-filled target just before it)."""
-    for k in range(i, target.shape[0]):
-        value = target[k, c]
-        if value != value:  # NaN: keep
-            continue
-        if opens(value, ffilled, reentry):
-            return k, ffilled
-        ffilled = value
-    return target.shape[0], ffilled
+def next_decision(targets, i):
+    """The first bar >= ``i`` with a non-NaN target (a decision), or T."""
+    T = targets.shape[0]
+    while i < T and targets[i] != targets[i]:
+        i += 1
+    return i
 
 
 @njit(cache=True, nogil=True)
-def count_entries(target, c, reentry):
-    """Rule 2: the entries column ``c`` can make at most (every target that would open
-    from flat), a bound on its trades."""
+def next_entry_bar(targets, i, ffilled, reentry):
+    """Rule 2 while flat with no order pending: the first bar >= ``i`` whose target (of
+    the column's ``targets``, one per bar) opens a position, or T. Bars before it
+    change nothing but the forward-filled target (a 0 while flat fills nothing).
+    Returns (that bar, the forward-filled target just before it)."""
+    T = targets.shape[0]
+    k = next_decision(targets, i)
+    while k < T:
+        value = targets[k]
+        if opens(value, ffilled, reentry):
+            return k, ffilled
+        ffilled = value
+        k = next_decision(targets, k + 1)
+    return T, ffilled
+
+
+@njit(cache=True, nogil=True)
+def count_entries(targets, reentry):
+    """Rule 2: the entries a column with these ``targets`` (one per bar) can make at
+    most (every target that would open from flat), a bound on its trades."""
     ffilled = 0.0
     n = 0
-    for i in range(target.shape[0]):
-        value = target[i, c]
+    for i in range(targets.shape[0]):
+        value = targets[i]
         if value != value:
             continue
         n += opens(value, ffilled, reentry)

@@ -27,25 +27,29 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     records reserved per column from ``entry_bounds_nb``'s bound, then compacted. One
     column reserves ``n_orders`` records (its +1/-1 targets, counted by the input
     check) instead when that is at most T / 8, saving the counting pass.
-    Returns equity (T, N) (a transposed view of the kernel's row per column; 0 rows
-    without ``record``), trade records in column order, and the metrics (N, N_STATS)."""
+    ``prices`` and ``target`` are (T, ...) arrays; the kernel gets their transposed
+    views, a row per column (no copy). Returns equity (T, N) (a transposed view of the
+    kernel's row per column; 0 rows without ``record``), trade records in column
+    order, and the metrics (N, N_STATS)."""
     T, N = target.shape
+    targets = target.T
+    prices = Prices(*(a.T for a in prices))
     if not record:
         bounds = np.zeros(N, dtype=np.int64)
     elif N > 1:
-        bounds = kernel_nb.entry_bounds_nb(target, rules.reentry)
+        bounds = kernel_nb.entry_bounds_nb(targets, rules.reentry)
     elif n_orders <= T // 8:
         bounds = np.full(1, n_orders)
     else:
-        bounds = np.full(1, count_entries(target, 0, rules.reentry))
+        bounds = np.full(1, count_entries(targets[0], rules.reentry))
     offsets = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(bounds, out=offsets[1:])
     out = Outputs(equity=np.empty((N, T if record else 0)), trades=np.empty(offsets[-1], dtype=TRADE_DTYPE),
                   trade_offsets=offsets, trade_counts=np.zeros(N, dtype=np.int64), stats=np.empty((N, N_STATS)))
     if N > 1:
-        kernel_nb.simulate_nb(prices, target, settings, rules, out)
+        kernel_nb.simulate_nb(prices, targets, settings, rules, out)
     else:
-        kernel_nb.simulate_column_nb(0, prices, target, settings, rules, out)
+        kernel_nb.simulate_column_nb(0, prices, targets, settings, rules, out)
     counts, trades = out.trade_counts, out.trades
     if record and (counts > bounds).any():
         raise RuntimeError("engine bug: more trades than the records reserved for them")

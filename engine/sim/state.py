@@ -76,8 +76,9 @@ class Order(NamedTuple):
 
 
 class Prices(NamedTuple):
-    """A bar's prices as (T, 1) arrays shared by every column, or (T, N) with an asset
-    per column. A bar is complete or entirely NaN (the inputs are checked for it)."""
+    """The bars' prices as (1, T) rows shared by every column, or (N, T) with a row per
+    column's asset (the transposed views of (T, 1) / (T, N) price arrays). A bar is
+    complete or entirely NaN (the inputs are checked for it)."""
 
     open: np.ndarray
     high: np.ndarray
