@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class Position:
@@ -193,3 +195,18 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open",
             exit_fee=0.0, pnl=pnl, ret=pnl / entry_value, reason="end",
         ))
     return acc.trades, equity, acc.fees
+
+
+def return_moments(returns: np.ndarray) -> tuple[float, float, float, int]:
+    """(per-bar Sharpe with std ddof 1, skewness, non-excess kurtosis, count) of the
+    finite ``returns``, from scipy's population moments: the independent reference
+    for the engine's streaming moments."""
+    from scipy import stats
+
+    r = np.asarray(returns, dtype="float64")
+    r = r[np.isfinite(r)]
+    if len(r) < 2:
+        return math.nan, math.nan, math.nan, len(r)
+    sd = r.std(ddof=1)
+    return (float(r.mean() / sd) if sd > 0 else math.nan, float(stats.skew(r)),
+            float(stats.kurtosis(r, fisher=False)), len(r))

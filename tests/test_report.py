@@ -343,20 +343,18 @@ def test_run_without_trades_on_daily_data(tmp_path):
     assert "same bar&#x27;s close (opt-in" in text and "All 0 trades." in text
 
 
-def test_buy_and_hold_column_uses_the_engine_definitions(bars):
-    """curve_stats (which fills the buy-and-hold column) equals the engine's metrics
-    when applied to the strategy's own equity curve, and buy-and-hold's total return
-    equals the engine's buy_hold_return."""
+def test_buy_and_hold_column_is_the_engine_on_a_held_long(bars):
+    """The buy-and-hold column and curve come from the engine itself (a +1 target filled
+    at the first close, no fees): its total return is the engine's buy_hold_return and
+    its curve is cash x close / first close."""
     from mlbt.report import analytics
 
     run = sma_run(bars)
-    ppy = run.meta["ppy"]
-    mine = analytics.curve_stats(run.equity, 100_000.0, ppy)
-    for k in ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "skew", "kurtosis",
-              "psr", "max_drawdown", "final_equity"):
-        assert mine[k] == pytest.approx(run.stats[k], rel=1e-9, abs=1e-12), k
-    bh = analytics.curve_stats(analytics.buy_and_hold(run.close, 100_000.0), 100_000.0, ppy)
-    assert bh["total_return"] == pytest.approx(run.stats["buy_hold_return"], rel=1e-9)
+    held = analytics.buy_and_hold(run.close, 100_000.0, run.meta["ppy"])
+    assert held.stats["total_return"] == pytest.approx(run.stats["buy_hold_return"], rel=1e-12)
+    assert held.stats["trades"] == 1 and held.stats["exposure"] == 1.0 and held.stats["fees_paid"] == 0.0
+    close = run.close.to_numpy()
+    np.testing.assert_allclose(held.equity.to_numpy(), 100_000.0 * close / close[0], rtol=1e-12)
 
 
 def test_report_dsr_from_a_stored_sweep_equals_the_sweeps_own(tmp_path):

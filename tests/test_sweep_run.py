@@ -17,10 +17,12 @@ from mlbt import Signals, backtest, load_strategy
 from mlbt.cli import main
 from mlbt.data import load
 from mlbt.sim.stats_nb import STAT_NAMES
+from mlbt.sim.stats_nb import probabilistic_sharpe_nb as probabilistic_sharpe
 from mlbt.strategy.pipeline import make_signals, prepare
 from mlbt.sweep import EngineSettings, ResumeError, build_grid, read_sweep, run_sweep
-from mlbt.sweep.dsr import deflated_sharpe, probabilistic_sharpe, return_moments
+from mlbt.sweep.dsr import deflated_sharpe
 from mlbt.sweep.store import SweepStore
+from tests.reference import return_moments
 
 SMA = "strategies/sma_cross.py"
 

@@ -11,70 +11,25 @@ import math
 import numpy as np
 import pandas as pd
 
-from mlbt.sweep.dsr import probabilistic_sharpe, return_moments
-
-#: Metrics computed from an equity curve alone (the rows a buy-and-hold column fills).
-CURVE_STATS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "omega", "skew", "kurtosis",
-               "psr", "max_drawdown", "max_dd_duration", "final_equity")
+from mlbt.sim import Result, Signals, backtest
 
 
-def buy_and_hold(close: pd.Series, cash: float) -> pd.Series:
-    """Equity of ``cash`` invested at the first valid close and held (no fees), marked
-    at each close (the last valid close over NaN bars; ``cash`` before the first)."""
-    c = close.ffill()
-    first = c.first_valid_index()
-    if first is None:
-        return pd.Series(cash, index=close.index, dtype="float64")
-    return (cash * c / c.loc[first]).fillna(cash).astype("float64")
+def buy_and_hold(close: pd.Series, cash: float, ppy: float) -> Result:
+    """``cash`` invested at the first valid close and held, simulated by the engine
+    itself (a +1 target filled at that close, no fees), so its metrics are the
+    strategy's own definitions: ``.equity`` per bar and ``.stats``."""
+    c = close.to_numpy(dtype="float64")
+    first = int(np.argmax(np.isfinite(c))) if np.isfinite(c).any() else 0
+    target = np.full(len(c), np.nan)
+    target[first] = 1.0
+    bars = pd.DataFrame({"open": c, "high": c, "low": c, "close": c}, index=close.index)
+    return backtest(bars, Signals(target), cash=cash, fill="close", periods_per_year=ppy)
 
 
 def bar_returns(equity: pd.Series, cash: float) -> np.ndarray:
-    """r_t = E_t / E_{t-1} - 1 with E_{-1} = ``cash``."""
+    """r_t = E_t / E_{t-1} - 1 with E_{-1} = ``cash`` (the engine's bar return)."""
     e = equity.to_numpy(dtype="float64")
     return e / np.r_[cash, e[:-1]] - 1.0
-
-
-def curve_stats(equity: pd.Series, cash: float, ppy: float) -> dict[str, float]:
-    """CURVE_STATS of an equity curve, with the engine's definitions (Sharpe with std
-    ddof 1; Sortino on the root mean square of negative returns; CAGR over T bars;
-    skew and excess kurtosis from population moments, PSR against a Sharpe of 0;
-    max_dd_duration in bars from a peak to the bar that regains it)."""
-    e = equity.to_numpy(dtype="float64")
-    r = bar_returns(equity, cash)
-    n = len(r)
-    out = dict.fromkeys(CURVE_STATS, math.nan)
-    if n == 0:
-        return out
-    total = e[-1] / cash - 1.0
-    sd = r.std(ddof=1) if n > 1 else math.nan
-    down = math.sqrt(np.mean(np.minimum(r, 0.0) ** 2))
-    cagr = (e[-1] / cash) ** (ppy / n) - 1.0 if e[-1] > 0 else -1.0
-    peak = np.maximum.accumulate(np.r_[cash, e])[1:]
-    dd = e / peak - 1.0
-    max_dd = float(dd.min())
-    neg = -np.minimum(r, 0).sum()
-    sr, skew, kurt, n_obs = return_moments(r)
-    out.update(
-        total_return=float(total), cagr=float(cagr),
-        ann_volatility=float(sd * math.sqrt(ppy)) if n > 1 else math.nan,
-        sharpe=float(r.mean() / sd * math.sqrt(ppy)) if n > 1 and sd > 0 else math.nan,
-        sortino=float(r.mean() / down * math.sqrt(ppy)) if down > 0 else math.nan,
-        calmar=float(cagr / abs(max_dd)) if max_dd < 0 else math.nan,
-        omega=float(np.maximum(r, 0).sum() / neg) if neg > 0 else math.nan,
-        skew=skew, kurtosis=kurt - 3.0, psr=probabilistic_sharpe(sr, 0.0, n_obs, skew, kurt),
-        max_drawdown=max_dd, max_dd_duration=float(_longest_underwater(dd)), final_equity=float(e[-1]),
-    )
-    return out
-
-
-def _longest_underwater(dd: np.ndarray) -> int:
-    """Longest run of bars below the running peak (bars from the peak to recovery)."""
-    under = dd < 0
-    if not under.any():
-        return 0
-    change = np.flatnonzero(np.diff(np.r_[0, under.view(np.int8), 0]))
-    starts, ends = change[::2], change[1::2]
-    return int((ends - starts).max())
 
 
 def drawdown(equity: pd.Series, cash: float) -> pd.Series:

@@ -91,8 +91,8 @@ def run_sections(run) -> list[Section]:
     m = run.meta
     cash, equity = float(m.get("cash") or run.equity.iloc[0]), run.equity
     ppy = float(m.get("ppy") or 0) or periods_per_year(equity.index)
-    bh = analytics.buy_and_hold(run.close, cash)
-    bh_stats = analytics.curve_stats(bh, cash, ppy)
+    held = analytics.buy_and_hold(run.close, cash, ppy)
+    bh, bh_stats = held.equity, held.stats.to_dict()
     dd = analytics.drawdown(equity, cash)
     worst = analytics.worst_drawdowns(equity, cash, 5)
     yearly = analytics.period_returns(equity, cash, "YE")

@@ -138,6 +138,14 @@ class Strategy:
     training: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **overrides: Any) -> None:
+        cls = type(self)
+        taken = {name for name in dir(cls) if not name.startswith("__")} | {"values"}
+        for key in self.params:
+            if key in taken:  # Strategy.__getattr__ serves a param only where nothing else has the name
+                own = getattr(cls, key, None)
+                what = "a method" if callable(own) else f"{key} = {own!r}"
+                raise ValueError(f"{cls.__name__}.params[{key!r}] has the name of the Strategy attribute {key!r} "
+                                 f"({what}), so self.{key} would not read the param; rename the param")
         unknown = sorted(set(overrides) - set(self.params))
         if unknown:
             raise ValueError(f"unknown param(s) {', '.join(unknown)} for {self.name}; known: "

@@ -95,8 +95,9 @@ def _decisions(strategy: Strategy, ctx: Context) -> pd.DataFrame:
             cols[f"{name}[{j}]"] = arr[:, j]
 
     signals = make_signals(strategy, ctx)
-    for name in ("target", "size", "sl", "tp", "trail", "max_hold"):
-        add(name, getattr(signals, name))
+    add("target", signals.target)
+    for name, value in signals.settings().items():
+        add(name, value)
     for side, conditions in strategy.conditions(ctx, strategy.grid()).items():
         for name, mask in conditions:
             add(f"{side}: {name}", mask)

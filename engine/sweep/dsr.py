@@ -10,7 +10,7 @@ std(r) of the T bar returns, the engine's ``sharpe`` divided by sqrt(periods per
 - Probabilistic Sharpe Ratio, the probability that the true SR exceeds SR*:
   PSR(SR*) = Z[ (SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2) ],
   g3 the skewness and g4 the (non-excess) kurtosis of the returns, Z the standard
-  normal CDF.
+  normal CDF (``mlbt.sim.stats_nb.probabilistic_sharpe_nb``, the engine's own ``psr``).
 - Expected maximum SR of N trials with true SR 0 and cross-trial variance V[SR_n]:
   SR0 = sqrt(V[SR_n]) ((1 - gamma) Z^-1[1 - 1/N] + gamma Z^-1[1 - 1/(N e)]),
   gamma the Euler-Mascheroni constant.
@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
 import numpy as np
+
+from mlbt.sim.stats_nb import probabilistic_sharpe_nb
 
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
@@ -51,33 +53,6 @@ class DeflatedSharpe:
         return asdict(self)
 
 
-def return_moments(returns: np.ndarray) -> tuple[float, float, float, int]:
-    """(per-period Sharpe with std ddof 1, skewness, non-excess kurtosis, T) of a 1-D
-    array of returns; skewness and kurtosis are the population moment ratios
-    m3 / m2^1.5 and m4 / m2^2 used in the paper."""
-    r = np.asarray(returns, dtype="float64")
-    r = r[np.isfinite(r)]
-    n = len(r)
-    if n < 2:
-        return math.nan, math.nan, math.nan, n
-    d = r - r.mean()
-    m2, m3, m4 = (d**2).mean(), (d**3).mean(), (d**4).mean()
-    sd = r.std(ddof=1)
-    sharpe = r.mean() / sd if sd > 0 else math.nan
-    skew = m3 / m2**1.5 if m2 > 0 else math.nan
-    kurt = m4 / m2**2 if m2 > 0 else math.nan
-    return float(sharpe), float(skew), float(kurt), n
-
-
-def probabilistic_sharpe(sharpe: float, benchmark: float, observations: int, skew: float, kurtosis: float) -> float:
-    """PSR(benchmark): probability that the true per-period SR exceeds ``benchmark``
-    given ``observations`` returns with this skewness and (non-excess) kurtosis."""
-    denom = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
-    if not (observations > 1 and denom > 0 and math.isfinite(denom)):
-        return math.nan
-    return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(denom))
-
-
 def expected_max_sharpe(trials_sharpe_var: float, trials: int) -> float:
     """SR0: the expected maximum per-period SR among ``trials`` strategies whose true
     SR is 0 and whose estimated SRs have variance ``trials_sharpe_var`` (0 for one trial)."""
@@ -96,6 +71,6 @@ def deflated_sharpe(sharpe: float, trials_sharpes: np.ndarray, observations: int
     n = len(srs)
     var = float(srs.var(ddof=1)) if n > 1 else 0.0
     sr0 = expected_max_sharpe(var, n)
-    return DeflatedSharpe(dsr=probabilistic_sharpe(sharpe, sr0, observations, skew, kurtosis), sharpe=sharpe,
+    return DeflatedSharpe(dsr=float(probabilistic_sharpe_nb(sharpe, sr0, observations, skew, kurtosis)), sharpe=sharpe,
                           sharpe_0=sr0, trials=n, trials_sharpe_var=var, observations=observations, skew=skew,
                           kurtosis=kurtosis)
