@@ -411,7 +411,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a script's option handling and table, read top down
     args = parse_args(argv)
     threads = args.threads or core_count()
     args.loop_threads = args.loop_threads or threads

@@ -31,6 +31,7 @@ module stays cheap (``bt --help`` must not pay for them).
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ def _nan(index: pd.Index, name: str) -> pd.Series:
     return pd.Series(np.nan, index=index, dtype="float64", name=name)
 
 
-def _series(values, index: pd.Index, name: str) -> pd.Series:
+def _series(values: Any, index: pd.Index, name: str) -> pd.Series:
     """A float64 Series named ``name``; all NaN when the library returned None
     (pandas-ta-classic does that for input shorter than the indicator's window)."""
     if values is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -269,7 +269,7 @@ def _orig(mapping: dict, field: str) -> str:
     return next((str(k) for k, v in mapping.items() if v == field), field)
 
 
-def _slice(frame: pd.DataFrame, start, end, name: str) -> pd.DataFrame:
+def _slice(frame: pd.DataFrame, start: Any, end: Any, name: str) -> pd.DataFrame:
     """Bars with start <= timestamp <= end. Strings slice like pandas partial dates
     (``end="2018-01-03"`` includes that whole day); naive values are UTC."""
     if start is None and end is None:
@@ -281,7 +281,7 @@ def _slice(frame: pd.DataFrame, start, end, name: str) -> pd.DataFrame:
     return out
 
 
-def _bound(value, name: str, what: str) -> str | pd.Timestamp | None:
+def _bound(value: Any, name: str, what: str) -> str | pd.Timestamp | None:
     if value is None:
         return None
     try:

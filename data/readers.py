@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def _head(path: Path, n: int) -> list[str]:
         return [line for line in (fh.readline() for _ in range(n)) if line]
 
 
-def _has_timestamp(columns) -> bool:
+def _has_timestamp(columns: Iterable[str]) -> bool:
     return any(canonical(c) in ALIASES["timestamp"] for c in columns)
 
 

@@ -17,7 +17,9 @@ are further apart than the step (nights, weekends and holidays are not gaps).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,7 +91,7 @@ def _listing(rows: list[int], most: int = 5) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def _fmt(stamps) -> str:
+def _fmt(stamps: Iterable[Any]) -> str:
     return ", ".join(str(t) for t in stamps)
 
 

@@ -36,9 +36,17 @@ ML metrics (out of sample, bars with a prediction and a label): directional accu
 confidence, and the share of predicted bars that trade at the current settings.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mlbt import Param, Signals, Strategy
+from mlbt.strategy import Conditions, Context, Grid
+
+if TYPE_CHECKING:  # mlbt.models loads torch; walk_forward() imports it when it runs
+    from mlbt.models import WalkForward
 
 
 class AttentionEnsembleLSTM(Strategy):
@@ -65,7 +73,7 @@ class AttentionEnsembleLSTM(Strategy):
         "allow_short": Param(True, doc="take short signals (else flat)"),
     }
 
-    def walk_forward(self):
+    def walk_forward(self) -> WalkForward:
         from mlbt.models import WalkForward
 
         window = max(self.train_window, self.min_train) if self.train_window else None  # None: expanding
@@ -73,13 +81,13 @@ class AttentionEnsembleLSTM(Strategy):
                            retrain_every=self.retrain_every, train_window=window, scaler="standard",
                            target_scalers=(None,))
 
-    def labels(self, ctx):
+    def labels(self, ctx: Context) -> np.ndarray:
         close, h = ctx.bars["close"].to_numpy(), self.horizon
         y = np.full(len(close), np.nan)
         y[:-h] = (close[h:] > close[:-h]).astype("float64")  # uses bars up to t + horizon
         return y
 
-    def probability(self, ctx):
+    def probability(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """(p, confidence) per bar as (T, 1) arrays, NaN before the first fold."""
         import torch
 
@@ -89,11 +97,11 @@ class AttentionEnsembleLSTM(Strategy):
         p, conf = AttentionEnsemble.combine(torch.tensor(members))
         return p.numpy()[:, None], conf.numpy()[:, None]
 
-    def kelly_size(self, prob, conf, p):
+    def kelly_size(self, prob: np.ndarray, conf: np.ndarray, p: Grid) -> np.ndarray:
         """Fraction of equity: edge x confidence x kelly_fraction, edge = |p - 0.5| x 2, capped at 1."""
         return np.round(np.minimum(np.abs(prob - 0.5) * 2 * conf * p.kelly_fraction, 1.0), 4)  # steps of 1 bp
 
-    def conditions(self, ctx, p):
+    def conditions(self, ctx: Context, p: Grid) -> Conditions:
         prob, conf = self.probability(ctx)
         sure = [("confidence > min_confidence", conf > p.min_confidence),
                 ("Kelly size >= 1 bp", self.kelly_size(prob, conf, p) > 0)]
@@ -101,7 +109,7 @@ class AttentionEnsembleLSTM(Strategy):
                 "short": [("p < 0.5 - margin", prob < 0.5 - p.margin), *sure,
                           ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
 
-    def signals(self, ctx, p):
+    def signals(self, ctx: Context, p: Grid) -> Signals:
         prob, conf = self.probability(ctx)
         long, short = self.entries(self.conditions(ctx, p))
         target = np.where(long, 1.0, np.where(short, -1.0, 0.0))
@@ -110,12 +118,12 @@ class AttentionEnsembleLSTM(Strategy):
         size = np.where(size > 0, size, 1.0)  # placeholder where no entry can happen (the engine wants (0, 1])
         return Signals(target=target, size=size)
 
-    def details(self, ctx):
+    def details(self, ctx: Context) -> dict[str, np.ndarray]:
         """The ensemble's probability of an up move and its confidence (1 - std)."""
         prob, conf = self.probability(ctx)
         return {"probability": prob[:, 0], "confidence": conf[:, 0]}
 
-    def ml_metrics(self, ctx):
+    def ml_metrics(self, ctx: Context) -> dict[str, float]:
         from mlbt.models.metrics import accuracy, confusion_matrix, log_loss, roc_auc
 
         prob, conf = (a[:, 0] for a in self.probability(ctx))

@@ -27,9 +27,17 @@ Otherwise flat. threshold = atr_mult x ATR + vol_mult x realized volatility (pri
 units). Long + short signal reverses in one fill step; long + neutral closes.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mlbt import Param, Signals, Strategy
+from mlbt.strategy import Conditions, Context, Grid
+
+if TYPE_CHECKING:  # mlbt.models loads torch; walk_forward() imports it when it runs
+    from mlbt.models import WalkForward
 
 
 class CryptoLSTM(Strategy):
@@ -57,20 +65,20 @@ class CryptoLSTM(Strategy):
         "allow_short": Param(True, doc="take short signals (else flat)"),
     }
 
-    def walk_forward(self):
+    def walk_forward(self) -> WalkForward:
         from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="robust", target_scalers=("standard",))
 
-    def labels(self, ctx):
+    def labels(self, ctx: Context) -> np.ndarray:
         close = ctx.bars["close"].to_numpy()
         return np.r_[np.log(close[1:] / close[:-1]), np.nan]  # uses bar t+1: horizon 1
 
-    def predicted_price(self, ctx):
+    def predicted_price(self, ctx: Context) -> np.ndarray:
         return ctx.col("close") * np.exp(ctx.col("prediction"))
 
-    def conditions(self, ctx, p):
+    def conditions(self, ctx: Context, p: Grid) -> Conditions:
         col = ctx.col
         close, pred = col("close"), self.predicted_price(ctx)
         threshold = p.atr_mult * col("atr_14") + p.vol_mult * col("realized_vol_price_20")
@@ -91,13 +99,13 @@ class CryptoLSTM(Strategy):
                  ("allow_short", np.asarray(p.allow_short, dtype=bool))]
         return {"long": long, "short": short}
 
-    def signals(self, ctx, p):
+    def signals(self, ctx: Context, p: Grid) -> Signals:
         long, short = self.entries(self.conditions(ctx, p))
         target = np.where(long, 1.0, np.where(short, -1.0, 0.0))
         target[np.isnan(self.predicted_price(ctx)[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target)
 
-    def details(self, ctx):
+    def details(self, ctx: Context) -> dict[str, np.ndarray]:
         """predicted price, threshold (price units) and confidence = |predicted change| /
         (2 x threshold), capped at 1 (1 = twice the distance the rule requires)."""
         close, pred = ctx.col("close")[:, 0], self.predicted_price(ctx)[:, 0]
@@ -106,7 +114,7 @@ class CryptoLSTM(Strategy):
             confidence = np.minimum(np.abs(pred - close) / (2 * threshold), 1.0)
         return {"predicted_price": pred, "threshold": threshold, "confidence": confidence}
 
-    def ml_metrics(self, ctx):
+    def ml_metrics(self, ctx: Context) -> dict[str, float]:
         from mlbt.models.metrics import change_correlation, direction_accuracy, mae, mse
 
         close = ctx.bars["close"].to_numpy()

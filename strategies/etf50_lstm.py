@@ -35,9 +35,17 @@ confusion matrix counts (true x predicted), the share of buy calls, and directio
 accuracy (sign of the call vs the sign of the next close's change, flat days left out).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mlbt import Param, Signals, Strategy
+from mlbt.strategy import Context, Grid
+
+if TYPE_CHECKING:  # mlbt.models loads torch; walk_forward() imports it when it runs
+    from mlbt.models import WalkForward
 
 
 class ETF50LSTM(Strategy):
@@ -58,23 +66,23 @@ class ETF50LSTM(Strategy):
         "allow_short": Param(True, doc="go short in the sell state (else flat)"),
     }
 
-    def walk_forward(self):
+    def walk_forward(self) -> WalkForward:
         from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="standard", target_scalers=(None,))
 
-    def labels(self, ctx):
+    def labels(self, ctx: Context) -> np.ndarray:
         close = ctx.bars["close"].to_numpy()
         return np.r_[np.where(close[1:] > close[:-1], 1.0, -1.0), np.nan]  # uses bar t+1: horizon 1
 
-    def signals(self, ctx, p):
+    def signals(self, ctx: Context, p: Grid) -> Signals:
         score = ctx.col("prediction")
         target = np.where(score >= p.threshold, 1.0, np.where(p.allow_short, -1.0, 0.0))
         target[np.isnan(score[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target)
 
-    def ml_metrics(self, ctx):
+    def ml_metrics(self, ctx: Context) -> dict[str, float]:
         from mlbt.models.metrics import accuracy, confusion_matrix, direction_accuracy, per_class_accuracy
 
         close = ctx.bars["close"].to_numpy()

@@ -40,9 +40,17 @@ accuracy (the seed named it without a definition; ours): of the bars where the r
 signals at the current params, the share whose next close moved the signal's way.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mlbt import Param, Signals, Strategy
+from mlbt.strategy import Conditions, Context, Grid
+
+if TYPE_CHECKING:  # mlbt.models loads torch; walk_forward() imports it when it runs
+    from mlbt.models import WalkForward
 
 
 class PriceLSTM(Strategy):
@@ -72,20 +80,20 @@ class PriceLSTM(Strategy):
         "allow_short": Param(True, doc="take short signals (else flat)"),
     }
 
-    def walk_forward(self):
+    def walk_forward(self) -> WalkForward:
         from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=1, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="standard", target_scalers=("standard",))
 
-    def labels(self, ctx):
+    def labels(self, ctx: Context) -> np.ndarray:
         close = ctx.bars["close"].to_numpy()
         return np.r_[np.log(close[1:] / close[:-1]), np.nan]  # uses bar t+1: horizon 1
 
-    def predicted_price(self, ctx):
+    def predicted_price(self, ctx: Context) -> np.ndarray:
         return ctx.col("close") * np.exp(ctx.col("prediction"))
 
-    def conditions(self, ctx, p):
+    def conditions(self, ctx: Context, p: Grid) -> Conditions:
         col = ctx.col
         close, pred, rsi = col("close"), self.predicted_price(ctx), col("rsi_14")
         volume_ok = ("volume > volume_min x mean", col("volume") > p.volume_min * col("volume_mean_20"))
@@ -95,14 +103,14 @@ class PriceLSTM(Strategy):
                           ("RSI > rsi_short_min", rsi > p.rsi_short_min), volume_ok,
                           ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
 
-    def signals(self, ctx, p):
+    def signals(self, ctx: Context, p: Grid) -> Signals:
         long, short = self.entries(self.conditions(ctx, p))
         target = np.where(long, 1.0, np.where(short, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
         target[np.isnan(self.predicted_price(ctx)[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target, sl=np.where(p.sl > 0, p.sl, np.nan), tp=np.where(p.tp > 0, p.tp, np.nan),
                        max_hold=p.max_hold.astype("float64"), reentry=True)
 
-    def ml_metrics(self, ctx):
+    def ml_metrics(self, ctx: Context) -> dict[str, float]:
         from mlbt.models.metrics import change_correlation, direction_accuracy, mae, mse
 
         close = ctx.bars["close"].to_numpy()

@@ -43,9 +43,17 @@ ML metrics (out of sample): class accuracy and per-class accuracy (recall of eac
 class), the 3 x 3 confusion matrix counts, and MAE of the SL and TP fractions.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mlbt import Param, Signals, Strategy
+from mlbt.strategy import Conditions, Context, Grid
+
+if TYPE_CHECKING:  # mlbt.models loads torch; walk_forward() imports it when it runs
+    from mlbt.models import WalkForward
 
 CLASSES = ("buy", "sell", "no_trade")  # models.BUY, SELL, NO_TRADE = 0, 1, 2
 
@@ -76,14 +84,14 @@ class SLTPLSTM(Strategy):
         "allow_short": Param(True, doc="take sell signals (else flat)"),
     }
 
-    def walk_forward(self):
+    def walk_forward(self) -> WalkForward:
         from mlbt.models import WalkForward
 
         return WalkForward(lookback=self.lookback, horizon=self.horizon, min_train=self.min_train,
                            retrain_every=self.retrain_every, scaler="minmax",
                            target_scalers=(None, "minmax", "minmax"))
 
-    def labels(self, ctx):
+    def labels(self, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(class, sl, tp) per bar by the triple-barrier rule; uses bars t+1 .. t+horizon."""
         high, low = ctx.bars["high"].to_numpy(), ctx.bars["low"].to_numpy()
         close, atr, n = ctx.col("close")[:, 0], ctx.col("atr_14")[:, 0], len(ctx.bars)
@@ -101,12 +109,12 @@ class SLTPLSTM(Strategy):
             part[unknown] = np.nan
         return cls, sl, tp
 
-    def probabilities(self, ctx):
+    def probabilities(self, ctx: Context) -> np.ndarray:
         logits = ctx.predictions[[f"logits_{k}" for k in range(3)]].to_numpy(dtype="float64")
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)  # (T, 3); NaN rows before the first fold
 
-    def conditions(self, ctx, p):
+    def conditions(self, ctx: Context, p: Grid) -> Conditions:
         prob = self.probabilities(ctx)
         top = prob.max(axis=1)[:, None]
         cls = np.where(np.isnan(top), -1, np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1)[:, None])  # -1: no model
@@ -114,7 +122,7 @@ class SLTPLSTM(Strategy):
         return {"long": [("class = buy", cls == 0), sure],
                 "short": [("class = sell", cls == 1), sure, ("allow_short", np.asarray(p.allow_short, dtype=bool))]}
 
-    def signals(self, ctx, p):
+    def signals(self, ctx: Context, p: Grid) -> Signals:
         buy, sell = self.entries(self.conditions(ctx, p))
         target = np.where(buy, 1.0, np.where(sell, -1.0, np.where(p.exit_on_neutral, 0.0, np.nan)))
         target[np.isnan(self.probabilities(ctx).max(axis=1))] = np.nan  # no model yet: stay flat
@@ -122,7 +130,7 @@ class SLTPLSTM(Strategy):
         tp = np.clip(ctx.col("tp"), p.stop_min, p.stop_max)
         return Signals(target=target, sl=sl, tp=tp, max_hold=p.max_hold.astype("float64"), reentry=True)
 
-    def ml_metrics(self, ctx):
+    def ml_metrics(self, ctx: Context) -> dict[str, float]:
         from mlbt.models.metrics import accuracy, confusion_matrix, mae, per_class_accuracy
 
         cls, sl, tp = self.labels(ctx)

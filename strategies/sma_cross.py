@@ -9,6 +9,7 @@ each (fast, slow) pair is one engine column, each distinct length computed once.
 import numpy as np
 
 from mlbt import Param, Signals, Strategy
+from mlbt.strategy import Context, Grid
 
 
 class SmaCross(Strategy):
@@ -21,7 +22,7 @@ class SmaCross(Strategy):
         "allow_short": Param(True, doc="short below the slow SMA (else flat)"),
     }
 
-    def signals(self, ctx, p):
+    def signals(self, ctx: Context, p: Grid) -> Signals:
         close = ctx.bars.close
         if (p.fast >= p.slow).any():
             raise ValueError(f"param fast must be below slow (fast={p.fast.ravel()}, slow={p.slow.ravel()})")

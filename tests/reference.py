@@ -127,7 +127,7 @@ def execute(acc: Account, bar: int, want: float, price: float, reason: str, p: d
         open_position(acc, bar, int(want), price, p, dec)
 
 
-def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open",
+def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open",  # noqa: C901 - one loop anyone can read, on purpose
              stop_tie="sl", reentry=False):
     """Simulate one column. ``p`` maps size, sl, tp, trail, max_hold, lot, fee,
     fixed_fee, slippage to per-bar lists (NaN = unset for stops/max_hold, 0 = no

@@ -102,7 +102,7 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
     decision = target.fillna(0.0) if signals.reentry else target.ffill().fillna(0.0)
     held = trades[(trades["col"] == 0) & trades["is_open"]]
 
-    def last(values):
+    def last(values: Any) -> float | None:
         v = float(np.asarray(values, dtype="float64").ravel()[-1]) if values is not None else float("nan")
         return v if np.isfinite(v) else None
 

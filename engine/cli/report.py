@@ -20,7 +20,7 @@ from mlbt.report import default_report_name, is_run_dir, load_run, write_run_rep
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
               help="Sweeps: rows of the ranking table.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def report(source, output, metric, top, debug):
+def report(source: str, output: str | None, metric: str | None, top: int, debug: bool) -> None:
     """Rebuild an HTML report from SOURCE: a run saved with `bt run ... --save DIR`,
     or a sweep directory written by `bt sweep ... --out DIR`."""
     try:

@@ -35,7 +35,7 @@ from mlbt.sweep import DaskExecutor, SweepResult, SweepStore, build_grid, run_sw
 COUNTS = ("combo", "trades", "open_trades", "max_dd_duration", "fold")
 
 
-def _fmt(v, param: bool = False) -> str:
+def _fmt(v: Any, param: bool = False) -> str:
     """A table cell: metrics with 4 decimals, params as given (none for NaN)."""
     if hasattr(v, "item") and not isinstance(v, str):
         v = v.item()
@@ -51,7 +51,7 @@ def _fmt(v, param: bool = False) -> str:
 
 
 def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]:
-    def cell(c, v):
+    def cell(c: str, v: Any) -> str:
         if c in COUNTS and isinstance(v, float) and math.isfinite(v):
             v = int(v)
         return _fmt(v, param=c in params)

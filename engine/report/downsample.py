@@ -19,17 +19,19 @@ than or equal to the requested size are returned whole (``arange``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def _as_float(a) -> np.ndarray:
+def _as_float(a: Any) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind == "M":
         a = a.astype("datetime64[ns]").astype(np.int64)
     return a.astype(np.float64, copy=False)
 
 
-def lttb(x, y, n: int) -> np.ndarray:
+def lttb(x: Any, y: Any, n: int) -> np.ndarray:
     """Indices (int64, sorted, unique) of at most ``n`` points of (x, y) chosen by LTTB;
     always index 0 and len - 1. ``x`` increasing (numbers or datetime64), ``n`` >= 3."""
     x, y = _as_float(x), _as_float(y)
@@ -65,7 +67,7 @@ def lttb(x, y, n: int) -> np.ndarray:
     return np.unique(out)
 
 
-def minmax(y, n: int) -> np.ndarray:
+def minmax(y: Any, n: int) -> np.ndarray:
     """Indices (sorted, unique) of the first and last points and of each bucket's
     minimum and maximum, over max(1, n // 2) equal-count buckets of y."""
     y = _as_float(y)
@@ -82,7 +84,7 @@ def minmax(y, n: int) -> np.ndarray:
     return np.unique(np.clip(idx, 0, size - 1))
 
 
-def downsample(x, y, n: int) -> np.ndarray:
+def downsample(x: Any, y: Any, n: int) -> np.ndarray:
     """LTTB indices plus the global minimum and maximum of y (NaN ignored): at most
     n + 2 sorted unique indices, including the first and last point."""
     y_f = _as_float(y)

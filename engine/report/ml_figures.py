@@ -12,7 +12,7 @@ range and its out-of-sample direction accuracy, AUC, MAE and correlation.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ import pandas as pd
 from mlbt.report.html import graph_objects
 
 MAX_POINTS = 3000
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
 
 
 def pairs(prediction: np.ndarray, actual: np.ndarray) -> np.ndarray:
@@ -49,7 +52,7 @@ def confusion(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, l
     return confusion_matrix(a, p, labels=labels), [f"class {v:g}" for v in labels]
 
 
-def confusion_figure(cm: np.ndarray, labels: list[str]):
+def confusion_figure(cm: np.ndarray, labels: list[str]) -> Figure:
     """Heatmap of the confusion matrix with counts and row shares in the cells."""
     go = graph_objects()
 
@@ -81,7 +84,7 @@ def roc(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.asarray(fpr), np.asarray(tpr), float(roc_auc(y, prediction[m]))
 
 
-def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = MAX_POINTS):
+def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = MAX_POINTS) -> Figure:
     """ROC curve (thinned to ``max_points`` along its length) and the chance line."""
     go = graph_objects()
 
@@ -98,7 +101,7 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = M
     return fig
 
 
-def scatter_figure(prediction: np.ndarray, actual: np.ndarray, max_points: int = MAX_POINTS):
+def scatter_figure(prediction: np.ndarray, actual: np.ndarray, max_points: int = MAX_POINTS) -> Figure:
     """Predicted vs actual change, an evenly spaced subset of at most ``max_points``."""
     go = graph_objects()
 

@@ -7,6 +7,8 @@ so arrays travel as compact binary blocks; long series are thinned to about
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -20,8 +22,11 @@ REASON_COLORS = {"signal": "#1f77b4", "sl": "#d62728", "tp": "#2ca02c", "trail":
 POINTS = 2000  # samples per drawn line
 MAX_MARKERS = 1500  # trades marked on the price chart
 
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
 
-def ms(index) -> np.ndarray:
+
+def ms(index: pd.Index) -> np.ndarray:
     """Timestamps as float milliseconds since the epoch (UTC)."""
     idx = pd.DatetimeIndex(index)
     if idx.tz is not None:
@@ -45,7 +50,7 @@ def _layout(title: str, **kw) -> dict:
     return base
 
 
-def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS):
+def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS) -> Figure:
     """Strategy equity and buy-and-hold, with a linear/log y-axis toggle."""
     go = graph_objects()
 
@@ -62,7 +67,7 @@ def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS):
     return fig
 
 
-def drawdown_figure(dd: pd.Series, points: int = POINTS):
+def drawdown_figure(dd: pd.Series, points: int = POINTS) -> Figure:
     """Underwater curve: drawdown from the running peak, shaded to zero."""
     go = graph_objects()
 
@@ -78,7 +83,8 @@ def _pick(n: int, cap: int) -> np.ndarray:
     return np.arange(n) if n <= cap else np.unique(np.linspace(0, n - 1, cap).astype(np.int64))
 
 
-def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS, max_markers: int = MAX_MARKERS):
+def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS,
+                 max_markers: int = MAX_MARKERS) -> Figure:
     """Close with entries (triangles: up long, down short) and exits (crosses coloured
     by exit reason). More than ``max_markers`` trades: an evenly spaced subset is
     marked (the title says how many)."""
@@ -108,7 +114,7 @@ def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS, m
     return fig
 
 
-def monthly_figure(table: pd.DataFrame):
+def monthly_figure(table: pd.DataFrame) -> Figure:
     """Heatmap of monthly returns, years down, months across, the value in each cell."""
     go = graph_objects()
 
@@ -124,7 +130,7 @@ def monthly_figure(table: pd.DataFrame):
     return fig
 
 
-def yearly_figure(strategy: pd.Series, bh: pd.Series):
+def yearly_figure(strategy: pd.Series, bh: pd.Series) -> Figure:
     """Calendar-year returns of the strategy beside buy-and-hold."""
     go = graph_objects()
 
@@ -136,7 +142,7 @@ def yearly_figure(strategy: pd.Series, bh: pd.Series):
     return fig
 
 
-def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS):
+def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS) -> Figure:
     """Rolling annualized Sharpe (left axis) and volatility (right axis)."""
     go = graph_objects()
 
@@ -153,7 +159,7 @@ def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS):
     return fig
 
 
-def trade_returns_figure(returns: np.ndarray):
+def trade_returns_figure(returns: np.ndarray) -> Figure:
     """Histogram of closed trades' returns (pnl / entry value), 50 bins."""
     go = graph_objects()
 
@@ -180,7 +186,7 @@ def exit_reason_table(trades: pd.DataFrame) -> pd.DataFrame:
     return out.loc[order].reset_index()
 
 
-def exit_reason_figure(table: pd.DataFrame):
+def exit_reason_figure(table: pd.DataFrame) -> Figure:
     """Bars of trades per exit reason, hover with win rate and mean return."""
     go = graph_objects()
 

@@ -23,6 +23,7 @@ from mlbt.report import ml_figures as mf
 from mlbt.report import run_figures as rf
 from mlbt.report.formatting import fmt
 from mlbt.report.html import Block, Figure, Section, esc, page, table
+from mlbt.report.rundata import RunData
 from mlbt.report.sweep_figures import sweep_report_html
 from mlbt.sim import periods_per_year
 
@@ -41,7 +42,7 @@ def _kv(rows: list[tuple[str, Any]]) -> str:
     return table(["", ""], [(k, v) for k, v in rows], cls="kv")
 
 
-def _header(run) -> str:
+def _header(run: RunData) -> str:
     m = run.meta
     synthetic = " (SYNTHETIC data)" if m.get("synthetic") else ""
     params = ", ".join(f"{k}={v}" for k, v in (m.get("params") or {}).items()) or "(none)"
@@ -67,7 +68,7 @@ def _header(run) -> str:
             f'<div class="row"><div>{left}</div><div><b>manifest</b>{right}</div></div>')
 
 
-def _metrics_block(run, bh_stats: dict[str, float]) -> str:
+def _metrics_block(run: RunData, bh_stats: dict[str, float]) -> str:
     rows = []
     for k, v in run.stats.items():
         rows.append((k, fmt(v, k), fmt(bh_stats[k], k) if k in bh_stats else ""))
@@ -86,7 +87,7 @@ def _trades_block(trades: pd.DataFrame) -> str:
     return f'<p class="note">{esc(note)}</p><div class="scroll">{table(["#", *cols], body)}</div>'
 
 
-def run_sections(run) -> list[Section]:
+def run_sections(run: RunData) -> list[Section]:
     """The tearsheet's sections for ``run`` (a RunData)."""
     m = run.meta
     cash, equity = float(m.get("cash") or run.equity.iloc[0]), run.equity
@@ -154,7 +155,7 @@ def funnel_section(funnel: dict[str, Any]) -> Section:
     return Section("Signal funnel", [Block(note + '<div class="row">'), *blocks, Block("</div>")], anchor="funnel")
 
 
-def ml_section(run) -> Section:
+def ml_section(run: RunData) -> Section:
     """The ML panel: confusion matrix, ROC with AUC, predicted vs actual, per-fold table."""
     pred, actual = np.asarray(run.prediction, dtype="float64"), np.asarray(run.actual, dtype="float64")
     cm, labels = mf.confusion(pred, actual)
@@ -184,13 +185,13 @@ def ml_section(run) -> Section:
     return Section("Model (out of sample)", items, anchor="model")
 
 
-def run_report_html(run) -> str:
+def run_report_html(run: RunData) -> str:
     """The run tearsheet of ``run`` (a RunData) as an HTML string."""
     m = run.meta
     return page(f"bt: {m.get('strategy')} on {m.get('data')}", _header(run), run_sections(run))
 
 
-def write_run_report(run, path: str | os.PathLike) -> Path:
+def write_run_report(run: RunData, path: str | os.PathLike) -> Path:
     """Write the run tearsheet of ``run`` (mlbt.report.RunData) to ``path`` atomically;
     returns the path."""
     return write_text(path, run_report_html(run))

@@ -14,7 +14,7 @@ PARTIAL_NAN, NOT_FINITE_OR_POSITIVE, HIGH_BELOW_LOW, HIGH_BELOW_OC, LOW_ABOVE_OC
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bad_bar(a, b, d, e):
+def _bad_bar(a: float, b: float, d: float, e: float) -> bool:
     """A bar (open a, high b, low d, close e) neither entirely NaN nor consistent:
     0 < low <= open, close <= high < inf. Any NaN fails a comparison; high >= everything
     and low <= everything make low > 0 and high < inf bound all four prices."""
@@ -24,7 +24,7 @@ def _bad_bar(a, b, d, e):
 
 
 @njit(cache=True, nogil=True)
-def count_bad_bars_nb(o, h, lo, c):
+def count_bad_bars_nb(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> int:
     """Number of bars (elements of the (T, N) arrays, all of one memory layout) that
     ``_bad_bar`` refuses, counted in memory order."""
     T, N = c.shape
@@ -44,7 +44,7 @@ PARALLEL_ROWS = 1 << 18  # bars above which the counting pass runs in row blocks
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def count_bad_bars_blocks_nb(o, h, lo, c):
+def count_bad_bars_blocks_nb(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> int:
     """``count_bad_bars_nb`` over blocks of rows in parallel threads (the pass is memory-bound)."""
     T = c.shape[0]
     blocks = 8
@@ -56,7 +56,7 @@ def count_bad_bars_blocks_nb(o, h, lo, c):
 
 
 @njit(cache=True, nogil=True)
-def check_prices_nb(o, h, lo, c):
+def check_prices_nb(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> tuple[int, int, int]:
     """First problem among (T, N) open/high/low/close in row order: a bar partly NaN,
     a price not finite or not positive, high < low, high < max(open, close), low >
     min(open, close); (-1, -1, 0) when there is none."""
@@ -64,7 +64,7 @@ def check_prices_nb(o, h, lo, c):
 
 
 @njit(cache=True, nogil=True)
-def first_bad_bar_nb(o, h, lo, c):
+def first_bad_bar_nb(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> tuple[int, int, int]:
     """``check_prices_nb``'s walk in row order, for prices known to have a problem."""
     T, N = c.shape
     for i in range(T):
@@ -87,13 +87,13 @@ def first_bad_bar_nb(o, h, lo, c):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _target_counts(v):
+def _target_counts(v: float) -> tuple[bool, bool]:
     """(1 when ``v`` is not a target value (+1, -1, 0, NaN), 1 when it is +1 or -1)."""
     return not ((v == 0.0) | (v == 1.0) | (v == -1.0) | (v != v)), (v == 1.0) | (v == -1.0)
 
 
 @njit(cache=True, nogil=True)
-def check_target_nb(target):
+def check_target_nb(target: np.ndarray) -> tuple[int, int, int]:
     """(row, column) of the first value of the (T, N) ``target`` in row order that is
     not +1, -1, 0 or NaN, or (-1, -1); and, from the same pass, the number of +1/-1
     values: every entry is decided by one, so it bounds the trades."""
@@ -117,7 +117,7 @@ def check_target_nb(target):
 
 
 @njit(cache=True, nogil=True)
-def first_bad_target_nb(target):
+def first_bad_target_nb(target: np.ndarray) -> tuple[int, int]:
     """(row, column) of the first value in row order that is not a target value."""
     T, N = target.shape
     for i in range(T):
@@ -129,7 +129,7 @@ def first_bad_target_nb(target):
 
 
 @njit(cache=True, nogil=True)
-def scan_index_nb(ns, day):
+def scan_index_nb(ns: np.ndarray, day: int) -> tuple[int, bool, int]:
     """What the input check and the frequency inference need from int64 timestamps
     ``ns`` (at least one) in units where a day is ``day``: (the first position whose
     timestamp is not after the one before it, -1 when they strictly increase; whether
@@ -161,7 +161,7 @@ def scan_index_nb(ns, day):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def count_target_columns_nb(target):
+def count_target_columns_nb(target: np.ndarray) -> tuple[int, int]:
     """``check_target_nb``'s counting pass over the columns of ``target`` in parallel
     threads: (values that are not +1, -1, 0 or NaN, +1/-1 values)."""
     T, N = target.shape

@@ -155,6 +155,38 @@ def target_array(target: Any, index: pd.Index, columns: pd.Index) -> tuple[np.nd
     return a, n_orders
 
 
+def _as_2d(name: str, value: Any, index: pd.Index, columns: pd.Index) -> np.ndarray:
+    """``value`` as a 2-D float64 array: a frame's values (columns matched by label), a
+    Series by what its index names (the bars or the signal columns), an array as it is
+    (1-D: per column when its length is N, per bar when it is T)."""
+    T, N = len(index), len(columns)
+    if isinstance(value, pd.DataFrame):
+        if len(value) == T and not value.index.equals(index):
+            raise ValueError(f"{name}: index differs from the bars' index; reindex it to the bars")
+        if value.shape[1] == N > 1:
+            value = _by_label(name, value, columns)
+        return value.to_numpy(dtype=np.float64)
+    if isinstance(value, pd.Series):
+        if len(value) == T and value.index.equals(index):
+            return value.to_numpy(dtype=np.float64).reshape(T, 1)
+        if len(value) == N and (value.index.equals(columns) or isinstance(value.index, pd.RangeIndex)):
+            return value.to_numpy(dtype=np.float64).reshape(1, N)
+        raise ValueError(f"{name}: a Series must be indexed by the bars' timestamps or the signal columns")
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        return a.reshape(1, 1)
+    if a.ndim == 1:
+        if a.shape[0] == N == T and N > 1:
+            raise ValueError(f"{name}: length {N} matches both the columns and the bars; pass a Series "
+                             "indexed by the bars' timestamps or by the signal columns")
+        if a.shape[0] == N:
+            return a.reshape(1, N)
+        if a.shape[0] == T:
+            return a.reshape(T, 1)
+        raise ValueError(f"{name}: length {a.shape[0]} matches neither {N} columns nor {T} bars")
+    return a
+
+
 def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index) -> np.ndarray:
     """``value`` of engine setting ``setting`` as a (1|T, 1|N) float64 array: a scalar,
     a per-column Series (index equal to ``columns``) or array (N,), a per-bar Series
@@ -170,33 +202,7 @@ def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index)
         if setting.valid(value) or (value != value and setting.optional):
             return np.full((1, 1), float(value))
         raise ValueError(setting.refusal(float(value)))
-    if isinstance(value, pd.DataFrame):
-        if len(value) == T and not value.index.equals(index):
-            raise ValueError(f"{name}: index differs from the bars' index; reindex it to the bars")
-        if value.shape[1] == N > 1:
-            value = _by_label(name, value, columns)
-        a = value.to_numpy(dtype=np.float64)
-    elif isinstance(value, pd.Series):
-        if len(value) == T and value.index.equals(index):
-            a = value.to_numpy(dtype=np.float64).reshape(T, 1)
-        elif len(value) == N and (value.index.equals(columns) or isinstance(value.index, pd.RangeIndex)):
-            a = value.to_numpy(dtype=np.float64).reshape(1, N)
-        else:
-            raise ValueError(f"{name}: a Series must be indexed by the bars' timestamps or the signal columns")
-    else:
-        a = np.asarray(value, dtype=np.float64)
-        if a.ndim == 0:
-            a = a.reshape(1, 1)
-        elif a.ndim == 1:
-            if a.shape[0] == N == T and N > 1:
-                raise ValueError(f"{name}: length {N} matches both the columns and the bars; pass a Series "
-                                 "indexed by the bars' timestamps or by the signal columns")
-            if a.shape[0] == N:
-                a = a.reshape(1, N)
-            elif a.shape[0] == T:
-                a = a.reshape(T, 1)
-            else:
-                raise ValueError(f"{name}: length {a.shape[0]} matches neither {N} columns nor {T} bars")
+    a = _as_2d(name, value, index, columns)
     if a.ndim != 2 or a.shape[0] not in (1, T) or a.shape[1] not in (1, N):
         raise ValueError(f"{name}: shape {a.shape} does not broadcast to ({T}, {N})")
     with np.errstate(invalid="ignore"):

@@ -29,24 +29,48 @@ from mlbt.sim.rules_nb import (
     time_exit_due,
     trail_update,
 )
-from mlbt.sim.state import END, FILL_CLOSE, FILL_NEXT_OPEN, NO_REASON, SIGNAL, Exits, Order
-from mlbt.sim.stats_nb import TradeStats, add_bars, add_flat, add_trade, finish, new_curve, new_trade_stats
+from mlbt.sim.state import (
+    END,
+    FILL_CLOSE,
+    FILL_NEXT_OPEN,
+    NO_REASON,
+    SIGNAL,
+    Exits,
+    Order,
+    Outputs,
+    Position,
+    Prices,
+    Rules,
+    SettingArrays,
+)
+from mlbt.sim.stats_nb import (
+    Curve,
+    TradeStats,
+    add_bars,
+    add_fee,
+    add_flat,
+    add_open,
+    add_trade,
+    finish,
+    new_curve,
+    new_trade_stats,
+)
 
 CHUNK = 256  # bars of equity buffered before they are folded into the metrics
 
 
 @njit(cache=True, nogil=True)
-def no_exits():
+def no_exits() -> Exits:
     return Exits(np.nan, np.nan, np.nan, NO_REASON, np.nan, np.nan, np.nan, np.nan, np.nan)
 
 
 @njit(cache=True, nogil=True)
-def no_order():
+def no_order() -> Order:
     return Order(False, 0.0, np.int64(-1))
 
 
 @njit(cache=True, nogil=True)
-def record_entry(trades, row, c, position):
+def record_entry(trades: np.ndarray, row: int, c: int, position: Position) -> None:
     """Write the entry of ``position`` to trade record ``row`` (if the buffer has it: rows
     are reserved from a bound, and a row past the buffer is never written)."""
     if row < trades.shape[0]:
@@ -60,7 +84,8 @@ def record_entry(trades, row, c, position):
 
 
 @njit(cache=True, nogil=True)
-def record_exit(trades, row, bar, price, fee, pnl, ret, reason):
+def record_exit(trades: np.ndarray, row: int, bar: int, price: float, fee: float, pnl: float, ret: float,
+                reason: int) -> None:
     """Write the exit of the trade in record ``row`` (if the buffer has it)."""
     if row < trades.shape[0]:
         t = trades[row]
@@ -73,21 +98,10 @@ def record_exit(trades, row, bar, price, fee, pnl, ret, reason):
 
 
 @njit(cache=True, nogil=True)
-def add_fee(stats, fee):
-    s = stats
-    return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
-                      s.best, s.worst, s.sum_bars, s.open, s.fees + fee)
-
-
-@njit(cache=True, nogil=True)
-def add_open(stats):
-    s = stats
-    return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
-                      s.best, s.worst, s.sum_bars, s.open + 1.0, s.fees)
-
-
-@njit(cache=True, nogil=True)
-def fill(c, bar, want, price, reason, cash, position, exits, stats, n_trades, costs, entry, trades, first_row):
+def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, position: Position, exits: Exits,
+         stats: TradeStats, n_trades: int, costs: tuple[float, float, float],
+         entry: tuple[float, float, float, float, float, float], trades: np.ndarray,
+         first_row: int) -> tuple[float, Position, Exits, TradeStats, int]:
     """Rules 2-5 at one fill: move column ``c`` to side ``want`` at ``price`` on ``bar``:
     close the open position when it is not on ``want`` (exit ``reason``), then open
     ``want`` (+1/-1) from flat and arm its exits. ``costs``: (fee, fixed fee, slippage)
@@ -116,13 +130,13 @@ def fill(c, bar, want, price, reason, cash, position, exits, stats, n_trades, co
 
 
 @njit(cache=True, nogil=True)
-def fill_costs(settings, bar, c):
+def fill_costs(settings: SettingArrays, bar: int, c: int) -> tuple[float, float, float]:
     """Rule 3: (fee, fixed fee, slippage) of a fill on ``bar``."""
     return flex(settings.fee, bar, c), flex(settings.fixed_fee, bar, c), flex(settings.slippage, bar, c)
 
 
 @njit(cache=True, nogil=True)
-def entry_settings(settings, decision, c):
+def entry_settings(settings: SettingArrays, decision: int, c: int) -> tuple[float, float, float, float, float, float]:
     """Rules 4, 5, 7: (size, lot, sl, tp, trail, max_hold) of an entry decided on bar ``decision``."""
     s = settings
     return (flex(s.size, decision, c), flex(s.lot, decision, c), flex(s.sl, decision, c), flex(s.tp, decision, c),
@@ -130,7 +144,8 @@ def entry_settings(settings, decision, c):
 
 
 @njit(cache=True, nogil=True)
-def flush(curve, buf, n, first_bar, exposed, equity_out, c):
+def flush(curve: Curve, buf: np.ndarray, n: int, first_bar: int, exposed: int, equity_out: np.ndarray,
+          c: int) -> Curve:
     """Fold the ``n`` buffered equity values of bars ``first_bar``, ... into ``curve``
     and, when recording, into row ``c`` of ``equity_out``."""
     if n == 0:
@@ -142,7 +157,11 @@ def flush(curve, buf, n, first_bar, exposed, equity_out, c):
 
 
 @njit(cache=True, nogil=True)
-def simulate_column_nb(c, prices, targets, settings, rules, out):
+# noqa reason: the rules of a bar run in one function body; moving the bar loop's blocks
+# into calls costs reference counting of their array arguments on every call (measured:
+# 2x slower on dense targets).
+def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: SettingArrays, rules: Rules,  # noqa: C901
+                       out: Outputs) -> None:
     """Simulate column ``c``: its equity to row ``c`` of ``out.equity`` (if recorded), its
     trades from row ``out.trade_offsets[c]`` (if ``out.trades`` has rows) and their
     number to ``out.trade_counts[c]``, its metrics to ``out.stats[c]``.
@@ -272,7 +291,7 @@ def simulate_column_nb(c, prices, targets, settings, rules, out):
 
 
 @njit(cache=True, nogil=True)
-def valid_closes(closes):
+def valid_closes(closes: np.ndarray) -> tuple[float, float]:
     """The first and the last non-NaN of a column's ``closes`` (NaN, NaN if none): the
     buy-and-hold return of the data."""
     T = closes.shape[0]
@@ -289,7 +308,7 @@ def valid_closes(closes):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def entry_bounds_nb(targets, reentry):
+def entry_bounds_nb(targets: np.ndarray, reentry: bool) -> np.ndarray:
     """``rules_nb.count_entries`` of every column (a row of ``targets``), in parallel threads."""
     out = np.empty(targets.shape[0], dtype=np.int64)
     for k in prange(targets.shape[0]):
@@ -298,7 +317,7 @@ def entry_bounds_nb(targets, reentry):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def simulate_nb(prices, targets, settings, rules, out):
+def simulate_nb(prices: Prices, targets: np.ndarray, settings: SettingArrays, rules: Rules, out: Outputs) -> None:
     """``simulate_column_nb`` for every column (a row of ``targets``), in parallel threads."""
     for k in prange(targets.shape[0]):
         simulate_column_nb(np.int64(k), prices, targets, settings, rules, out)  # prange indices are unsigned

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,8 @@ class Result:
         (see mlbt.sim.stats_nb for definitions; max_dd_duration is in bars).
     """
 
-    def __init__(self, *, index, columns, stats, equity, trades, init_cash, settings):
+    def __init__(self, *, index: pd.Index, columns: pd.Index, stats: np.ndarray, equity: np.ndarray | None,
+                 trades: np.ndarray | None, init_cash: np.ndarray, settings: dict[str, Any]) -> None:
         self.index = index
         self.columns = columns
         self._stats = stats
@@ -200,5 +202,5 @@ def _trade_records(frame: pd.DataFrame) -> np.ndarray:
     return records
 
 
-def _as_tuple(v):
+def _as_tuple(v: Any) -> tuple:
     return v if isinstance(v, tuple) else (v,)

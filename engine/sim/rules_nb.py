@@ -24,7 +24,7 @@ from mlbt.sim.state import (
 
 
 @njit(cache=True, nogil=True, inline="always")
-def flex(a, i, c):
+def flex(a: np.ndarray, i: int, c: int) -> float:
     """Element (i, c) of a (1|T, 1|N) array broadcast to (T, N): a setting given as a
     scalar, per column, per bar, or per bar and column."""
     return a[i if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]
@@ -34,7 +34,7 @@ def flex(a, i, c):
 
 
 @njit(cache=True, nogil=True)
-def is_fresh(target, ffilled, reentry, flat):
+def is_fresh(target: float, ffilled: float, reentry: bool, flat: bool) -> bool:
     """Rule 2: whether the non-NaN ``target`` of a bar is a new decision, given the
     forward-filled target before it: a change of it, or with ``reentry`` any +1/-1
     while ``flat`` (so a flat position re-enters after a forced exit)."""
@@ -42,13 +42,13 @@ def is_fresh(target, ffilled, reentry, flat):
 
 
 @njit(cache=True, nogil=True)
-def opens(target, ffilled, reentry):
+def opens(target: float, ffilled: float, reentry: bool) -> bool:
     """Rule 2: whether ``target`` opens a position from flat (a fresh +1 or -1)."""
     return target != 0.0 and is_fresh(target, ffilled, reentry, True)
 
 
 @njit(cache=True, nogil=True)
-def next_decision(targets, i):
+def next_decision(targets: np.ndarray, i: int) -> int:
     """The first bar >= ``i`` with a non-NaN target (a decision), or T."""
     T = targets.shape[0]
     while i < T and targets[i] != targets[i]:
@@ -57,7 +57,7 @@ def next_decision(targets, i):
 
 
 @njit(cache=True, nogil=True)
-def next_entry_bar(targets, i, ffilled, reentry):
+def next_entry_bar(targets: np.ndarray, i: int, ffilled: float, reentry: bool) -> tuple[int, float]:
     """Rule 2 while flat with no order pending: the first bar >= ``i`` whose target (of
     the column's ``targets``, one per bar) opens a position, or T. Bars before it
     change nothing but the forward-filled target (a 0 while flat fills nothing).
@@ -74,7 +74,7 @@ def next_entry_bar(targets, i, ffilled, reentry):
 
 
 @njit(cache=True, nogil=True)
-def count_entries(targets, reentry):
+def count_entries(targets: np.ndarray, reentry: bool) -> int:
     """Rule 2: the entries a column with these ``targets`` (one per bar) can make at
     most (every target that would open from flat), a bound on its trades."""
     ffilled = 0.0
@@ -92,14 +92,14 @@ def count_entries(targets, reentry):
 
 
 @njit(cache=True, nogil=True)
-def fill_price(price, buy, slippage):
+def fill_price(price: float, buy: bool, slippage: float) -> float:
     """Rule 3: a fill moves against the trader: buys at price x (1 + s), sells at
     price x (1 - s)."""
     return price * (1.0 + slippage) if buy else price * (1.0 - slippage)
 
 
 @njit(cache=True, nogil=True)
-def fill_fee(notional, fee, fixed_fee):
+def fill_fee(notional: float, fee: float, fixed_fee: float) -> float:
     """Rule 3: ``fee`` x notional plus ``fixed_fee`` on every fill."""
     return notional * fee + fixed_fee
 
@@ -108,7 +108,7 @@ def fill_fee(notional, fee, fixed_fee):
 
 
 @njit(cache=True, nogil=True)
-def entry_units(cash, size, price, fee, fixed_fee, lot):
+def entry_units(cash: float, size: float, price: float, fee: float, fixed_fee: float, lot: float) -> float:
     """Rule 4: units bought or sold short on entry from flat (equity = cash): ``size`` x
     cash pays for the notional and both fees, rounded down to a multiple of ``lot``
     (0: no rounding); 0 when that leaves nothing."""
@@ -125,7 +125,7 @@ def entry_units(cash, size, price, fee, fixed_fee, lot):
 
 
 @njit(cache=True, nogil=True)
-def protective_level(side, sl_level, best, trail):
+def protective_level(side: float, sl_level: float, best: float, trail: float) -> tuple[float, int]:
     """Rule 5: the protective stop of a position on ``side``: the fixed SL level or the
     trailing level (``trail`` away from the best price ``best``), whichever is tighter,
     with its exit reason."""
@@ -137,7 +137,7 @@ def protective_level(side, sl_level, best, trail):
 
 
 @njit(cache=True, nogil=True)
-def arm(side, entry_price, sl, tp, trail, max_hold):
+def arm(side: float, entry_price: float, sl: float, tp: float, trail: float, max_hold: float) -> Exits:
     """Rule 5 and 7: the exits of a position just entered on ``side`` at ``entry_price``
     with the stop distances (fractions; NaN: none) and ``max_hold`` of its decision bar.
     They are first checked on the next bar."""
@@ -151,14 +151,14 @@ def arm(side, entry_price, sl, tp, trail, max_hold):
 
 
 @njit(cache=True, nogil=True)
-def stop_reached(exits, high, low):
+def stop_reached(exits: Exits, high: float, low: float) -> bool:
     """Rule 5: whether a bar with this ``high`` and ``low`` reaches a stop level (the
     open lies between them, so a gap beyond a level reaches it too)."""
     return low <= exits.lower or high >= exits.upper
 
 
 @njit(cache=True, nogil=True)
-def stop_fill(side, exits, open_, high, low, tie):
+def stop_fill(side: float, exits: Exits, open_: float, high: float, low: float, tie: int) -> tuple[float, int]:
     """Rule 5: price and reason of the stop that fires on a bar, or (NaN, NO_REASON).
     The open comes first: a bar that opens beyond either level fills that stop at the
     open. Otherwise a touched level fills at the level, and when both are touched the
@@ -184,7 +184,7 @@ def stop_fill(side, exits, open_, high, low, tie):
 
 
 @njit(cache=True, nogil=True)
-def trail_update(side, exits, high, low):
+def trail_update(side: float, exits: Exits, high: float, low: float) -> Exits:
     """Rule 5: after a bar's check the trailing reference moves with its high (low for
     a short), and the protective level with it."""
     if exits.trail != exits.trail:
@@ -201,13 +201,14 @@ def trail_update(side, exits, high, low):
 
 
 @njit(cache=True, nogil=True)
-def time_exit_due(bar, position, exits):
+def time_exit_due(bar: int, position: Position, exits: Exits) -> bool:
     """Rule 7: ``max_hold`` bars have passed since the entry bar."""
     return bar - position.entry_bar >= exits.max_hold
 
 
 @njit(cache=True, nogil=True)
-def forced_exit(position, exits, bar, open_, high, low, close, fill_mode, tie, signal_side):
+def forced_exit(position: Position, exits: Exits, bar: int, open_: float, high: float, low: float, close: float,
+                fill_mode: int, tie: int, signal_side: float) -> tuple[float, int]:
     """Rules 5, 6 and 7 on a bar of a position entered before it: the price and reason
     of a stop or time exit, or (NaN, NO_REASON). Stops come before ``max_hold``. With
     next-open fills a due time exit is at the open, before anything within the bar: only
@@ -235,13 +236,14 @@ def forced_exit(position, exits, bar, open_, high, low, close, fill_mode, tie, s
 
 
 @njit(cache=True, nogil=True)
-def flat():
+def flat() -> Position:
     """No position."""
     return Position(0.0, 0.0, np.int64(-1), 0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def exit_fill(position, price, fee, fixed_fee, slippage):
+def exit_fill(position: Position, price: float, fee: float, fixed_fee: float,
+              slippage: float) -> tuple[float, float, float, float, float]:
     """Rules 3: the exit of ``position`` at ``price``: (cash it adds (negative for a
     short's buy-back), fill price, fee, pnl net of both fees, return on the entry
     value)."""
@@ -261,7 +263,8 @@ def exit_fill(position, price, fee, fixed_fee, slippage):
 
 
 @njit(cache=True, nogil=True)
-def entry_fill(cash, side, price, bar, size, lot, fee, fixed_fee, slippage):
+def entry_fill(cash: float, side: float, price: float, bar: int, size: float, lot: float, fee: float, fixed_fee: float,
+               slippage: float) -> tuple[float, Position]:
     """Rules 3 and 4: the entry from flat on ``side`` at ``price`` with ``cash``: (cash
     it adds (a short's proceeds) or takes, the new Position); the position is flat
     when the size leaves nothing to buy. Shorts are cash-accounted as in vectorbt."""
@@ -277,14 +280,14 @@ def entry_fill(cash, side, price, bar, size, lot, fee, fixed_fee, slippage):
 
 
 @njit(cache=True, nogil=True)
-def marked_equity(cash, position, close):
+def marked_equity(cash: float, position: Position, close: float) -> float:
     """Rule 8: equity marked at the last valid close: cash plus the units held (a short's
     negative units) at that price."""
     return cash + position.units * close if position.side != 0.0 else cash
 
 
 @njit(cache=True, nogil=True)
-def open_trade_pnl(position, close):
+def open_trade_pnl(position: Position, close: float) -> float:
     """Rule 9: an open position at the end, marked at the last close (no exit fee)."""
     units = abs(position.units)
     diff = units * close - units * position.entry_price

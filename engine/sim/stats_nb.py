@@ -103,13 +103,13 @@ class TradeStats(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
-def new_curve(init_cash):
+def new_curve(init_cash: float) -> Curve:
     """An empty Curve for a column starting with ``init_cash``."""
     return Curve(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, init_cash, init_cash, -1.0, 0.0, init_cash, 0.0, 0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def add_bars(curve, first_bar, equity, n, exposed):
+def add_bars(curve: Curve, first_bar: int, equity: np.ndarray, n: int, exposed: int) -> Curve:
     """``curve`` with ``n`` bars from bar number ``first_bar`` added, closing at
     ``equity[:n]`` (in bar order); ``exposed``: how many of them end with a position.
     The sums run in local variables, in the same order as one bar at a time."""
@@ -159,7 +159,7 @@ def add_bars(curve, first_bar, equity, n, exposed):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def add_flat(curve, first_bar, n_bars, equity):
+def add_flat(curve: Curve, first_bar: int, n_bars: int, equity: float) -> Curve:
     """``curve`` with ``n_bars`` bars from ``first_bar`` added that all close at
     ``equity`` with no position: the same as ``add_bars`` on each, in O(1) when
     ``equity`` is also the previous bar's (their returns are exactly 0, which leaves
@@ -182,12 +182,12 @@ def add_flat(curve, first_bar, n_bars, equity):
 
 
 @njit(cache=True, nogil=True)
-def new_trade_stats():
+def new_trade_stats() -> TradeStats:
     return TradeStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan, 0.0, 0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def add_trade(stats, pnl, ret, bars_held):
+def add_trade(stats: TradeStats, pnl: float, ret: float, bars_held: int) -> TradeStats:
     """``stats`` with one closed trade added (pnl in currency, ret = pnl / entry value)."""
     s = stats
     win, loss = pnl > 0.0, pnl < 0.0
@@ -200,7 +200,23 @@ def add_trade(stats, pnl, ret, bars_held):
 
 
 @njit(cache=True, nogil=True)
-def probabilistic_sharpe_nb(sr, benchmark, n, skew, kurt):
+def add_fee(stats: TradeStats, fee: float) -> TradeStats:
+    """``stats`` with a fill's fee added."""
+    s = stats
+    return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
+                      s.best, s.worst, s.sum_bars, s.open, s.fees + fee)
+
+
+@njit(cache=True, nogil=True)
+def add_open(stats: TradeStats) -> TradeStats:
+    """``stats`` with the position still open at the end counted."""
+    s = stats
+    return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
+                      s.best, s.worst, s.sum_bars, s.open + 1.0, s.fees)
+
+
+@njit(cache=True, nogil=True)
+def probabilistic_sharpe_nb(sr: float, benchmark: float, n: float, skew: float, kurt: float) -> float:
     """PSR: the probability that the true per-bar Sharpe ratio exceeds ``benchmark``,
     given an estimate ``sr`` from ``n`` returns with this ``skew`` and (non-excess)
     kurtosis ``kurt``; NaN when it is undefined."""
@@ -211,7 +227,7 @@ def probabilistic_sharpe_nb(sr, benchmark, n, skew, kurt):
 
 
 @njit(cache=True, nogil=True)
-def shape_nb(n, s1, s2, s3, s4, mean):
+def shape_nb(n: float, s1: float, s2: float, s3: float, s4: float, mean: float) -> tuple[float, float]:
     """(skew, non-excess kurtosis) of n bar returns from their power sums s1..s4 and
     mean; NaN where the returns are constant or too few. The central moments come from
     the raw sums: bar returns have |mean| << std, so the cancellation costs nothing
@@ -227,7 +243,7 @@ def shape_nb(n, s1, s2, s3, s4, mean):
 
 
 @njit(cache=True, nogil=True)
-def finish(curve, trades, out, init_cash, ppy, buy_hold):
+def finish(curve: Curve, trades: TradeStats, out: np.ndarray, init_cash: float, ppy: float, buy_hold: float) -> None:
     """Write the metrics named in STAT_NAMES into ``out`` (length N_STATS)."""
     c, t = curve, trades
     n = c.bars

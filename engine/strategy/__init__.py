@@ -2,11 +2,11 @@
 loader, the pipeline from bars to Signals (features, cached walk-forward predictions,
 the signal rule), the signal funnel and the no-lookahead audit."""
 
-from mlbt.strategy.base import Context, Grid, Param, Strategy
+from mlbt.strategy.base import Conditions, Context, Grid, Param, Strategy
 from mlbt.strategy.funnel import funnel_lines, signal_funnel
 from mlbt.strategy.lookahead import StageResult, audit
 from mlbt.strategy.pipeline import Prepared, features_of, make_signals, prepare
 from mlbt.strategy.plugins import PluginError, load_strategy
 
-__all__ = ["Context", "Grid", "Param", "PluginError", "Prepared", "StageResult", "Strategy", "audit",
+__all__ = ["Conditions", "Context", "Grid", "Param", "PluginError", "Prepared", "StageResult", "Strategy", "audit",
            "features_of", "funnel_lines", "load_strategy", "make_signals", "prepare", "signal_funnel"]

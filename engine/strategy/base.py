@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlbt.models import ModelConfig, WalkForward
 
 
+#: A signal rule as named boolean masks per side: ``{"long": [(name, mask), ...], "short": [...]}``.
+Conditions = dict[str, list[tuple[str, np.ndarray]]]
+
+
 @dataclass(frozen=True)
 class Param:
     """A declared param: ``default`` (its type is the param's type: int, float or
@@ -220,7 +224,7 @@ class Strategy:
         ``predicted_price``, ``threshold``, ``confidence`` (arrays aligned to bars)."""
         return {}
 
-    def conditions(self, ctx: Context, p: Grid) -> dict[str, list[tuple[str, np.ndarray]]]:
+    def conditions(self, ctx: Context, p: Grid) -> Conditions:
         """The signal rule as named conditions per side, in the order the rule applies
         them: ``{"long": [(name, mask), ...], "short": [...]}``, each mask a boolean
         array that broadcasts to (bars, columns) and is True where the condition holds at
@@ -229,7 +233,7 @@ class Strategy:
         return {}
 
     @staticmethod
-    def entries(conditions: dict[str, list[tuple[str, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray]:
+    def entries(conditions: Conditions) -> tuple[np.ndarray, np.ndarray]:
         """(long, short): where every condition of each side holds (``conditions`` as
         ``conditions()`` returns them; a side without conditions never enters)."""
         def all_of(side: str) -> np.ndarray:

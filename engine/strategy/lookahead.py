@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,7 +85,7 @@ def _decisions(strategy: Strategy, ctx: Context) -> pd.DataFrame:
     index, T = ctx.bars.index, len(ctx.bars)
     cols: dict[str, np.ndarray] = {}
 
-    def add(name: str, value) -> None:
+    def add(name: str, value: Any) -> None:
         if value is None or np.ndim(value) == 0 or isinstance(value, bool):
             return
         arr = np.asarray(value, dtype="float64")

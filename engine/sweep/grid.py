@@ -174,6 +174,9 @@ _CMPOPS = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater, ast.GtE:
            ast.Eq: np.equal, ast.NotEq: np.not_equal}
 
 
+Expr = Callable[[Mapping[str, Any]], Any]
+
+
 def compile_constraint(text: str, names: Sequence[str]) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
     """Parse ``text`` into a function of {name: array} -> boolean array. Only numbers,
     the given ``names``, arithmetic, comparisons and and/or/not are allowed."""
@@ -181,59 +184,68 @@ def compile_constraint(text: str, names: Sequence[str]) -> Callable[[Mapping[str
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         raise GridError(f"--constraint {text!r}: not a valid expression (e.g. \"fast < slow\")") from None
-
-    def build(node):
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float | bool):
-            value = node.value
-            return lambda env: value
-        if isinstance(node, ast.Name):
-            if node.id not in names:
-                raise GridError(f"--constraint {text!r}: unknown name {node.id!r}; params: {', '.join(names)}")
-            key = node.id
-            return lambda env: env[key]
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            op, a, b = _BINOPS[type(node.op)], build(node.left), build(node.right)
-            return lambda env: op(a(env), b(env))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Not):
-            a = build(node.operand)
-            if isinstance(node.op, ast.Not):
-                return lambda env: np.logical_not(a(env))
-            sign = -1 if isinstance(node.op, ast.USub) else 1
-            return lambda env: np.multiply(sign, a(env))
-        if isinstance(node, ast.BoolOp):
-            parts = [build(v) for v in node.values]
-            combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
-
-            def boolop(env):
-                out = parts[0](env)
-                for p in parts[1:]:
-                    out = combine(out, p(env))
-                return out
-
-            return boolop
-        if isinstance(node, ast.Compare) and all(type(o) in _CMPOPS for o in node.ops):
-            terms = [build(node.left)] + [build(c) for c in node.comparators]
-            ops = [_CMPOPS[type(o)] for o in node.ops]
-
-            def compare(env):
-                out, left = True, terms[0](env)
-                for op, term in zip(ops, terms[1:], strict=True):
-                    right = term(env)
-                    out = np.logical_and(out, op(left, right))
-                    left = right
-                return out
-
-            return compare
-        raise GridError(f"--constraint {text!r}: {ast.unparse(node)!r} is not allowed (use names, numbers, "
-                        "arithmetic, comparisons, and/or/not)")
-
-    fn = build(tree.body)
+    fn = _compile(tree.body, text, names)
 
     def evaluate(env: Mapping[str, np.ndarray]) -> np.ndarray:
         with np.errstate(all="ignore"):
             return np.asarray(fn(env), dtype=bool)
 
     return evaluate
+
+
+def _compile(node: ast.AST, text: str, names: Sequence[str]) -> Expr:
+    """The function of {name: array} that the allowed expression ``node`` computes."""
+    def build(child: ast.AST) -> Expr:
+        return _compile(child, text, names)
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | bool):
+        value = node.value
+        return lambda env: value
+    if isinstance(node, ast.Name):
+        if node.id not in names:
+            raise GridError(f"--constraint {text!r}: unknown name {node.id!r}; params: {', '.join(names)}")
+        key = node.id
+        return lambda env: env[key]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        op, a, b = _BINOPS[type(node.op)], build(node.left), build(node.right)
+        return lambda env: op(a(env), b(env))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Not):
+        a = build(node.operand)
+        if isinstance(node.op, ast.Not):
+            return lambda env: np.logical_not(a(env))
+        sign = -1 if isinstance(node.op, ast.USub) else 1
+        return lambda env: np.multiply(sign, a(env))
+    if isinstance(node, ast.BoolOp):
+        return _bool_op(node, [build(v) for v in node.values])
+    if isinstance(node, ast.Compare) and all(type(o) in _CMPOPS for o in node.ops):
+        return _chain([build(node.left)] + [build(c) for c in node.comparators], [_CMPOPS[type(o)] for o in node.ops])
+    raise GridError(f"--constraint {text!r}: {ast.unparse(node)!r} is not allowed (use names, numbers, "
+                    "arithmetic, comparisons, and/or/not)")
+
+
+def _bool_op(node: ast.BoolOp, parts: list[Expr]) -> Expr:
+    combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+
+    def boolop(env: Mapping[str, Any]) -> Any:
+        out = parts[0](env)
+        for p in parts[1:]:
+            out = combine(out, p(env))
+        return out
+
+    return boolop
+
+
+def _chain(terms: list[Expr], ops: list[Callable[[Any, Any], Any]]) -> Expr:
+    """A comparison chain ``a < b <= c``: every adjacent pair holds."""
+    def compare(env: Mapping[str, Any]) -> Any:
+        out, left = True, terms[0](env)
+        for op, term in zip(ops, terms[1:], strict=True):
+            right = term(env)
+            out = np.logical_and(out, op(left, right))
+            left = right
+        return out
+
+    return compare
 
 
 # -- building the grid ---------------------------------------------------------------
