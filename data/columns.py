@@ -55,8 +55,8 @@ def resolve(columns: list[object]) -> dict[object, str]:
     chosen: dict[str, object] = {}
     for field, spellings in ALIASES.items():
         if field == "volume":
-            ranked = [(_volume_rank(c), col) for col, c in canon.items()]
-            ranked = [(r, col) for r, col in ranked if r is not None]
+            ranks = [(_volume_rank(c), col) for col, c in canon.items()]
+            ranked = [(r, col) for r, col in ranks if r is not None]
             if ranked:
                 chosen[field] = min(ranked, key=lambda rc: rc[0])[1]
             continue

@@ -78,7 +78,7 @@ def delimiter(header: str, default: str = ",") -> str:
     if default in header:
         return default
     counts = {d: header.count(d) for d in OTHER_DELIMITERS if d != default}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else default
 
 

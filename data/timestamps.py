@@ -92,7 +92,7 @@ def utc_offsets(values: pd.Series) -> np.ndarray | None:
     has_time = text.str[:-3].str.contains(":", regex=False).to_numpy(dtype=bool)  # not a date's "-01"
     codes, tails = pd.factorize(text.str[-6:])
     parsed = np.array([_offset(tail) for tail in tails] + [None], dtype=object)
-    return np.where(has_time, parsed[codes], None)  # code -1 (a missing value) picks the trailing None
+    return np.asarray(np.where(has_time, parsed[codes], None))  # code -1 (a missing value) picks the trailing None
 
 
 def _offset(tail: str) -> str | None:

@@ -179,10 +179,10 @@ def check(bars: pd.DataFrame, *, source: str, min_bars: int | None = None) -> Re
     gaps = gap_mask(index)
     if gaps.any():
         step = spacing(index)
-        where = np.flatnonzero(gaps)
-        add(Problem("warning", "gaps", "timestamp", int(gaps.sum()), tuple(index[where[:SHOW]]),
+        gap_at = np.flatnonzero(gaps)
+        add(Problem("warning", "gaps", "timestamp", int(gaps.sum()), tuple(index[gap_at[:SHOW]]),
                     f"{source}: {int(gaps.sum())} gap(s) in a regular {step_name(step)} series, first after "
-                    f"{_fmt(index[where[:SHOW]])}; fill them in the file if they matter, or insert flat "
+                    f"{_fmt(index[gap_at[:SHOW]])}; fill them in the file if they matter, or insert flat "
                     "zero-volume bars with --repair gaps (load(..., repair=('gaps',)))"))
     return report
 

@@ -116,7 +116,7 @@ class PredictionCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
         try:
             arrays = {name: np.ascontiguousarray(a) for name, a in result.predictions.items()}
-            np.savez(tmp / "predictions.npz", __fold_of_bar__=result.fold_of_bar, **arrays)
+            np.savez(tmp / "predictions.npz", __fold_of_bar__=result.fold_of_bar, **arrays)  # type: ignore[arg-type]
             if result.last_state is not None:
                 torch.save(result.last_state, tmp / "model.pt")
             meta = {"format": FORMAT, "code_version": code_version(), "parts": parts,

@@ -90,6 +90,7 @@ class Scaler:
     def state_dict(self) -> dict[str, Any]:
         """Plain dict (str, floats, CPU float64 tensors): safe for ``torch.load(weights_only=True)``."""
         self._params(torch.empty(0))
+        assert self.center is not None and self.scale is not None  # _params refuses an unfitted scaler
         return {"kind": self.kind, "center": self.center.clone(), "scale": self.scale.clone(), **self._extra_state()}
 
     def _extra_state(self) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def _length(y: Target) -> int:
 
 def _take(y: Target, idx: torch.Tensor, device: torch.device) -> Target:
     if isinstance(y, tuple):
-        return tuple(_take(v, idx, device) for v in y)
+        return tuple(_take(v, idx, device) for v in y)  # type: ignore[misc]  # a tuple of tensors
     v = y[idx.to(y.device)]
     return v.to(device, torch.float32 if v.is_floating_point() else v.dtype, non_blocking=True)
 
@@ -213,9 +213,9 @@ def fit(
     started = time.perf_counter()
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(train.seed)
-        if config is not None:
-            model = build_model(config)
-        model = model.to(device)
+        net = build_model(config) if config is not None else model
+        assert isinstance(net, nn.Module)
+        model = net.to(device)
         result = _train(model, X, y, train, device, n_train, n_val, config)
     result.seconds = time.perf_counter() - started
     return result

@@ -215,12 +215,12 @@ def walk_forward(
         t_scalers: list[Scaler | None] = []
         targets = []
         for part, kind in zip(parts, wf.target_scalers, strict=True):
-            values = part[idx]
+            values: np.ndarray = part[idx]
             if kind is None:
                 t_scalers.append(None)
             else:
                 s = make_scaler(kind).fit(values)
-                values = s.transform(values.reshape(len(values), -1)).reshape(values.shape)
+                values = np.asarray(s.transform(values.reshape(len(values), -1))).reshape(values.shape)
                 t_scalers.append(s)
             targets.append(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)))
         X_train = windows[torch.from_numpy(idx - wf.lookback + 1)]
@@ -235,11 +235,11 @@ def walk_forward(
         if ok.any():
             Xp = windows[torch.from_numpy(bars[ok] - wf.lookback + 1)]
             outs = _outputs(predict(model, Xp, batch_size=wf.batch_size, device=device))
-            for j, (name, values) in enumerate(outs.items()):
-                arr = values.double().numpy()
+            for j, (name, out) in enumerate(outs.items()):
+                arr = out.double().numpy()
                 scaler_j = t_scalers[j] if j < len(t_scalers) else None
                 if scaler_j is not None:
-                    arr = scaler_j.inverse_transform(arr.reshape(len(arr), -1)).reshape(arr.shape)
+                    arr = np.asarray(scaler_j.inverse_transform(arr.reshape(len(arr), -1))).reshape(arr.shape)
                 store = result.predictions.setdefault(name, np.full((n, *arr.shape[1:]), np.nan))
                 store[bars[ok]] = arr
         result.fold_of_bar[p_start:p_end] = k

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Any
 
 import click
 
@@ -24,7 +25,7 @@ def data_group() -> None:
 @json_option("the samples")
 def list_samples(as_json: bool) -> None:
     """The embedded real-data samples: name, instrument, frequency, bars, range."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, sample in sorted(SAMPLES.items()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -60,7 +61,7 @@ def show(source: str, symbol: str | None, start: str | None, end: str | None, ti
     except (ValueError, OSError) as exc:
         fail(debug, exc)
     synthetic = bool(bars.attrs.get("synthetic"))
-    summary = {
+    summary: dict[str, Any] = {
         "source": source, "synthetic": synthetic, "bars": len(bars),
         "start": str(bars.index[0]) if len(bars) else None, "end": str(bars.index[-1]) if len(bars) else None,
         "spacing": step_name(spacing(bars.index)) if len(bars) > 2 else None, "columns": list(bars.columns),

@@ -114,7 +114,7 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
 
         last_fold = prepared.folds[-1] if prepared.folds else None
         model_info = {
-            "path": str(PredictionCache(cache_dir).path(prepared.cache_key) / "model.pt"),
+            "path": str(PredictionCache(cache_dir).path(str(prepared.cache_key)) / "model.pt"),
             "network": prepared.model["network"], "profile": prepared.model["profile"],
             "last_trained": str(bars.index[last_fold["train_end"]]) if last_fold else None,
             "lookback": strategy.walk_forward().lookback, "folds": len(prepared.folds),
@@ -155,4 +155,4 @@ def train(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
 
     click.echo(f"{strategy.name}: {len(prepared.folds)} folds, "
                f"{'from cache' if prepared.cache_hit else 'trained'}, "
-               f"stored in {PredictionCache(cache_dir).path(prepared.cache_key)}")
+               f"stored in {PredictionCache(cache_dir).path(str(prepared.cache_key))}")

@@ -228,7 +228,7 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
     click.echo(f"top {len(rows)} by {metric}:")
     for line in _table(rows, shown, params):
         click.echo(line)
-    if result.dsr is not None:
+    if result.dsr is not None and result.best is not None:
         d = result.dsr
         click.echo(f"Deflated Sharpe Ratio of combo {result.best['combo']}: {d.dsr:.4f} (per-bar SR {d.sharpe:.5f} "
                    f"vs {d.sharpe_0:.5f}, the expected best of {d.trials:,} trials under the null; returns: skew "

@@ -20,7 +20,7 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
-def write_file(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` with a new empty file beside ``path``, then rename it to
     ``path``. On any error the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)

@@ -22,7 +22,7 @@ from mlbt.report.html import graph_objects
 MAX_POINTS = 3000
 
 if TYPE_CHECKING:
-    from plotly.graph_objects import Figure
+    from plotly.graph_objects import Figure as PlotlyFigure
 
 
 def pairs(prediction: np.ndarray, actual: np.ndarray) -> np.ndarray:
@@ -52,7 +52,7 @@ def confusion(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, l
     return confusion_matrix(a, p, labels=labels), [f"class {v:g}" for v in labels]
 
 
-def confusion_figure(cm: np.ndarray, labels: list[str]) -> Figure:
+def confusion_figure(cm: np.ndarray, labels: list[str]) -> PlotlyFigure:
     """Heatmap of the confusion matrix with counts and row shares in the cells."""
     go = graph_objects()
 
@@ -84,7 +84,7 @@ def roc(prediction: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.asarray(fpr), np.asarray(tpr), float(roc_auc(y, prediction[m]))
 
 
-def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = MAX_POINTS) -> Figure:
+def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = MAX_POINTS) -> PlotlyFigure:
     """ROC curve (thinned to ``max_points`` along its length) and the chance line."""
     go = graph_objects()
 
@@ -101,7 +101,7 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = M
     return fig
 
 
-def scatter_figure(prediction: np.ndarray, actual: np.ndarray, max_points: int = MAX_POINTS) -> Figure:
+def scatter_figure(prediction: np.ndarray, actual: np.ndarray, max_points: int = MAX_POINTS) -> PlotlyFigure:
     """Predicted vs actual change, an evenly spaced subset of at most ``max_points``."""
     go = graph_objects()
 

@@ -23,7 +23,7 @@ POINTS = 2000  # samples per drawn line
 MAX_MARKERS = 1500  # trades marked on the price chart
 
 if TYPE_CHECKING:
-    from plotly.graph_objects import Figure
+    from plotly.graph_objects import Figure as PlotlyFigure
 
 
 def ms(index: pd.Index) -> np.ndarray:
@@ -50,7 +50,7 @@ def _layout(title: str, **kw) -> dict:
     return base
 
 
-def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS) -> Figure:
+def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS) -> PlotlyFigure:
     """Strategy equity and buy-and-hold, with a linear/log y-axis toggle."""
     go = graph_objects()
 
@@ -67,7 +67,7 @@ def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS) -> Fig
     return fig
 
 
-def drawdown_figure(dd: pd.Series, points: int = POINTS) -> Figure:
+def drawdown_figure(dd: pd.Series, points: int = POINTS) -> PlotlyFigure:
     """Underwater curve: drawdown from the running peak, shaded to zero."""
     go = graph_objects()
 
@@ -84,7 +84,7 @@ def _pick(n: int, cap: int) -> np.ndarray:
 
 
 def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS,
-                 max_markers: int = MAX_MARKERS) -> Figure:
+                 max_markers: int = MAX_MARKERS) -> PlotlyFigure:
     """Close with entries (triangles: up long, down short) and exits (crosses coloured
     by exit reason). More than ``max_markers`` trades: an evenly spaced subset is
     marked (the title says how many)."""
@@ -114,7 +114,7 @@ def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS,
     return fig
 
 
-def monthly_figure(table: pd.DataFrame) -> Figure:
+def monthly_figure(table: pd.DataFrame) -> PlotlyFigure:
     """Heatmap of monthly returns, years down, months across, the value in each cell."""
     go = graph_objects()
 
@@ -130,7 +130,7 @@ def monthly_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def yearly_figure(strategy: pd.Series, bh: pd.Series) -> Figure:
+def yearly_figure(strategy: pd.Series, bh: pd.Series) -> PlotlyFigure:
     """Calendar-year returns of the strategy beside buy-and-hold."""
     go = graph_objects()
 
@@ -142,7 +142,7 @@ def yearly_figure(strategy: pd.Series, bh: pd.Series) -> Figure:
     return fig
 
 
-def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS) -> Figure:
+def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS) -> PlotlyFigure:
     """Rolling annualized Sharpe (left axis) and volatility (right axis)."""
     go = graph_objects()
 
@@ -159,7 +159,7 @@ def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS) -> 
     return fig
 
 
-def trade_returns_figure(returns: np.ndarray) -> Figure:
+def trade_returns_figure(returns: np.ndarray) -> PlotlyFigure:
     """Histogram of closed trades' returns (pnl / entry value), 50 bins."""
     go = graph_objects()
 
@@ -186,7 +186,7 @@ def exit_reason_table(trades: pd.DataFrame) -> pd.DataFrame:
     return out.loc[order].reset_index()
 
 
-def exit_reason_figure(table: pd.DataFrame) -> Figure:
+def exit_reason_figure(table: pd.DataFrame) -> PlotlyFigure:
     """Bars of trades per exit reason, hover with win rate and mean return."""
     go = graph_objects()
 

@@ -36,7 +36,7 @@ MAX_PAIRS = 6  # heatmaps drawn (pairs of params)
 MAX_PARCOORDS_ROWS = 5000  # combinations drawn as lines (the best ones)
 
 if TYPE_CHECKING:
-    from plotly.graph_objects import Figure
+    from plotly.graph_objects import Figure as PlotlyFigure
 
 
 @dataclass
@@ -106,7 +106,7 @@ def _axis_values(s: pd.Series) -> tuple[np.ndarray, list[str] | None]:
     return s.astype(str).map({v: i for i, v in enumerate(labels)}).to_numpy(dtype="float64"), labels
 
 
-def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str) -> Figure:
+def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str) -> PlotlyFigure:
     """Best and median ``metric`` at each value of ``param``."""
     go = graph_objects()
 
@@ -126,7 +126,7 @@ def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str) -> Figu
     return fig
 
 
-def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str) -> Figure:
+def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str) -> PlotlyFigure:
     """Best ``metric`` over each (a, b) pair of values: a across, b down."""
     go = graph_objects()
 
@@ -159,7 +159,8 @@ def _sort_key(col: pd.Series, value: str):
         return (1, 0.0, value)
 
 
-def parcoords_figure(frame: pd.DataFrame, params: list[str], metric: str, max_rows: int = MAX_PARCOORDS_ROWS) -> Figure:
+def parcoords_figure(frame: pd.DataFrame, params: list[str], metric: str,
+                     max_rows: int = MAX_PARCOORDS_ROWS) -> PlotlyFigure:
     """Parallel coordinates of the params and the metric, coloured by the metric;
     at most ``max_rows`` combinations (the best ones)."""
     go = graph_objects()

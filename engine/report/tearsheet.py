@@ -24,7 +24,7 @@ from mlbt.report import run_figures as rf
 from mlbt.report.formatting import fmt
 from mlbt.report.html import Block, Figure, Section, esc, page, table
 from mlbt.report.rundata import RunData
-from mlbt.report.sweep_figures import sweep_report_html
+from mlbt.report.sweep_figures import SweepData, sweep_report_html
 from mlbt.sim import periods_per_year
 
 MAX_TRADE_ROWS = 500  # trades listed in the table (the newest are cut)
@@ -60,8 +60,8 @@ def _header(run: RunData) -> str:
     right = _kv([
         ("bt version", m.get("bt_version")), ("data fingerprint", m.get("data_fingerprint")),
         ("model", m.get("model") or "none"), ("model hash (cache key)", m.get("model_hash") or "-"),
-        ("device", m.get("device")), ("predictions", {True: "from cache", False: "trained now"}.get(
-            m.get("cache_hit"), "-")),
+        ("device", m.get("device")),
+        ("predictions", {True: "from cache", False: "trained now", None: "-"}.get(m.get("cache_hit"), "-")),
     ])
     warn = '<p class="warn">Synthetic data: these prices are simulated, not a market.</p>' if synthetic else ""
     return (f"<h1>{esc(m.get('strategy'))}{esc(synthetic)}</h1>{warn}"
@@ -199,8 +199,8 @@ def write_run_report(run: RunData, path: str | os.PathLike) -> Path:
 
 # -- sweep report -------------------------------------------------------------------
 
-def write_sweep_report(sweep_dir: str | os.PathLike, path: str | os.PathLike, *, metric: str | None = None,
-                       top: int = 20, dsr: dict[str, Any] | None = None) -> Path:
+def write_sweep_report(sweep_dir: str | os.PathLike | SweepData, path: str | os.PathLike, *,
+                       metric: str | None = None, top: int = 20, dsr: dict[str, Any] | None = None) -> Path:
     """Write the report of the sweep stored in ``sweep_dir`` (``bt sweep --out``) to
     ``path`` atomically. ``metric`` ranks (default: the one stored with the sweep,
     else sharpe); ``dsr`` is the sweep's Deflated Sharpe Ratio when the caller has it

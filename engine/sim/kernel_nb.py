@@ -35,6 +35,8 @@ from mlbt.sim.state import (
     FILL_NEXT_OPEN,
     NO_REASON,
     SIGNAL,
+    Bar,
+    Code,
     Exits,
     Order,
     Outputs,
@@ -242,7 +244,9 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
         forced = False
         if valid:
             open_, high, low = opens_[i], highs[i], lows[i]
-            price, reason, want, decision = np.nan, NO_REASON, 0.0, np.int64(0)
+            decision: Bar = np.int64(0)
+            reason: Code = NO_REASON
+            price, want = np.nan, 0.0
             if position.side != 0.0 and position.entry_bar < i:  # rules 5-7: forced exits come first
                 price, reason = forced_exit(position, exits, i, open_, high, low, close, rules.fill_mode,
                                             rules.stop_tie, order.target if order.pending else np.nan)

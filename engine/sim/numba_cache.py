@@ -38,7 +38,7 @@ def bind_sources(dispatchers: Iterable[Any], files: Iterable[str | os.PathLike])
     for d in dispatchers:
         cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
         stamp = getattr(cache_file, "_source_stamp", None)
-        if stamp is None:
+        if cache_file is None or stamp is None:
             continue
         cache_file._source_stamp = (stamp, digest)
         bound += 1

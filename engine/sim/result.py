@@ -196,8 +196,9 @@ def _trade_records(frame: pd.DataFrame) -> np.ndarray:
     in the order col, side, entry_bar, exit_bar, units, entry_price, exit_price,
     entry_fee, exit_fee, pnl, return, reason)."""
     records = np.zeros(len(frame), dtype=TRADE_DTYPE)
-    legacy = list(frame.columns) == [str(k) for k in range(len(TRADE_DTYPE.names))]
-    for k, name in enumerate(TRADE_DTYPE.names):
+    names = TRADE_DTYPE.names or ()
+    legacy = list(frame.columns) == [str(k) for k in range(len(names))]
+    for k, name in enumerate(names):
         records[name] = frame[str(k) if legacy else name].to_numpy()
     return records
 

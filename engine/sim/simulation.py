@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pandas as pd
 
@@ -61,7 +63,7 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
 
 
 #: A setting's value: a scalar, or per column / per bar / per bar and column (see ``flex_array``).
-Value = float | int | None | np.ndarray | pd.Series | pd.DataFrame
+Value: TypeAlias = float | int | None | np.ndarray | pd.Series | pd.DataFrame
 
 
 def backtest(
@@ -131,7 +133,7 @@ def backtest(
     equity, trades, stats = _simulate(Prices(o, h, lo, c), target, settings,
                                       Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy)),
                                       record=record, n_orders=n_orders)
-    shown = {name: value if np.ndim(value) == 0 else "per column/bar" for name, value in
+    shown = {name: value if value is None or np.ndim(value) == 0 else "per column/bar" for name, value in
              (("fee", fee), ("fixed_fee", fixed_fee), ("slippage", slippage))}
     run_settings = dict(fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry, **shown)
     return Result(

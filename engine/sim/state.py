@@ -8,9 +8,14 @@ a position returns a new one, and the optimizer keeps it in registers.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
+
+#: A bar number, or an integer code (an exit reason): the kernel passes numpy integers
+#: (np.int64), Python code plain ints.
+Bar: TypeAlias = "int | np.integer"
+Code: TypeAlias = "int | np.integer"
 
 # Kernel codes of the ``fill`` and ``stop_tie`` settings.
 FILL_NEXT_OPEN, FILL_CLOSE = 0, 1
@@ -47,7 +52,7 @@ class Position(NamedTuple):
 
     side: float          # +1.0 long, -1.0 short, 0.0 flat
     units: float         # signed units held: negative for a short
-    entry_bar: int       # bar of the entry fill (-1 when flat)
+    entry_bar: Bar       # bar of the entry fill (-1 when flat)
     entry_price: float   # entry fill price, slippage included
     entry_fee: float     # fee paid on the entry fill
 
@@ -72,7 +77,7 @@ class Order(NamedTuple):
 
     pending: bool
     target: float         # +1, -1 or 0
-    decision_bar: int     # the bar whose close decided it (settings of entries are read there)
+    decision_bar: Bar     # the bar whose close decided it (settings of entries are read there)
 
 
 class Prices(NamedTuple):

@@ -209,6 +209,8 @@ class Strategy:
         updated by ``training`` and then by the model params named like its fields."""
         from mlbt.models import SYSTEM_TRAINING, ModelConfig  # mlbt.models loads torch: only for a network
 
+        if self.network is None:
+            raise ValueError(f"{self.name} declares no network, so it has no model to configure")
         config = ModelConfig(self.network, profile=profile)  # an unknown network is named here
         base = SYSTEM_TRAINING[self.network]
         names = {f.name for f in fields(base)}

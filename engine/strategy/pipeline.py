@@ -91,7 +91,9 @@ def features_of(strategy: Strategy, bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
-    return feats[list(MODEL_COLUMNS[strategy.features])]
+    """The feature columns the network reads (its set's MODEL_COLUMNS; all when the
+    plugin declares no feature set)."""
+    return feats[list(MODEL_COLUMNS[strategy.features])] if strategy.features else feats
 
 
 def _digest(*arrays: np.ndarray) -> str:

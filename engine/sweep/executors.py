@@ -58,7 +58,7 @@ class LocalExecutor:
         return self._held
 
     def contexts(self) -> dict[int, tuple[Any, Any]]:
-        return {} if self._held is None else {self._group: self._held}
+        return {} if self._held is None or self._group is None else {self._group: self._held}
 
     def max_chunk(self, n_combos: int) -> int:
         return n_combos

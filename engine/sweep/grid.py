@@ -146,7 +146,7 @@ def parse_dimension(spec: str, params: Mapping[str, Any]) -> Dimension:
         if count > MAX_COMBOS:
             raise GridError(f"--grid {spec!r}: {count:,} values; use a coarser step")
         # start + k*step, rounded to 12 significant digits so 0.1:0.3:0.1 gives 0.3, not 0.30000000000000004
-        raw = [float(f"{start + k * step:.12g}") for k in range(count)]
+        raw: list[Any] = [float(f"{start + k * step:.12g}") for k in range(count)]
     else:
         raw = [v.strip() for v in text.split(",")]
         if any(v == "" for v in raw):

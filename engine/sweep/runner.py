@@ -111,7 +111,7 @@ def plan_groups(combos: pd.DataFrame, model_names: Sequence[str]) -> tuple[list[
 
 def plan_chunks(group_ids: Sequence[np.ndarray], chunk_size: int) -> list[Chunk]:
     """Chunks of at most ``chunk_size`` combinations, group by group, in id order."""
-    chunks = []
+    chunks: list[Chunk] = []
     for g, ids in enumerate(group_ids):
         for start in range(0, len(ids), chunk_size):
             chunks.append(Chunk(len(chunks), g, ids[start:start + chunk_size]))
@@ -315,7 +315,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     bars, T = job.bars, len(job.bars)
     start = bounds[1]
     target = np.empty(T - start, dtype="float64")
-    arrays: dict[str, np.ndarray | None] = {}
+    arrays: dict[str, np.ndarray] = {}
     trail_flag: set = set()
     reentry: set = set()
     folds = []
@@ -344,7 +344,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         raise ValueError("walk-forward: the chosen combinations disagree on Signals.reentry; make it one value")
     if len(trail_flag) > 1:
         raise ValueError("walk-forward: the chosen combinations disagree on trail=True/False; sweep a trail distance")
-    kw = {k: (None if np.isnan(v).all() else v) for k, v in arrays.items()}
+    kw: dict[str, Any] = {k: (None if np.isnan(v).all() else v) for k, v in arrays.items()}
     for name in PER_BAR:
         if kw[name] is None and BY_NAME[name].default is not None:
             kw[name] = job.engine[name]
