@@ -1,8 +1,45 @@
-"""Shared fixtures."""
+"""What several test modules share: the repository root, the ``bt`` command run as a
+subprocess, the embedded hourly BTC sample, a small deterministic bars frame, and
+torch on one thread."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bt(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+       timeout: int = 300) -> subprocess.CompletedProcess:
+    """``bt ARGS`` as a user types it (the installed entry point), in ``cwd``."""
+    return subprocess.run(["bt", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def make_bars(n: int = 6, start: str = "2021-03-01 00:00", freq: str = "1h") -> pd.DataFrame:
+    """``n`` consistent bars from ``start`` (UTC): close 100, 101, ..., open 0.5 below,
+    high and low 1 away, volume 10, 11, ...; the index named ``timestamp``."""
+    idx = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="timestamp").as_unit("ns")
+    close = 100.0 + np.arange(n)
+    return pd.DataFrame({"open": close - 0.5, "high": close + 1.0, "low": close - 1.0, "close": close,
+                         "volume": 10.0 + np.arange(n)}, index=idx)
+
+
+@pytest.fixture(scope="session")
+def btc_sample() -> pd.DataFrame:
+    from mlbt import load
+
+    return load("btcusd_1h", warn=False)
+
+
+@pytest.fixture
+def btc(btc_sample: pd.DataFrame) -> pd.DataFrame:
+    """The embedded BTC/USD hourly sample (20,106 bars), a fresh copy for each test."""
+    return btc_sample.copy()
 
 
 @pytest.fixture(scope="module")

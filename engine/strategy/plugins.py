@@ -19,7 +19,10 @@ class PluginError(ValueError):
 
 
 def load_strategy(path: str | Path, **params: Any) -> Strategy:
-    """Import ``path`` and instantiate its single Strategy subclass with ``params``."""
+    """Import ``path`` and instantiate its single Strategy subclass with ``params``.
+
+    While the file runs, its own folder comes first on the import path, as for a script
+    run with ``python``: a plugin may import the modules kept beside it."""
     path = Path(path)
     if not path.is_file():
         raise PluginError(f"{path}: no such plugin file")
@@ -28,6 +31,8 @@ def load_strategy(path: str | Path, **params: Any) -> Strategy:
     if spec is None or spec.loader is None:
         raise PluginError(f"{path}: not a Python file; a plugin is a .py file defining one Strategy subclass")
     module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
@@ -38,6 +43,7 @@ def load_strategy(path: str | Path, **params: Any) -> Strategy:
         raise PluginError(f"{path}{line}: {type(e).__name__}: {e}") from e
     finally:
         sys.modules.pop(name, None)
+        sys.path.remove(folder)
     found = [v for v in vars(module).values()
              if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy
              and v.__module__ == module.__name__]

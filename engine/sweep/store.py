@@ -25,7 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from mlbt.io.atomic import write_file
+from mlbt.io import write_file
+from mlbt.settings import DEFAULTS
 
 MANIFEST = "_manifest.json"
 COMBOS = "_combos.parquet"
@@ -63,6 +64,16 @@ def _difference(words: str, stored: Any, now: Any) -> str:
     return f"{words}: stored {_short(stored)}, now {_short(now)}"
 
 
+def _current_engine(engine: dict[str, Any]) -> dict[str, Any]:
+    """A stored manifest's engine settings as today's table writes them: settings added
+    since (``lot``) were at their defaults then, ``trail`` False meant none, and
+    ``reentry`` (always False) has left the engine settings."""
+    engine = {k: v for k, v in engine.items() if not (k == "reentry" and v is False)}
+    if engine.get("trail") is False:
+        engine["trail"] = None
+    return {**{k: v for k, v in DEFAULTS.items() if k not in engine}, **engine}
+
+
 class SweepStore:
     """A sweep's directory. ``check`` compares a stored manifest (resume), ``create``
     starts a new one; ``write_part`` stores one chunk; ``done`` lists stored chunks;
@@ -94,8 +105,8 @@ class SweepStore:
                 raise ResumeError(f"{self.path} already holds a sweep: continue it with --resume, "
                                   "or choose another --out")
             stored = self.read_manifest()
-            if isinstance(stored.get("engine"), dict) and stored["engine"].get("reentry") is False:
-                stored["engine"].pop("reentry")  # written before reentry left the engine settings (always False)
+            if isinstance(stored.get("engine"), dict):
+                stored["engine"] = _current_engine(stored["engine"])
             diffs = [_difference(words, stored.get(k), manifest.get(k))
                      for k, words in COMPARED.items() if stored.get(k) != manifest.get(k)]
             if diffs:

@@ -85,7 +85,7 @@ def test_readme_plugin_loads_and_its_rule_runs(tmp_path):
 
     from mlbt.strategy.base import Context
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "class NextReturn" in block)
     path = tmp_path / "next_return.py"
     path.write_text(code)

@@ -2,7 +2,7 @@
 
 import os
 
-from tests.test_cli import bt
+from tests.conftest import bt
 
 
 def test_check_passes_the_baseline():
@@ -21,7 +21,7 @@ def test_check_passes_crypto_lstm_with_its_model(tmp_path):
     env = dict(os.environ, BT_CACHE_DIR=str(tmp_path))
     import subprocess
 
-    from tests.test_cli import ROOT
+    from tests.conftest import ROOT
 
     out = subprocess.run(
         ["bt", "check", "strategies/crypto_lstm.py", "--start", "2018-01-01", "--end", "2018-03-15", "--cuts", "3",
@@ -39,7 +39,7 @@ def test_audit_passes_every_shipped_model_plugin():
     from mlbt.data import load
     from mlbt.strategy.lookahead import audit
     from mlbt.strategy.plugins import load_strategy
-    from tests.test_plugins import CASES
+    from tests.strategies.test_plugins import CASES
 
     for name in ("etf50_lstm", "price_lstm", "attention_ensemble", "sltp_lstm"):
         data, sets, _ = CASES[name]

@@ -22,7 +22,7 @@ from mlbt.data import load
 from mlbt.strategy.funnel import signal_funnel
 from mlbt.strategy.pipeline import make_signals, prepare
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HOURLY = {"data": "btcusd_1h", "start": "2018-01-01", "end": "2018-05-10"}  # 3,120 hourly bars
 DAILY = {"data": "spx_vix_1d", "start": None, "end": None}  # all 1,257 daily bars
 TINY = {"epochs": 1, "min_train": 1200, "retrain_every": 1000, "lookback": 30, "batch_size": 256}

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from tests.test_cli import ROOT
+from tests.conftest import ROOT
 
 TINY = ["--start", "2018-01-01", "--end", "2018-02-20", "--set", "epochs=1", "--set", "min_train=500",
         "--set", "retrain_every=300", "--set", "lookback=20", "--quiet"]

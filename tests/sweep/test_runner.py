@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,21 +14,21 @@ from click.testing import CliRunner
 
 from mlbt import Signals, backtest, load_strategy
 from mlbt.cli import main
-from mlbt.data import load
 from mlbt.sim.stats_nb import STAT_NAMES
 from mlbt.sim.stats_nb import probabilistic_sharpe_nb as probabilistic_sharpe
 from mlbt.strategy.pipeline import make_signals, prepare
 from mlbt.sweep import EngineSettings, ResumeError, build_grid, read_sweep, run_sweep
 from mlbt.sweep.dsr import deflated_sharpe
 from mlbt.sweep.store import SweepStore
-from tests.reference import return_moments
+from tests.conftest import ROOT
+from tests.sim.reference import return_moments
 
 SMA = "strategies/sma_cross.py"
 
 
 @pytest.fixture(scope="module")
-def bars():
-    return load("btcusd_1h", warn=False)
+def bars(btc_sample):
+    return btc_sample  # shared, read-only
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +106,11 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
     with pytest.raises(ResumeError, match="already holds a sweep: continue it with --resume"):
         run_sweep(SMA, grid, bars, out=tmp_path / "cut", chunk_size=6)
 
-    legacy = store.read_manifest()  # written when the engine settings still held reentry (always False)
-    assert "reentry" not in legacy["engine"]
-    store.write_manifest({**legacy, "engine": {**legacy["engine"], "reentry": False}})
+    legacy = store.read_manifest()
+    assert "reentry" not in legacy["engine"] and legacy["engine"]["lot"] is None
+    # as older sweeps wrote it: reentry among the settings (always False), trail=False for none, no lot yet
+    older = {k: v for k, v in legacy["engine"].items() if k != "lot"} | {"trail": False, "reentry": False}
+    store.write_manifest({**legacy, "engine": older})
     computed = interrupt_after(monkeypatch, -1)  # records, never interrupts
     resumed = run_sweep(SMA, grid, bars, out=tmp_path / "cut", resume=True, memory_budget_mb=1.0)
     assert set(computed).isdisjoint(finished) and sorted(computed) == list(range(3, full.chunks))
@@ -129,7 +130,7 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
         run_sweep(SMA, grid, bars.iloc[:-1], out=tmp_path / "cut", resume=True)
 
 
-MODEL_PLUGIN = (Path(__file__).parent / "plugins" / "momentum.py").read_text()
+MODEL_PLUGIN = (ROOT / "tests" / "plugins" / "momentum.py").read_text()
 
 
 def test_model_params_get_one_prepare_per_group(tmp_path, bars, monkeypatch):

@@ -11,15 +11,9 @@ import pandas as pd
 import pytest
 
 from mlbt.data import DataError, DataWarning, fingerprint, load, samples
+from tests.conftest import make_bars
 
 FIELDS = ["open", "high", "low", "close", "volume"]
-
-
-def make_bars(n: int = 6, start: str = "2021-03-01 00:00", freq: str = "1h") -> pd.DataFrame:
-    idx = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="timestamp").as_unit("ns")
-    close = 100.0 + np.arange(n)
-    return pd.DataFrame({"open": close - 0.5, "high": close + 1.0, "low": close - 1.0, "close": close,
-                         "volume": 10.0 + np.arange(n)}, index=idx)
 
 
 def assert_bars(bars: pd.DataFrame, expected: pd.DataFrame) -> None:

@@ -3,15 +3,10 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def bt(*args):
-    return subprocess.run(["bt", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+from tests.conftest import ROOT, bt
 
 
 def test_run_baseline_json():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlbt.data import DataError, DataWarning, check, load
-from tests.test_data_load import make_bars
+from tests.conftest import make_bars
 
 
 def write(tmp_path, bars: pd.DataFrame, name: str = "bad.csv"):

@@ -20,12 +20,11 @@ import pytest
 import vectorbt as vbt
 
 from mlbt import Signals, backtest
-from mlbt.data import load
 
 
 @pytest.fixture(scope="module")
-def bars():
-    return load("btcusd_1h")
+def bars(btc_sample):
+    return btc_sample  # shared, read-only
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlbt import Signals, backtest
-from tests.reference import simulate
+from tests.sim.reference import simulate
 
 TRADE_FIELDS = ("side", "entry_bar", "exit_bar", "size", "entry_price", "exit_price",
                 "entry_fee", "exit_fee", "pnl", "ret", "reason")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--bars", "400", "--networks", "etf50", "--profiles", "fast", "--train-windows", "0", "--repeat", "1",
         "--budget", "0.3", "--loop-windows", "20", "--threads", "1", "--device", "cpu", "--json"]
 

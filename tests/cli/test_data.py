@@ -2,7 +2,7 @@
 
 import json
 
-from tests.test_cli import bt
+from tests.conftest import bt
 
 
 def test_data_list_shows_samples_with_bars_and_range():

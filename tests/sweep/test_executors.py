@@ -4,8 +4,6 @@ travels to workers as source."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -13,10 +11,11 @@ from mlbt import load_strategy
 from mlbt.data import load
 from mlbt.sweep import EngineSettings, build_grid, run_sweep
 from mlbt.sweep.runner import PluginRef
+from tests.conftest import ROOT
 
 SMA = "strategies/sma_cross.py"
 
-MODEL_PLUGIN = (Path(__file__).parent / "plugins" / "momentum.py").read_text().replace(", sl=0.05", "")
+MODEL_PLUGIN = (ROOT / "tests" / "plugins" / "momentum.py").read_text().replace(", sl=0.05", "")
 
 
 @pytest.fixture(scope="module")

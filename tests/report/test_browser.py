@@ -31,7 +31,7 @@ def chromium(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def render(html: Path, shot: Path) -> None:
     """Open ``html`` in Chromium, assert no JavaScript error and every figure drawn,
     and save a full-page screenshot to ``shot``."""
-    from tests.test_report import figure_blocks
+    from tests.report.test_tearsheet import figure_blocks
 
     figures = list(figure_blocks(html.read_text()))
     assert figures
@@ -55,7 +55,7 @@ def render(html: Path, shot: Path) -> None:
 def test_run_report_renders_in_chromium(tmp_path):
     from mlbt.data import load
     from mlbt.report import write_run_report
-    from tests.test_report import sma_run, with_model
+    from tests.report.test_tearsheet import sma_run, with_model
 
     run = with_model(sma_run(load("btcusd_1h", warn=False)))
     html = write_run_report(run, tmp_path / "run.html")
@@ -67,7 +67,7 @@ def test_sweep_report_renders_in_chromium(tmp_path):
     from click.testing import CliRunner
 
     from mlbt.cli import main
-    from tests.test_report import SMA
+    from tests.report.test_tearsheet import SMA
 
     res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=5:20:5", "--grid", "slow=30:60:10", "--grid",
                                     "fee=0.0005,0.001", "--out", str(tmp_path / "sw"), "--quiet",

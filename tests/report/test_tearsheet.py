@@ -26,7 +26,7 @@ from mlbt.report.sweep_figures import SweepData
 from mlbt.settings import EngineSettings
 from mlbt.strategy.pipeline import make_signals, prepare
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMA = str(ROOT / "strategies/sma_cross.py")
 EVIL = "<script>alert(1)</script>"
 RUN_FIGURES = ["fig-equity", "fig-drawdown", "fig-price", "fig-monthly", "fig-yearly", "fig-rolling",
@@ -73,8 +73,8 @@ def check_page(text: str, figures: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def bars():
-    return load("btcusd_1h", warn=False)
+def bars(btc_sample):
+    return btc_sample  # shared, read-only
 
 
 def sma_run(bars, **meta) -> RunData:

@@ -6,12 +6,11 @@ import pytest
 
 from mlbt import Signals, backtest
 from mlbt.sim.frequency import periods_per_year
+from tests.conftest import make_bars as shared_bars
 
 
 def make_bars(n=6):
-    index = pd.date_range("2024-03-01", periods=n, freq="h", tz="UTC")
-    close = np.linspace(100, 105, n)
-    return pd.DataFrame({"open": close, "high": close + 1, "low": close - 1, "close": close}, index=index)
+    return shared_bars(n, start="2024-03-01")
 
 
 def with_value(col, row, value):

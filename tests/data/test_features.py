@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,6 @@ from mlbt.data import indicators as ind
 from mlbt.data.features import FEATURE_SETS, MODEL_COLUMNS, features
 
 SETS = list(FEATURE_SETS)
-
-
-@pytest.fixture(scope="module")
-def btc() -> pd.DataFrame:
-    from mlbt.data import load
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the sample's 28 zero-volume bars are announced
-        return load("btcusd_1h")
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +291,6 @@ def test_import_is_light():
         "import sys, mlbt.data.features, mlbt.data.indicators; "
         "print(int('pandas_ta_classic' in sys.modules), int('talib' in sys.modules))"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "0"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from mlbt.sim import kernel_nb, rules_nb, stats_nb
 from mlbt.sim.numba_cache import sources_digest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEP = "from numba import njit\n\n@njit(cache=True)\ndef f(x):\n    return x + {k}\n"
 MAIN = """from pathlib import Path
 from numba import njit

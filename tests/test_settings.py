@@ -1,0 +1,74 @@
+"""mlbt.settings is the one declaration of the engine settings: backtest(), the sweep
+grid and the command line refuse a bad value with the same words, the command line
+before any data is loaded or model trained; the options, their help and the
+keyword defaults come from the table."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from mlbt import Signals, backtest
+from mlbt.cli import main
+from mlbt.settings import DEFAULTS, SETTINGS, SWEEPABLE, EngineSettings, setting
+from mlbt.sweep import GridError, build_grid
+from tests.conftest import bt, make_bars
+
+BAD = [("sl", "1.5"), ("fee", "1.5"), ("trail", "1.0"), ("tp", "-0.1"), ("size", "0"), ("max_hold", "2.5"),
+       ("lot", "-1"), ("slippage", "1"), ("fixed_fee", "-1"), ("cash", "0")]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD, ids=[n for n, _ in BAD])
+def test_one_refusal_from_backtest_and_the_grid(name, value):
+    refusal = setting(name).refusal(float(value))
+    bars = make_bars(20)
+    with pytest.raises(ValueError) as raised:
+        backtest(bars, Signals(np.ones(20)), **{name: float(value)})
+    assert str(raised.value) == refusal
+    with pytest.raises(GridError) as raised:
+        build_grid([f"{name}={value}"], {})
+    assert str(raised.value) == f"--grid '{name}={value}': {refusal}"
+
+
+@pytest.mark.parametrize(("name", "value"), [("sl", "1.5"), ("max_hold", "2.5"), ("trail", "1.0")])
+def test_the_command_line_refuses_first(name, value, tmp_path):
+    """bt run and bt sweep on the flagship (a model to train) and a data file that does not
+    exist: the setting's refusal is the one line, so it came before loading or training."""
+    refusal = setting(name).refusal(float(value))
+    missing = str(tmp_path / "missing.csv")
+    cache = str(tmp_path / "cache")
+    run = bt("run", "strategies/crypto_lstm.py", f"--{name.replace('_', '-')}", value, "--data", missing,
+             "--cache-dir", cache)
+    sweep = bt("sweep", "strategies/crypto_lstm.py", "--grid", f"{name}={value}", "--data", missing,
+               "--cache-dir", cache)
+    assert (run.returncode, run.stderr.strip()) == (2, f"Error: {refusal}")
+    assert (sweep.returncode, sweep.stderr.strip()) == (2, f"Error: --grid '{name}={value}': {refusal}")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_keyword_defaults_options_and_help_come_from_the_table():
+    keywords = inspect.signature(backtest).parameters
+    doc = " ".join((backtest.__doc__ or "").split())
+    for s in SETTINGS:
+        assert keywords[s.name].default == DEFAULTS[s.name], s.name
+        assert f"{s.name}: {s.doc}" in doc and (bool(s.choices) or s.valid_range in doc), s.name
+    for command in ("run", "sweep"):
+        options = {p.name: p for p in main.commands[command].params}
+        for s in SETTINGS:
+            assert s.name in options, (command, s.name)
+            assert s.doc.split(".")[0].split(" (")[0] in (options[s.name].help or ""), (command, s.name)
+    assert set(SWEEPABLE) == {s.name for s in SETTINGS if s.sweep} and "fill" not in SWEEPABLE
+
+
+def test_engine_settings_check_fill_defaults_and_record():
+    engine = EngineSettings(fee="0.001", sl=0.02, trail=True, max_hold="24")
+    assert engine.fee == 0.001 and engine.max_hold == 24 and engine.cash == DEFAULTS["cash"]
+    assert list(engine.to_dict()) == [s.name for s in SETTINGS]  # what a sweep manifest records
+    with pytest.raises(ValueError, match="trail = True makes sl trailing, so it needs sl"):
+        EngineSettings(trail=True)
+    with pytest.raises(ValueError, match="unknown engine setting"):
+        EngineSettings(fees=0.1)
+    with pytest.raises(ValueError, match="fill = 'vwap': fill is one of 'next_open', 'close'"):
+        EngineSettings(fill="vwap")
