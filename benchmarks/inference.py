@@ -78,13 +78,10 @@ from typing import Any
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-# benchmarks/data.py would shadow the data package: drop this folder from the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(ROOT))
+from mlbt.data import MODEL_COLUMNS
+from mlbt.models import SYSTEM_TRAINING, ModelConfig, build_model, fit, predict, sliding_windows
 
-from mlbt.data import MODEL_COLUMNS  # noqa: E402
-from mlbt.models import SYSTEM_TRAINING, ModelConfig, build_model, fit, predict, sliding_windows  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 #: network -> (feature set feeding it, the seed's lookback)
 NETWORKS: dict[str, tuple[str, int]] = {

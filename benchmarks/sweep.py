@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 SMA = str(ROOT / "strategies" / "sma_cross.py")
 FEE = 0.001
@@ -113,7 +112,7 @@ def child_vbt(n: int, out: str) -> dict:
 def spawn(tool: str, n: int, budget: float, out: str) -> dict:
     cmd = [sys.executable, __file__, "--child", tool, "--combos", str(n), "--memory-budget", str(budget),
            "--out", out]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
     if proc.returncode != 0:
         raise SystemExit(f"{tool} child failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""Feature sets: the model inputs of the five trading systems of SEED_SYSTEMS.md.
+"""Feature sets: the model inputs of the five trading systems of docs/reference-systems.md.
 
 ``features(bars, name)`` returns a DataFrame on ``bars.index`` with float64 columns:
 first the set's model inputs, in a fixed order (``FEATURE_SETS[name].model_columns``,
@@ -17,7 +17,7 @@ indicators run over the complete bars only and those rows come back all NaN (TA-
 would otherwise carry one NaN into every later value of a moving average).
 
 Indicator definitions (windows, units, TA-Lib equivalence) are in ``data.indicators``.
-Counts in SEED_SYSTEMS.md ("14 features", "15 features") count feature groups; a
+Counts in docs/reference-systems.md ("14 features", "15 features") count feature groups; a
 group such as "MACD (and signal, diff)" gives several columns, listed below per set.
 """
 
@@ -303,7 +303,7 @@ FEATURE_SETS: dict[str, FeatureSet] = {
             "close_ema20_ratio", "close_vwap_ratio", "ema_cross", "macd_cross",
         ),
         ("close", "volume_mean_20", "obv_mean_20", "realized_vol_price_20"),
-        """Crypto multi-filter: the 14 feature groups of SEED_SYSTEMS.md as 24 model
+        """Crypto multi-filter: the 14 feature groups of docs/reference-systems.md as 24 model
         inputs: rsi_14; Stochastic RSI stochrsi_k, stochrsi_d; macd, macd_signal,
         macd_diff; Bollinger(20, 2) bb_mid, bb_upper, bb_lower, bb_width (percent of
         mid); atr_14; adx_14; ema_20, ema_50; obv; vwap_20 (rolling 20-bar VWAP);
@@ -327,7 +327,7 @@ FEATURE_SETS: dict[str, FeatureSet] = {
             "rsi_14", "macd", "macd_signal", "macd_diff", "bb_position",
         ),
         (),
-        """Attention ensemble: the 15 feature groups of SEED_SYSTEMS.md as 19 model
+        """Attention ensemble: the 15 feature groups of docs/reference-systems.md as 19 model
         inputs (SMA 5/10/20 and EMA 5/10/20 are two groups of three): return =
         close_t / close_{t-1} - 1; log_return; hl_range = (high - low) / close;
         co_return = close / open - 1; sma_5, sma_10, sma_20, ema_5, ema_10, ema_20

@@ -2,7 +2,7 @@
 
 A ``ModelConfig`` names a network, its profile and any size overrides; a
 ``TrainConfig`` holds the optimizer, loss and stopping rules. ``SYSTEM_TRAINING`` has
-each seed system's own training settings (SEED_SYSTEMS.md); where the seed was silent
+each seed system's own training settings (docs/reference-systems.md); where the seed was silent
 the choice is marked. Both configs turn into plain dicts (``to_dict``) for cache keys
 and checkpoints, and back (``from_dict``).
 """

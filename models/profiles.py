@@ -1,6 +1,6 @@
 """Network size profiles and device resolution.
 
-Every network's constructor defaults are the seed system's own sizes (SEED_SYSTEMS.md),
+Every network's constructor defaults are the seed system's own sizes (docs/reference-systems.md),
 so the ``full`` profile adds nothing to them. The ``fast`` profile holds smaller sizes
 that train in seconds to minutes on a CPU. ``auto`` picks ``full`` on CUDA and ``fast``
 elsewhere; a resolved configuration always records the concrete profile, so a cache key

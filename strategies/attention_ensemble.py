@@ -1,4 +1,4 @@
-"""Attention ensemble (SEED_SYSTEMS.md, system 4): a direction probability from three
+"""Attention ensemble (docs/reference-systems.md, system 4): a direction probability from three
 attention LSTMs, traded only when the members agree, sized Kelly-style.
 
 Features: the ``attention`` set (the seed's 15 feature groups as 19 inputs: returns, log

@@ -1,4 +1,4 @@
-"""Crypto multi-filter LSTM (SEED_SYSTEMS.md, system 3): the flagship.
+"""Crypto multi-filter LSTM (docs/reference-systems.md, system 3): the flagship.
 
 Features: the ``crypto`` set (the 14 groups of the seed: RSI, Stochastic RSI, MACD,
 Bollinger bands, ATR, ADX, EMA 20/50, OBV, VWAP, volume delta and ratio, log returns,

@@ -1,4 +1,4 @@
-"""50ETF classifier (SEED_SYSTEMS.md, system 1): always long or short an equity index.
+"""50ETF classifier (docs/reference-systems.md, system 1): always long or short an equity index.
 
 Market: the S&P 500 with the VIX as its implied-volatility index (the sample
 ``spx_vix_1d``: 1,257 daily bars, 2014-2018), standing in for China's 50ETF and its IVX.

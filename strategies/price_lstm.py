@@ -1,4 +1,4 @@
-"""Next-price regressor (SEED_SYSTEMS.md, system 2): trade a forecast move behind RSI
+"""Next-price regressor (docs/reference-systems.md, system 2): trade a forecast move behind RSI
 and volume filters, with a stop-loss, a take-profit and a maximum holding time.
 
 Features: the ``price`` set, 5 inputs: close, volume, SMA(20), EMA(20), RSI(14) (levels),

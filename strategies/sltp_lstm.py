@@ -1,4 +1,4 @@
-"""SL/TP multi-head LSTM (SEED_SYSTEMS.md, system 5): buy / sell / no trade, and each
+"""SL/TP multi-head LSTM (docs/reference-systems.md, system 5): buy / sell / no trade, and each
 trade's own stop-loss and take-profit.
 
 Features: the ``sltp`` set, 13 one-bar percentage changes (open, high, low, close,

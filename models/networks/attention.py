@@ -1,4 +1,4 @@
-"""Attention network and its 3-member ensemble (SEED_SYSTEMS.md, system 4)."""
+"""Attention network and its 3-member ensemble (docs/reference-systems.md, system 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crypto multi-filter regressor (SEED_SYSTEMS.md, system 3)."""
+"""Crypto multi-filter regressor (docs/reference-systems.md, system 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""50ETF classifier (SEED_SYSTEMS.md, system 1)."""
+"""50ETF classifier (docs/reference-systems.md, system 1)."""
 
 from __future__ import annotations
 

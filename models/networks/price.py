@@ -1,4 +1,4 @@
-"""Next-price regressor (SEED_SYSTEMS.md, system 2)."""
+"""Next-price regressor (docs/reference-systems.md, system 2)."""
 
 from __future__ import annotations
 

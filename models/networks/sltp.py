@@ -1,4 +1,4 @@
-"""SL/TP multi-head network (SEED_SYSTEMS.md, system 5)."""
+"""SL/TP multi-head network (docs/reference-systems.md, system 5)."""
 
 from __future__ import annotations
 

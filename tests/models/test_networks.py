@@ -19,7 +19,7 @@ from mlbt.models import (
     sliding_windows,
 )
 
-# The seed's feature counts (SEED_SYSTEMS.md).
+# The seed's feature counts (docs/reference-systems.md).
 SEED_FEATURES = {"etf50": 7, "price": 5, "crypto": 14, "attention": 15, "attention_ensemble": 15, "sltp": 13}
 BATCH, TIME = 4, 12
 
@@ -92,7 +92,7 @@ def test_parameter_counts_follow_the_spec_tables():
     got = n_params(AttentionNet())
     print(f"attention net, full profile: {got:,} parameters")
     assert got == expected == 35_969
-    # SEED_SYSTEMS.md says "about 150k"; the listed layers hold ~36k (Keras, with one LSTM
+    # docs/reference-systems.md says "about 150k"; the listed layers hold ~36k (Keras, with one LSTM
     # bias vector, would count 35,585). A 150k count would need LSTMs about twice as wide.
     assert 30_000 < got < 40_000
     assert n_params(ETF50Classifier()) == lstm_params(7, 15) + lstm_params(15, 15) + dense(15, 15) + dense(15, 1)
