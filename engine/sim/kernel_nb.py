@@ -26,7 +26,7 @@ from mlbt.sim.rules_nb import (
     next_entry_bar,
     open_trade_pnl,
     stop_reached,
-    time_exit_due,
+    time_exit_bar,
     trail_update,
 )
 from mlbt.sim.state import (
@@ -218,20 +218,33 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             # valid only mark equity and move the trailing reference. (A block, not a
             # function: passing the arrays to a call costs reference counting per call.)
             start = i
+            limit = min(T, time_exit_bar(position, exits))
             armed = exits.lower == exits.lower or exits.upper == exits.upper  # a stop level to watch
-            while i < T and n_buf < CHUNK:
+            if not armed:  # 16 bars at a time, one branch-free test each
+                while i + 16 <= limit and n_buf + 16 <= CHUNK:
+                    quiet = 0
+                    for k in range(16):
+                        quiet += (closes[i + k] == closes[i + k]) & (column[i + k] != column[i + k])
+                    if quiet < 16:
+                        break
+                    for k in range(16):
+                        buf[n_buf + k] = marked_equity(cash, position, closes[i + k])
+                    n_buf += 16
+                    i += 16
+            while i < limit and n_buf < CHUNK:
                 close = closes[i]
-                if close != close or column[i] == column[i] or time_exit_due(i, position, exits):
+                if close != close or column[i] == column[i]:
                     break
                 if armed:
                     high, low = highs[i], lows[i]
                     if stop_reached(exits, high, low):
                         break
                     exits = trail_update(position.side, exits, high, low)
-                last_close = close
                 buf[n_buf] = marked_equity(cash, position, close)
                 n_buf += 1
                 i += 1
+            if i > start:
+                last_close = closes[i - 1]
             exposed += i - start
             if n_buf == CHUNK:
                 curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c)
