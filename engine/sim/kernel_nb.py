@@ -99,19 +99,19 @@ def record_exit(trades: np.ndarray, row: int, bar: int, price: float, fee: float
         t["reason"] = reason
 
 
-@njit(cache=True, nogil=True)
-def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, position: Position, exits: Exits,
-         stats: TradeStats, n_trades: int, costs: tuple[float, float, float],
-         entry: tuple[float, float, float, float, float, float], trades: np.ndarray,
+@njit(cache=True, nogil=True, inline="always")
+def fill(c: int, bar: int, want: float, price: float, reason: int, decision: int, cash: float, position: Position,
+         exits: Exits, stats: TradeStats, n_trades: int, settings: SettingArrays, trades: np.ndarray,
          first_row: int) -> tuple[float, Position, Exits, TradeStats, int]:
     """Rules 2-5 at one fill: move column ``c`` to side ``want`` at ``price`` on ``bar``:
     close the open position when it is not on ``want`` (exit ``reason``), then open
-    ``want`` (+1/-1) from flat and arm its exits. ``costs``: (fee, fixed fee, slippage)
-    of ``bar``; ``entry``: (size, lot, sl, tp, trail, max_hold) of the entry's decision
-    bar. Trades go to records ``first_row + n_trades``, ... of ``trades``.
+    ``want`` (+1/-1) from flat with the size, lot, stops and max_hold of the entry's
+    ``decision`` bar, and arm its exits. Fees and slippage are those of ``bar``. Trades
+    go to records ``first_row + n_trades``, ... of ``trades``.
 
     Returns (cash, position, exits, trade stats, trades written)."""
-    fee, fixed_fee, slippage = costs
+    s = settings
+    fee, fixed_fee, slippage = flex(s.fee, bar, c), flex(s.fixed_fee, bar, c), flex(s.slippage, bar, c)
     if position.side != 0.0 and want != position.side:
         cash_in, exit_price, fee_paid, pnl, ret = exit_fill(position, price, fee, fixed_fee, slippage)
         cash = cash + cash_in
@@ -120,29 +120,16 @@ def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, 
         n_trades += 1
         position = flat()
     if want != 0.0 and position.side == 0.0:
-        size, lot, sl, tp, trail, max_hold = entry
-        cash_in, entered = entry_fill(cash, want, price, bar, size, lot, fee, fixed_fee, slippage)
+        cash_in, entered = entry_fill(cash, want, price, bar, flex(s.size, decision, c), flex(s.lot, decision, c), fee,
+                                      fixed_fee, slippage)
         if entered.side != 0.0:
             cash = cash + cash_in
             position = entered
             stats = add_fee(stats, position.entry_fee)
             record_entry(trades, first_row + n_trades, c, position)
-            exits = arm(want, position.entry_price, sl, tp, trail, max_hold)
+            exits = arm(want, position.entry_price, flex(s.sl, decision, c), flex(s.tp, decision, c),
+                        flex(s.trail, decision, c), flex(s.max_hold, decision, c))
     return cash, position, exits, stats, n_trades
-
-
-@njit(cache=True, nogil=True)
-def fill_costs(settings: SettingArrays, bar: int, c: int) -> tuple[float, float, float]:
-    """Rule 3: (fee, fixed fee, slippage) of a fill on ``bar``."""
-    return flex(settings.fee, bar, c), flex(settings.fixed_fee, bar, c), flex(settings.slippage, bar, c)
-
-
-@njit(cache=True, nogil=True)
-def entry_settings(settings: SettingArrays, decision: int, c: int) -> tuple[float, float, float, float, float, float]:
-    """Rules 4, 5, 7: (size, lot, sl, tp, trail, max_hold) of an entry decided on bar ``decision``."""
-    s = settings
-    return (flex(s.size, decision, c), flex(s.lot, decision, c), flex(s.sl, decision, c), flex(s.tp, decision, c),
-            flex(s.trail, decision, c), flex(s.max_hold, decision, c))
 
 
 @njit(cache=True, nogil=True)
@@ -181,7 +168,8 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
     # The column's series as 1-D views: indexing them costs less than a 2-D index per bar.
     column = targets[c]
     opens_, highs, lows, closes = prices.open[pc], prices.high[pc], prices.low[pc], prices.close[pc]
-    first_row = out.trade_offsets[c] if out.trades.shape[0] > 0 else 0
+    trades = out.trades
+    first_row = out.trade_offsets[c] if trades.shape[0] > 0 else 0
     init_cash = flex(settings.cash, 0, c)
     cash = init_cash
     position = flat()
@@ -212,26 +200,28 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 i = j
                 if i == T:
                     break
-        elif not order.pending and position.entry_bar < i:
+        elif not order.pending and position.entry_bar < i and column[i] != column[i]:
             # Holding with nothing pending (rules 5, 7, 8): bars on which no stop level
             # is reached, max_hold is not due, the target is NaN (keep) and the bar is
             # valid only mark equity and move the trailing reference. (A block, not a
             # function: passing the arrays to a call costs reference counting per call.)
             start = i
-            limit = min(T, time_exit_bar(position, exits))
+            limit = time_exit_bar(position, exits, T)
             armed = exits.lower == exits.lower or exits.upper == exits.upper  # a stop level to watch
-            if not armed:  # 16 bars at a time, one branch-free test each
-                while i + 16 <= limit and n_buf + 16 <= CHUNK:
+            trailing = exits.trail == exits.trail
+            blocks = not armed  # after 16 quiet bars one at a time, 16 at a time with one branch-free test
+            while i < limit and n_buf < CHUNK:
+                if blocks and i - start >= 16 and i + 16 <= limit and n_buf + 16 <= CHUNK:
                     quiet = 0
                     for k in range(16):
                         quiet += (closes[i + k] == closes[i + k]) & (column[i + k] != column[i + k])
-                    if quiet < 16:
-                        break
-                    for k in range(16):
-                        buf[n_buf + k] = marked_equity(cash, position, closes[i + k])
-                    n_buf += 16
-                    i += 16
-            while i < limit and n_buf < CHUNK:
+                    if quiet == 16:
+                        for k in range(16):
+                            buf[n_buf + k] = marked_equity(cash, position, closes[i + k])
+                        n_buf += 16
+                        i += 16
+                        continue
+                    blocks = False  # the stretch ends within these 16 bars
                 close = closes[i]
                 if close != close or column[i] == column[i]:
                     break
@@ -239,7 +229,8 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                     high, low = highs[i], lows[i]
                     if stop_reached(exits, high, low):
                         break
-                    exits = trail_update(position.side, exits, high, low)
+                    if trailing:
+                        exits = trail_update(position.side, exits, high, low)
                 buf[n_buf] = marked_equity(cash, position, close)
                 n_buf += 1
                 i += 1
@@ -266,15 +257,14 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 if price == price:
                     forced = True
                     order = no_order()  # a stop or time exit cancels the signal order of its bar
-                else:
+                elif exits.trail == exits.trail:
                     exits = trail_update(position.side, exits, high, low)
             if rules.fill_mode == FILL_NEXT_OPEN and order.pending:  # rule 1: the earlier decision fills here
                 price, reason, want, decision = open_, signal, order.target, order.decision_bar
                 order = no_order()
             if price == price:
-                cash, position, exits, stats, n_trades = fill(
-                    c, i, want, price, reason, cash, position, exits, stats, n_trades, fill_costs(settings, i, c),
-                    entry_settings(settings, decision, c), out.trades, first_row)
+                cash, position, exits, stats, n_trades = fill(c, i, want, price, reason, decision, cash, position,
+                                                              exits, stats, n_trades, settings, trades, first_row)
         value = column[i]
         if value == value:  # rules 1, 2: this bar's decision becomes the pending order
             fresh = is_fresh(value, ffilled, rules.reentry, position.side == 0.0)
@@ -283,9 +273,9 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 order = Order(True, value, i)
         if valid:
             if rules.fill_mode == FILL_CLOSE and order.pending:  # rule 1: close fills
-                cash, position, exits, stats, n_trades = fill(
-                    c, i, order.target, close, signal, cash, position, exits, stats, n_trades,
-                    fill_costs(settings, i, c), entry_settings(settings, order.decision_bar, c), out.trades, first_row)
+                cash, position, exits, stats, n_trades = fill(c, i, order.target, close, signal, order.decision_bar,
+                                                              cash, position, exits, stats, n_trades, settings, trades,
+                                                              first_row)
                 order = no_order()
             last_close = close
         buf[n_buf] = marked_equity(cash, position, last_close)
@@ -299,7 +289,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
     if position.side != 0.0:  # rule 9: the open position is marked at the last close
         pnl = open_trade_pnl(position, last_close)
         stats = add_open(stats)
-        record_exit(out.trades, first_row + n_trades, T - 1, last_close, 0.0, pnl,
+        record_exit(trades, first_row + n_trades, T - 1, last_close, 0.0, pnl,
                     pnl / (abs(position.units) * position.entry_price), END)
         n_trades += 1
     out.trade_counts[c] = n_trades

@@ -18,6 +18,7 @@ from mlbt.sim.state import (
     TIE_SL,
     TIME,
     TRAILING_STOP,
+    Bar,
     Exits,
     Position,
 )
@@ -49,9 +50,15 @@ def opens(target: float, ffilled: float, reentry: bool) -> bool:
 
 @njit(cache=True, nogil=True)
 def next_decision(targets: np.ndarray, i: int) -> int:
-    """The first bar >= ``i`` with a non-NaN target (a decision), or T. Blocks of 16
-    all-NaN bars are skipped with one branch-free test each (SIMD)."""
+    """The first bar >= ``i`` with a non-NaN target (a decision), or T. After 16 bars
+    one at a time (decisions are often close), blocks of 16 all-NaN bars are skipped
+    with one branch-free test each (SIMD)."""
     T = targets.shape[0]
+    stop = min(T, i + 16)
+    while i < stop:
+        if targets[i] == targets[i]:
+            return i
+        i += 1
     while i + 16 <= T:
         decided = 0
         for k in range(16):
@@ -71,13 +78,16 @@ def next_entry_bar(targets: np.ndarray, i: int, ffilled: float, reentry: bool) -
     change nothing but the forward-filled target (a 0 while flat fills nothing).
     Returns (that bar, the forward-filled target just before it)."""
     T = targets.shape[0]
-    k = next_decision(targets, i)
+    k = i
     while k < T:
         value = targets[k]
+        if value != value:  # NaN: keep; skip the run of them
+            k = next_decision(targets, k)
+            continue
         if opens(value, ffilled, reentry):
             return k, ffilled
         ffilled = value
-        k = next_decision(targets, k + 1)
+        k += 1
     return T, ffilled
 
 
@@ -215,12 +225,12 @@ def time_exit_due(bar: int, position: Position, exits: Exits) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def time_exit_bar(position: Position, exits: Exits) -> int:
-    """Rule 7: the first bar on which the time exit is due (a very large bar without
+def time_exit_bar(position: Position, exits: Exits, T: int) -> Bar:
+    """Rule 7: the first bar on which the time exit is due, at most T (none without
     ``max_hold``)."""
     if exits.max_hold != exits.max_hold:
-        return np.iinfo(np.int64).max
-    return position.entry_bar + np.int64(exits.max_hold)
+        return T
+    return min(T, position.entry_bar + np.int64(exits.max_hold))
 
 
 @njit(cache=True, nogil=True)
