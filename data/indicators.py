@@ -59,6 +59,8 @@ __all__ = [
 
 
 def _ta():
+    """pandas-ta-classic, imported on first use: it costs about a second, and only the
+    feature sets need it."""
     with warnings.catch_warnings():
         # pandas-ta-classic 0.8.32 stamps its default Strategy with Timestamp.dayofyear
         # at import, which pandas 3 deprecates; that warning is the library's, not ours.

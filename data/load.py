@@ -1,4 +1,4 @@
-"""``data.load``: turn a source (embedded sample, file, ``synthetic:`` spec) into Bars.
+"""``mlbt.load`` (``mlbt.data.load``): turn a source (embedded sample, file, ``synthetic:`` spec) into Bars.
 
 Bars: a DataFrame with a sorted, unique, tz-aware UTC DatetimeIndex named
 ``timestamp`` and float64 columns open, high, low, close, volume (numeric extra

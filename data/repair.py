@@ -1,4 +1,4 @@
-"""Explicit repairs, applied only when the caller asks (``repair=`` in data.load)."""
+"""Explicit repairs, applied only when the caller asks (``repair=`` in mlbt.load)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Errors (DataError): missing columns, no bars, duplicate timestamps, NaN or infin
 values in OHLCV, non-positive prices, high below max(open, close) or low above
 min(open, close), negative volume, fewer bars than the caller needs.
 Warnings (DataWarning, with counts): zero-volume bars, gaps in a regular series, and
-rows that were out of time order in the file (data.load records them in the frame's
+rows that were out of time order in the file (mlbt.load records them in the frame's
 ``attrs``; so are the file rows of duplicated timestamps, named in that error).
 
 Gaps: the series' step is its most common spacing. In a market that trades every
@@ -17,12 +17,14 @@ are further apart than the step (nights, weekends and holidays are not gaps).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from mlbt.data.errors import DataError, DataWarning
 
@@ -68,8 +70,6 @@ class Report:
             raise DataError(self.errors[0].message)
 
     def emit_warnings(self, stacklevel: int = 3) -> None:
-        import warnings
-
         for p in self.warnings:
             warnings.warn(p.message, DataWarning, stacklevel=stacklevel)
 
@@ -79,7 +79,7 @@ def _stamps(index: pd.Index, mask: np.ndarray) -> tuple[pd.Timestamp, ...]:
 
 
 def _offsets_note(bars: pd.DataFrame) -> str:
-    """``; the timestamps mix UTC offsets (...)`` when data.load found rows out of order
+    """``; the timestamps mix UTC offsets (...)`` when mlbt.load found rows out of order
     or duplicated in a file that mixes offsets (a wrong offset on a row moves it in time)."""
     offsets = bars.attrs.get("mixed_offsets")
     return f"; the timestamps mix UTC offsets ({offsets}), each converted to UTC" if offsets else ""
@@ -228,7 +228,5 @@ def gap_mask(index: pd.DatetimeIndex) -> np.ndarray:
 
 def step_name(step: pd.Timedelta) -> str:
     """``Timedelta('1h')`` -> ``'1h'``, ``Timedelta('1D')`` -> ``'24h'``."""
-    from pandas.tseries.frequencies import to_offset
-
     text = to_offset(step).freqstr
     return text if text[0].isdigit() else f"1{text}"

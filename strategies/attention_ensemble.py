@@ -6,7 +6,7 @@ returns, high-low %, close-open %, SMA/EMA 5/10/20, volatility(20), ATR(14), vol
 ratio, volume-price trend, RSI(14), MACD, signal and diff, Bollinger position),
 standard-scaled on each fold's training rows only. Window ``lookback`` = 60 bars.
 
-Model: 3 members (``models.AttentionEnsemble``), each LSTM -> dropout -> LSTM -> dropout
+Model: 3 members (``mlbt.models.AttentionEnsemble``), each LSTM -> dropout -> LSTM -> dropout
 -> additive attention over time -> dense (ReLU) + dropout -> dense (ReLU) -> sigmoid;
 the first member has the seed's sizes (64/32, dense 32/16, dropout 0.2), the other two
 vary width and dropout (the seed did not name them; the fast profile halves them).

@@ -8,7 +8,7 @@ each fold's training rows only.
 Model: batch-norm, LSTM 256/128/64 with dropout and batch-norm, dense 64/32 (swish),
 linear output; Huber loss, Adam lr 5e-4, L2 weight decay on the weight matrices,
 gradient clipping 0.5, early stopping, reduce-on-plateau, 20% validation by time
-(``models.CryptoRegressor``). The seed's 100 epochs with patience 15 become 6 epochs
+(``mlbt.models.CryptoRegressor``). The seed's 100 epochs with patience 15 become 6 epochs
 with patience 2 and an LR cut after 1 flat epoch (ours, for the 3-minute CPU budget;
 ``--set epochs=100 --set patience=15`` restores the seed's).
 Label: the next bar's log return, log(close[t+1] / close[t]); the predicted price is

@@ -8,9 +8,9 @@ return, volume ratio (volume / its 20-bar mean), volume change, implied volatili
 bars' ``ivx``) and its log change; standard-scaled on each fold's training rows only.
 
 Model: 2 stacked LSTM(15) with dropout 0.05 (the seed's keep-probability 0.95), a
-leaky-ReLU dense layer and a tanh output: a score in (-1, 1) (``models.ETF50Classifier``;
+leaky-ReLU dense layer and a tanh output: a score in (-1, 1) (``mlbt.models.ETF50Classifier``;
 fast and full profiles are the same size). Adam, lr 0.005, MSE of the score against the
-+1/-1 label (the seed named no loss; ``models.SYSTEM_TRAINING["etf50"]``). Window
++1/-1 label (the seed named no loss; ``mlbt.models.SYSTEM_TRAINING["etf50"]``). Window
 ``lookback`` = 5 bars, as the seed.
 
 Label: +1 when the next close is above the current close (close[t+1] > close[t]), else

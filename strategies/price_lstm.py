@@ -5,7 +5,7 @@ Features: the ``price`` set, 5 inputs: close, volume, SMA(20), EMA(20), RSI(14) 
 standard-scaled on each fold's training rows only; ``volume_mean_20`` (not an input)
 feeds the volume filter. Window ``lookback`` = 60 bars.
 
-Model: LSTM 128 -> LSTM 128 -> linear (``models.PriceRegressor``; the fast profile uses
+Model: LSTM 128 -> LSTM 128 -> linear (``mlbt.models.PriceRegressor``; the fast profile uses
 32 units), MSE, Adam lr 0.001, batches of 64, up to 50 epochs (the seed's), with early
 stopping (patience 5) and the best epoch's weights kept (ours). Walk-forward: expanding
 windows, the first fold after 6,000 training samples, a retraining every 3,600 bars

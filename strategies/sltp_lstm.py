@@ -9,7 +9,7 @@ near zero crossings; the seed min-max scaled it anyway, and so do we.) Window
 
 Model: one LSTM (hidden 80; 32 in the fast profile) and three heads: class logits (buy,
 sell, no trade) and SL and TP regressions clamped to [-10, 10] in scaled units
-(``models.SLTPNet``). Loss: class-weighted ("balanced") cross-entropy + smooth-L1 on SL
+(``mlbt.models.SLTPNet``). Loss: class-weighted ("balanced") cross-entropy + smooth-L1 on SL
 and TP, Adam lr 0.001; batches of 64, up to 20 epochs with early stopping (patience 3;
 the seed stated neither). Walk-forward (ours): expanding windows, the first fold after
 6,000 samples, a retraining every 3,500 bars: 4 folds on the hourly sample.
@@ -55,7 +55,7 @@ from mlbt.strategy import Conditions, Context, Grid
 if TYPE_CHECKING:  # mlbt.models loads torch; walk_forward() imports it when it runs
     from mlbt.models import WalkForward
 
-CLASSES = ("buy", "sell", "no_trade")  # models.BUY, SELL, NO_TRADE = 0, 1, 2
+CLASSES = ("buy", "sell", "no_trade")  # mlbt.models.BUY, SELL, NO_TRADE = 0, 1, 2
 
 
 class SLTPLSTM(Strategy):

@@ -1,8 +1,8 @@
-"""Numbers a tearsheet shows that the engine does not compute: buy-and-hold curve and
-its metrics, drawdown episodes, calendar returns, rolling statistics, histograms.
-Pure functions over pandas/numpy; conventions match ``mlbt.sim.stats_nb`` (bar return
-r_t = E_t / E_{t-1} - 1 with E_{-1} the initial cash, risk-free rate 0, annualized
-with ``ppy`` bars a year)."""
+"""What a tearsheet shows beyond the engine's metrics: drawdown episodes, calendar
+returns, rolling statistics, histograms; and buy-and-hold, which the engine itself
+simulates so its metrics have the strategy's definitions. Conventions match
+``mlbt.sim.stats_nb`` (bar return r_t = E_t / E_{t-1} - 1 with E_{-1} the initial
+cash, risk-free rate 0, annualized with ``ppy`` bars a year)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ prediction (out of sample by construction) and the label is known.
 Direction: the sign of the prediction (a predicted change, or a score centred on 0)
 against the sign of the actual label; bars where either is exactly 0 are left out.
 ROC: the prediction as a score for "up" against the actual direction, with its AUC
-(``models.metrics``). Scatter: predicted vs actual change, at most ``max_points``
+(``mlbt.models.metrics``). Scatter: predicted vs actual change, at most ``max_points``
 bars (an evenly spaced subset). Per-fold table: each walk-forward fold's training
 range and its out-of-sample direction accuracy, AUC, MAE and correlation.
 """

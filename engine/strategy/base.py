@@ -119,13 +119,13 @@ class Strategy:
     name, description: shown in reports. data: default source (``bt data list``).
     fee, cash: defaults for ``bt run`` when the user gives none; any class attribute
     named like an engine setting (``mlbt.settings``, e.g. ``sl = 0.02``) is one too.
-    params: name -> Param. features: a feature set name (``data.FEATURE_SETS``) or None.
-    network: a model name (``models.NETWORKS``) or None for a model-free strategy.
+    params: name -> Param. features: a feature set name (``mlbt.data.FEATURE_SETS``) or None.
+    network: a model name (``mlbt.models.NETWORKS``) or None for a model-free strategy.
 
     Implement ``signals(ctx, p)``: vectorized over the Grid ``p``; row t may use data
     up to and including bar t only. With a network also implement ``labels(ctx)``
     (targets aligned to bars, NaN where unknown) and ``walk_forward()``. The network
-    trains with its system's settings (``models.SYSTEM_TRAINING``), updated by
+    trains with its system's settings (``mlbt.models.SYSTEM_TRAINING``), updated by
     ``training`` and by model params named like a TrainConfig field (``epochs``,
     ``patience``, ``batch_size``, ``lr``, ...); override ``model_config()`` to change
     sizes.
