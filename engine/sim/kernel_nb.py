@@ -17,7 +17,9 @@ from mlbt.sim.numba_cache import bind_sources
 from mlbt.sim.rules_nb import (
     arm,
     entry_fill,
+    entry_terms,
     exit_fill,
+    fill_costs,
     flat,
     flex,
     forced_exit,
@@ -37,6 +39,8 @@ from mlbt.sim.state import (
     SIGNAL,
     Bar,
     Code,
+    Costs,
+    EntryTerms,
     Exits,
     Order,
     Outputs,
@@ -100,18 +104,17 @@ def record_exit(trades: np.ndarray, row: int, bar: int, price: float, fee: float
 
 
 @njit(cache=True, nogil=True, inline="always")
-def fill(c: int, bar: int, want: float, price: float, reason: int, decision: int, cash: float, position: Position,
-         exits: Exits, stats: TradeStats, n_trades: int, settings: SettingArrays, trades: np.ndarray,
+def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, position: Position, exits: Exits,
+         stats: TradeStats, n_trades: int, costs: Costs, terms: EntryTerms, trades: np.ndarray,
          first_row: int) -> tuple[float, Position, Exits, TradeStats, int]:
     """Rules 2-5 at one fill: move column ``c`` to side ``want`` at ``price`` on ``bar``:
     close the open position when it is not on ``want`` (exit ``reason``), then open
-    ``want`` (+1/-1) from flat with the size, lot, stops and max_hold of the entry's
-    ``decision`` bar, and arm its exits. Fees and slippage are those of ``bar``. Trades
-    go to records ``first_row + n_trades``, ... of ``trades``.
+    ``want`` (+1/-1) from flat with the ``terms`` of the entry's decision bar, and arm
+    its exits. ``costs`` are those of ``bar``. Trades go to records ``first_row +
+    n_trades``, ... of ``trades``.
 
     Returns (cash, position, exits, trade stats, trades written)."""
-    s = settings
-    fee, fixed_fee, slippage = flex(s.fee, bar, c), flex(s.fixed_fee, bar, c), flex(s.slippage, bar, c)
+    fee, fixed_fee, slippage = costs
     if position.side != 0.0 and want != position.side:
         cash_in, exit_price, fee_paid, pnl, ret = exit_fill(position, price, fee, fixed_fee, slippage)
         cash = cash + cash_in
@@ -120,15 +123,13 @@ def fill(c: int, bar: int, want: float, price: float, reason: int, decision: int
         n_trades += 1
         position = flat()
     if want != 0.0 and position.side == 0.0:
-        cash_in, entered = entry_fill(cash, want, price, bar, flex(s.size, decision, c), flex(s.lot, decision, c), fee,
-                                      fixed_fee, slippage)
+        cash_in, entered = entry_fill(cash, want, price, bar, terms.size, terms.lot, fee, fixed_fee, slippage)
         if entered.side != 0.0:
             cash = cash + cash_in
             position = entered
             stats = add_fee(stats, position.entry_fee)
             record_entry(trades, first_row + n_trades, c, position)
-            exits = arm(want, position.entry_price, flex(s.sl, decision, c), flex(s.tp, decision, c),
-                        flex(s.trail, decision, c), flex(s.max_hold, decision, c))
+            exits = arm(want, position.entry_price, terms.sl, terms.tp, terms.trail, terms.max_hold)
     return cash, position, exits, stats, n_trades
 
 
@@ -206,34 +207,48 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             # valid only mark equity and move the trailing reference. (A block, not a
             # function: passing the arrays to a call costs reference counting per call.)
             start = i
-            limit = time_exit_bar(position, exits, T)
-            armed = exits.lower == exits.lower or exits.upper == exits.upper  # a stop level to watch
-            trailing = exits.trail == exits.trail
-            blocks = not armed  # after 16 quiet bars one at a time, 16 at a time with one branch-free test
-            while i < limit and n_buf < CHUNK:
-                if blocks and i - start >= 16 and i + 16 <= limit and n_buf + 16 <= CHUNK:
-                    quiet = 0
-                    for k in range(16):
-                        quiet += (closes[i + k] == closes[i + k]) & (column[i + k] != column[i + k])
-                    if quiet == 16:
-                        for k in range(16):
-                            buf[n_buf + k] = marked_equity(cash, position, closes[i + k])
-                        n_buf += 16
-                        i += 16
-                        continue
-                    blocks = False  # the stretch ends within these 16 bars
-                close = closes[i]
-                if close != close or column[i] == column[i]:
-                    break
-                if armed:
-                    high, low = highs[i], lows[i]
-                    if stop_reached(exits, high, low):
-                        break
-                    if trailing:
+            limit = min(time_exit_bar(position, exits, T), i + CHUNK - n_buf)
+            # One loop per kind of stretch, each with only the tests it needs (a test that
+            # cannot fire still costs its branch on every bar).
+            if exits.lower == exits.lower or exits.upper == exits.upper:  # a stop level to watch
+                if exits.trail == exits.trail:  # and a trailing reference to move
+                    while i < limit:
+                        close = closes[i]
+                        high, low = highs[i], lows[i]
+                        if close != close or column[i] == column[i] or stop_reached(exits, high, low):
+                            break
                         exits = trail_update(position.side, exits, high, low)
-                buf[n_buf] = marked_equity(cash, position, close)
-                n_buf += 1
-                i += 1
+                        buf[n_buf] = marked_equity(cash, position, close)
+                        n_buf += 1
+                        i += 1
+                else:
+                    while i < limit:
+                        close = closes[i]
+                        if close != close or column[i] == column[i] or stop_reached(exits, highs[i], lows[i]):
+                            break
+                        buf[n_buf] = marked_equity(cash, position, close)
+                        n_buf += 1
+                        i += 1
+            else:
+                blocks = True  # after 16 quiet bars one at a time, 16 at a time with one branch-free test
+                while i < limit:
+                    if blocks and i - start >= 16 and i + 16 <= limit:
+                        quiet = 0
+                        for k in range(16):
+                            quiet += (closes[i + k] == closes[i + k]) & (column[i + k] != column[i + k])
+                        if quiet == 16:
+                            for k in range(16):
+                                buf[n_buf + k] = marked_equity(cash, position, closes[i + k])
+                            n_buf += 16
+                            i += 16
+                            continue
+                        blocks = False  # the stretch ends within these 16 bars
+                    close = closes[i]
+                    if close != close or column[i] == column[i]:
+                        break
+                    buf[n_buf] = marked_equity(cash, position, close)
+                    n_buf += 1
+                    i += 1
             if i > start:
                 last_close = closes[i - 1]
             exposed += i - start
@@ -263,8 +278,9 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 price, reason, want, decision = open_, signal, order.target, order.decision_bar
                 order = no_order()
             if price == price:
-                cash, position, exits, stats, n_trades = fill(c, i, want, price, reason, decision, cash, position,
-                                                              exits, stats, n_trades, settings, trades, first_row)
+                cash, position, exits, stats, n_trades = fill(c, i, want, price, reason, cash, position, exits, stats,
+                                                              n_trades, fill_costs(settings, i, c),
+                                                              entry_terms(settings, decision, c), trades, first_row)
         value = column[i]
         if value == value:  # rules 1, 2: this bar's decision becomes the pending order
             fresh = is_fresh(value, ffilled, rules.reentry, position.side == 0.0)
@@ -273,8 +289,9 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 order = Order(True, value, i)
         if valid:
             if rules.fill_mode == FILL_CLOSE and order.pending:  # rule 1: close fills
-                cash, position, exits, stats, n_trades = fill(c, i, order.target, close, signal, order.decision_bar,
-                                                              cash, position, exits, stats, n_trades, settings, trades,
+                cash, position, exits, stats, n_trades = fill(c, i, order.target, close, signal, cash, position, exits,
+                                                              stats, n_trades, fill_costs(settings, i, c),
+                                                              entry_terms(settings, order.decision_bar, c), trades,
                                                               first_row)
                 order = no_order()
             last_close = close

@@ -80,6 +80,26 @@ class Order(NamedTuple):
     decision_bar: Bar     # the bar whose close decided it (settings of entries are read there)
 
 
+class Costs(NamedTuple):
+    """The costs of one fill (execution rule 3), the settings of the fill's bar."""
+
+    fee: float        # fraction of the notional
+    fixed_fee: float  # currency
+    slippage: float   # fraction of the price, against the trader
+
+
+class EntryTerms(NamedTuple):
+    """The per-entry settings (execution rules 4, 5 and 7), read at the entry's
+    decision bar."""
+
+    size: float       # fraction of equity
+    lot: float        # units (0: no rounding)
+    sl: float         # fractions of the entry price (NaN: none)
+    tp: float
+    trail: float
+    max_hold: float   # bars (NaN: none)
+
+
 class Prices(NamedTuple):
     """The bars' prices as (1, T) rows shared by every column, or (N, T) with a row per
     column's asset (the transposed views of (T, 1) / (T, N) price arrays). A bar is
