@@ -123,8 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
             when="fill"),
     Setting("slippage", float, 0.0, "How far every fill (stops included) moves against the trader, a fraction "
             "of the price.", "a fraction of the price", low=0.0, high=1.0, high_open=True, when="fill"),
-    Setting("size", float, 1.0, "Fraction of equity committed on each entry, fees included.",
-            "a fraction of equity", low=0.0, high=1.0, low_open=True, when="entry"),
+    Setting("size", float, 1.0, "Fraction of equity committed on each entry, fees included; above 1 the "
+            "entry borrows, up to leverage.", "a fraction of equity", low=0.0, low_open=True, when="entry"),
     Setting("lot", float, None, "Round each entry's units down to a multiple of this (1 = whole units).",
             "a number of units", low=0.0, low_open=True, optional=True, none="no rounding", when="entry"),
     Setting("sl", float, None, "Stop-loss distance below (long) or above (short) the entry fill price.",
@@ -137,6 +137,13 @@ SETTINGS: tuple[Setting, ...] = (
             high_open=True, optional=True, none="no trailing stop", when="entry"),
     Setting("max_hold", int, None, "Close a trade at the first fill this many bars after its entry bar.",
             "a whole number of bars", low=1.0, whole=True, optional=True, none="no limit", when="entry"),
+    Setting("leverage", float, 1.0, "The most gross exposure an entry may take, as a multiple of equity: size "
+            "may go up to it.", "a multiple of equity", low=1.0, when="entry"),
+    Setting("mmr", float, 0.0, "Maintenance margin rate: a position is liquidated when equity at the bar's "
+            "adverse extreme falls to this fraction of its notional (0: when equity reaches zero).",
+            "a fraction of notional", low=0.0, high=1.0, high_open=True, when="entry"),
+    Setting("liquidation_fee", float, 0.0, "Extra fee of a liquidation fill, a fraction of its notional.",
+            "a fraction of notional", low=0.0, high=1.0, high_open=True, when="fill"),
     Setting("cash", float, 100_000.0, "Initial cash of each column.", "an amount of currency", low=0.0,
             low_open=True),
     Setting("fill", str, "next_open", "Where a decision at bar t fills: 'next_open' (bar t+1's open) or "
@@ -147,6 +154,34 @@ SETTINGS: tuple[Setting, ...] = (
             "when not given.", "a number of bars", low=0.0, low_open=True, optional=True,
             none="inferred from the index", sweep=False),
 )
+
+#: Rules between settings, as (name, at most, name): the first may not exceed the second.
+AT_MOST: tuple[tuple[str, str], ...] = (("size", "leverage"),)
+
+
+def over_limit(values: Mapping[str, Any]) -> tuple[str, str, Any] | None:
+    """The first rule of ``AT_MOST`` that ``values`` (numbers, or numpy arrays that
+    broadcast together) break, as (name, limit name, the first offending position: a
+    flat index into the broadcast arrays, None for numbers); None when all hold. A
+    setting missing from ``values`` is at its default; None (off) values are skipped."""
+    for name, limit in AT_MOST:
+        value, cap = values.get(name, DEFAULTS[name]), values.get(limit, DEFAULTS[limit])
+        if value is None or cap is None:
+            continue
+        over = value > cap
+        if getattr(over, "ndim", 0):
+            if over.any():
+                return name, limit, int(over.argmax())
+        elif over:
+            return name, limit, None
+    return None
+
+
+def limit_refusal(name: str, limit: str, value: Any, cap: Any, at: str = "") -> str:
+    """The one-line message for ``name`` = ``value`` above ``limit`` = ``cap``."""
+    return (f"{name} = {value:g}{' at ' + at if at else ''} is above {limit} = {cap:g}: {name} may go up to "
+            f"{limit}; raise {limit} (--{limit.replace('_', '-')}) or lower {name}")
+
 
 #: Settings by name.
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -195,6 +230,10 @@ class EngineSettings(Mapping[str, Any]):
                 continue
             checked[s.name] = s.default if value is None and s.default is not None else s.check(value)
         trailing_stops(checked["sl"], checked["trail"])  # trail=True needs sl
+        broken = over_limit(checked)
+        if broken:
+            name, limit, _ = broken
+            raise ValueError(limit_refusal(name, limit, checked[name], checked[limit]))
         self._values = checked
 
     def __getitem__(self, name: str) -> Any:

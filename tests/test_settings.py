@@ -17,7 +17,8 @@ from mlbt.sweep import GridError, build_grid
 from tests.conftest import bt, make_bars
 
 BAD = [("sl", "1.5"), ("fee", "1.5"), ("trail", "1.0"), ("tp", "-0.1"), ("size", "0"), ("max_hold", "2.5"),
-       ("lot", "-1"), ("slippage", "1"), ("fixed_fee", "-1"), ("cash", "0")]
+       ("lot", "-1"), ("slippage", "1"), ("fixed_fee", "-1"), ("cash", "0"), ("leverage", "0.5"), ("mmr", "1"),
+       ("liquidation_fee", "-0.1")]
 
 
 @pytest.mark.parametrize(("name", "value"), BAD, ids=[n for n, _ in BAD])
@@ -46,6 +47,27 @@ def test_the_command_line_refuses_first(name, value, tmp_path):
     assert (run.returncode, run.stderr.strip()) == (2, f"Error: {refusal}")
     assert (sweep.returncode, sweep.stderr.strip()) == (2, f"Error: --grid '{name}={value}': {refusal}")
     assert not (tmp_path / "cache").exists()
+
+
+def test_size_above_leverage_is_refused_alike_by_every_entry_point(tmp_path):
+    """The rule between two settings (size up to leverage) has one refusal too, and the
+    command line gives it before loading any data."""
+    refusal = ("size = 1.5 is above leverage = 1: size may go up to leverage; raise leverage (--leverage) "
+               "or lower size")
+    with pytest.raises(ValueError) as raised:
+        backtest(make_bars(20), Signals(np.ones(20)), size=1.5)
+    assert str(raised.value) == refusal
+    with pytest.raises(GridError) as raised:
+        build_grid(["size=1.5"], {}, fixed={"leverage": 1.0})
+    assert str(raised.value) == ("--grid: " + refusal.replace("1.5 is", "1.5 at combination 0 is")
+                                 + ", or exclude such combinations with --constraint")
+    missing = str(tmp_path / "missing.csv")
+    run = bt("run", "strategies/sma_cross.py", "--size", "1.5", "--data", missing)
+    assert (run.returncode, run.stderr.strip()) == (2, f"Error: {refusal}")
+    sweep = bt("sweep", "strategies/sma_cross.py", "--grid", "size=0.5,1.5", "--data", missing)
+    assert (sweep.returncode, sweep.stderr.strip()) == (2, f"Error: {str(raised.value).replace('0 is', '1 is')}")
+    ok = bt("run", "strategies/sma_cross.py", "--size", "1.5", "--leverage", "2", "--data", missing)
+    assert ok.returncode == 2 and "missing.csv" in ok.stderr  # past the settings: the data is what is missing
 
 
 def test_keyword_defaults_options_and_help_come_from_the_table():

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlbt.settings import Setting
+from mlbt.settings import Setting, limit_refusal, over_limit
 from mlbt.sim.checks_nb import (
     HIGH_BELOW_LOW,
     HIGH_BELOW_OC,
@@ -213,3 +213,18 @@ def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index)
             f"column {columns[j]!r}" if a.shape[1] > 1 else "")
         raise ValueError(setting.refusal(a[i, j], at))
     return a
+
+
+def check_limits(arrays: dict[str, np.ndarray], index: pd.Index, columns: pd.Index) -> None:
+    """ValueError when a setting exceeds the one that caps it (``settings.AT_MOST``, e.g.
+    size above leverage), naming both values and the first offending position of the
+    flex ``arrays`` (by setting name)."""
+    broken = over_limit(arrays)
+    if broken is None:
+        return
+    name, limit, flat = broken
+    a, cap = np.broadcast_arrays(arrays[name], arrays[limit])
+    i, j = np.unravel_index(flat or 0, a.shape)
+    at = where(index, columns, int(i), int(j)) if a.shape[0] > 1 else (
+        f"column {columns[j]!r}" if a.shape[1] > 1 else "")
+    raise ValueError(limit_refusal(name, limit, a[i, j], cap[i, j], at))

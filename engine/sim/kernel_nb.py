@@ -16,6 +16,7 @@ from mlbt.sim import rules_nb, state, stats_nb
 from mlbt.sim.numba_cache import bind_sources
 from mlbt.sim.rules_nb import (
     arm,
+    bankrupt_after,
     entry_fill,
     entry_terms,
     exit_fill,
@@ -24,6 +25,7 @@ from mlbt.sim.rules_nb import (
     flex,
     forced_exit,
     is_fresh,
+    liquidation_price,
     marked_equity,
     next_entry_bar,
     open_trade_pnl,
@@ -35,6 +37,7 @@ from mlbt.sim.state import (
     END,
     FILL_CLOSE,
     FILL_NEXT_OPEN,
+    LIQUIDATION,
     NO_REASON,
     SIGNAL,
     Bar,
@@ -67,7 +70,7 @@ CHUNK = 256  # bars of equity buffered before they are folded into the metrics
 
 @njit(cache=True, nogil=True)
 def no_exits() -> Exits:
-    return Exits(np.nan, np.nan, np.nan, NO_REASON, np.nan, np.nan, np.nan, np.nan, np.nan)
+    return Exits(np.nan, np.nan, np.nan, NO_REASON, np.nan, np.nan, np.nan, np.nan, 0.0, np.nan, np.nan)
 
 
 @njit(cache=True, nogil=True)
@@ -107,16 +110,18 @@ def record_exit(trades: np.ndarray, row: int, bar: int, price: float, fee: float
 def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, position: Position, exits: Exits,
          stats: TradeStats, n_trades: int, costs: Costs, terms: EntryTerms, trades: np.ndarray,
          first_row: int) -> tuple[float, Position, Exits, TradeStats, int]:
-    """Rules 2-5 at one fill: move column ``c`` to side ``want`` at ``price`` on ``bar``:
-    close the open position when it is not on ``want`` (exit ``reason``), then open
-    ``want`` (+1/-1) from flat with the ``terms`` of the entry's decision bar, and arm
-    its exits. ``costs`` are those of ``bar``. Trades go to records ``first_row +
+    """Rules 2-5 and 10 at one fill: move column ``c`` to side ``want`` at ``price`` on
+    ``bar``: close the open position when it is not on ``want`` (exit ``reason``; a
+    liquidation also pays the liquidation fee), then open ``want`` (+1/-1) from flat
+    with the ``terms`` of the entry's decision bar, and arm its exits and liquidation
+    price. ``costs`` are those of ``bar``. Trades go to records ``first_row +
     n_trades``, ... of ``trades``.
 
     Returns (cash, position, exits, trade stats, trades written)."""
-    fee, fixed_fee, slippage = costs
+    fee, fixed_fee, slippage, liquidation_fee = costs
     if position.side != 0.0 and want != position.side:
-        cash_in, exit_price, fee_paid, pnl, ret = exit_fill(position, price, fee, fixed_fee, slippage)
+        exit_fee = fee + liquidation_fee if reason == LIQUIDATION else fee
+        cash_in, exit_price, fee_paid, pnl, ret = exit_fill(position, price, exit_fee, fixed_fee, slippage)
         cash = cash + cash_in
         stats = add_trade(add_fee(stats, fee_paid), pnl, ret, bar - position.entry_bar)
         record_exit(trades, first_row + n_trades, bar, exit_price, fee_paid, pnl, ret, reason)
@@ -129,7 +134,8 @@ def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, 
             position = entered
             stats = add_fee(stats, position.entry_fee)
             record_entry(trades, first_row + n_trades, c, position)
-            exits = arm(want, position.entry_price, terms.sl, terms.tp, terms.trail, terms.max_hold)
+            exits = arm(want, position.entry_price, terms.sl, terms.tp, terms.trail, terms.max_hold,
+                        liquidation_price(cash, position, terms.size, terms.mmr), terms.mmr)
     return cash, position, exits, stats, n_trades
 
 
@@ -187,10 +193,11 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
     n_buf = np.int64(0)  # equity values buffered, of bars i - n_buf ... i - 1
     exposed = np.int64(0)  # of them, bars that ended with a position
     signal = np.int64(SIGNAL)
+    bankrupt_bar = np.int64(-1)  # rule 11: the bar the column went bankrupt (-1: never)
     i = np.int64(0)
     while i < T:
         if position.side == 0.0 and not order.pending:  # rule 2: flat until a target opens
-            j, ffilled = next_entry_bar(column, i, ffilled, rules.reentry)
+            j, ffilled = next_entry_bar(column, i, ffilled, rules.reentry) if bankrupt_bar < 0 else (T, ffilled)
             if j > i:
                 curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c)
                 n_buf, exposed = np.int64(0), np.int64(0)
@@ -281,8 +288,10 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 cash, position, exits, stats, n_trades = fill(c, i, want, price, reason, cash, position, exits, stats,
                                                               n_trades, fill_costs(settings, i, c),
                                                               entry_terms(settings, decision, c), trades, first_row)
+                if position.side == 0.0 and bankrupt_after(cash, reason, exits.mmr):  # rule 11: it stops trading
+                    bankrupt_bar = i
         value = column[i]
-        if value == value:  # rules 1, 2: this bar's decision becomes the pending order
+        if value == value and bankrupt_bar < 0:  # rules 1, 2: this bar's decision becomes the pending order
             fresh = is_fresh(value, ffilled, rules.reentry, position.side == 0.0)
             ffilled = value
             if fresh and not (forced and rules.fill_mode == FILL_CLOSE):  # a stop beats the signal of its bar
@@ -294,6 +303,8 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                                                               entry_terms(settings, order.decision_bar, c), trades,
                                                               first_row)
                 order = no_order()
+                if position.side == 0.0 and bankrupt_after(cash, signal, exits.mmr):  # rule 11
+                    bankrupt_bar = i
             last_close = close
         buf[n_buf] = marked_equity(cash, position, last_close)
         n_buf += 1
@@ -311,7 +322,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
         n_trades += 1
     out.trade_counts[c] = n_trades
     first, last = valid_closes(closes)
-    finish(curve, stats, out.stats[c], init_cash, rules.periods_per_year, last / first - 1.0)
+    finish(curve, stats, out.stats[c], init_cash, rules.periods_per_year, last / first - 1.0, bankrupt_bar)
 
 
 @njit(cache=True, nogil=True)

@@ -12,6 +12,7 @@ from numba import njit
 
 from mlbt.sim.state import (
     FILL_NEXT_OPEN,
+    LIQUIDATION,
     NO_REASON,
     STOP_LOSS,
     TAKE_PROFIT,
@@ -44,16 +45,18 @@ def flex(a: np.ndarray, i: int, c: int) -> float:
 def fill_costs(settings: SettingArrays, bar: int, c: int) -> Costs:
     """Rule 3: the fee, fixed fee and slippage of a fill of column ``c`` on ``bar``."""
     s = settings
-    return Costs(flex(s.fee, bar, c), flex(s.fixed_fee, bar, c), flex(s.slippage, bar, c))
+    return Costs(flex(s.fee, bar, c), flex(s.fixed_fee, bar, c), flex(s.slippage, bar, c),
+                 flex(s.liquidation_fee, bar, c))
 
 
 @njit(cache=True, nogil=True, inline="always")
 def entry_terms(settings: SettingArrays, decision: int, c: int) -> EntryTerms:
-    """Rules 4, 5 and 7: the size, lot, stop distances and max_hold of an entry of
-    column ``c`` decided on bar ``decision``."""
+    """Rules 4, 5, 7 and 10: the size, lot, stop distances, max_hold and maintenance
+    margin rate of an entry of column ``c`` decided on bar ``decision``."""
     s = settings
     return EntryTerms(flex(s.size, decision, c), flex(s.lot, decision, c), flex(s.sl, decision, c),
-                      flex(s.tp, decision, c), flex(s.trail, decision, c), flex(s.max_hold, decision, c))
+                      flex(s.tp, decision, c), flex(s.trail, decision, c), flex(s.max_hold, decision, c),
+                      flex(s.mmr, decision, c))
 
 
 # -- rule 2: targets -------------------------------------------------------------------
@@ -180,17 +183,39 @@ def protective_level(side: float, sl_level: float, best: float, trail: float) ->
 
 
 @njit(cache=True, nogil=True)
-def arm(side: float, entry_price: float, sl: float, tp: float, trail: float, max_hold: float) -> Exits:
-    """Rule 5 and 7: the exits of a position just entered on ``side`` at ``entry_price``
-    with the stop distances (fractions; NaN: none) and ``max_hold`` of its decision bar.
-    They are first checked on the next bar."""
+def tighter(side: float, a: float, b: float) -> float:
+    """Of two adverse levels of a position on ``side`` (NaN: none), the one the price
+    reaches first: the higher for a long, the lower for a short."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return max(a, b) if side > 0.0 else min(a, b)
+
+
+@njit(cache=True, nogil=True)
+def envelope(side: float, protective: float, take_profit: float, liquidation: float) -> tuple[float, float]:
+    """Rules 5 and 10: (lower, upper): a bar whose low reaches ``lower`` or whose high
+    reaches ``upper`` may force an exit of a position on ``side``."""
+    adverse = tighter(side, protective, liquidation)
+    return (adverse, take_profit) if side > 0.0 else (take_profit, adverse)
+
+
+@njit(cache=True, nogil=True)
+def arm(side: float, entry_price: float, sl: float, tp: float, trail: float, max_hold: float,
+        liquidation: float, mmr: float) -> Exits:
+    """Rules 5, 7 and 10: the exits of a position just entered on ``side`` at
+    ``entry_price`` with the stop distances (fractions; NaN: none) and ``max_hold`` of
+    its decision bar, and its ``liquidation`` price (NaN: none) with the ``mmr`` it
+    was computed with. They are first checked on the next bar."""
     if side > 0.0:
         sl_level, take_profit = entry_price * (1.0 - sl), entry_price * (1.0 + tp)
     else:
         sl_level, take_profit = entry_price * (1.0 + sl), entry_price * (1.0 - tp)
     protective, reason = protective_level(side, sl_level, entry_price, trail)
-    lower, upper = (protective, take_profit) if side > 0.0 else (take_profit, protective)
-    return Exits(entry_price, sl_level, protective, reason, take_profit, trail, max_hold, lower, upper)
+    lower, upper = envelope(side, protective, take_profit, liquidation)
+    return Exits(entry_price, sl_level, protective, reason, take_profit, trail, max_hold, liquidation, mmr, lower,
+                 upper)
 
 
 @njit(cache=True, nogil=True)
@@ -202,25 +227,35 @@ def stop_reached(exits: Exits, high: float, low: float) -> bool:
 
 @njit(cache=True, nogil=True)
 def stop_fill(side: float, exits: Exits, open_: float, high: float, low: float, tie: int) -> tuple[float, int]:
-    """Rule 5: price and reason of the stop that fires on a bar, or (NaN, NO_REASON).
-    The open comes first: a bar that opens beyond either level fills that stop at the
-    open. Otherwise a touched level fills at the level, and when both are touched the
-    ``tie`` rule says which: the protective one (TIE_SL, pessimistic) or the TP."""
-    protective, take_profit = exits.protective, exits.take_profit
+    """Rules 5 and 10: price and reason of the stop or liquidation that fires on a bar,
+    or (NaN, NO_REASON). The open comes first: a bar that opens beyond the liquidation
+    price liquidates there, one that opens beyond a stop level fills that stop there.
+    Otherwise the adverse level the price reaches first (the protective stop or the
+    liquidation price, whichever is tighter) fills at that level when touched, and when
+    it and the TP are both touched the ``tie`` rule says which: the adverse one (TIE_SL,
+    pessimistic) or the TP."""
+    protective, take_profit, liquidation = exits.protective, exits.take_profit, exits.liquidation
+    adverse, adverse_reason = protective, exits.protective_reason
+    if liquidation == liquidation and tighter(side, protective, liquidation) == liquidation:
+        adverse, adverse_reason = liquidation, LIQUIDATION
     if side > 0:
+        if open_ <= liquidation:
+            return open_, LIQUIDATION
         if open_ <= protective:
             return open_, exits.protective_reason
         if open_ >= take_profit:
             return open_, TAKE_PROFIT
-        hit_protective, hit_profit = low <= protective, high >= take_profit
+        hit_adverse, hit_profit = low <= adverse, high >= take_profit
     else:
+        if open_ >= liquidation:
+            return open_, LIQUIDATION
         if open_ >= protective:
             return open_, exits.protective_reason
         if open_ <= take_profit:
             return open_, TAKE_PROFIT
-        hit_protective, hit_profit = high >= protective, low <= take_profit
-    if hit_protective and (tie == TIE_SL or not hit_profit):
-        return protective, exits.protective_reason
+        hit_adverse, hit_profit = high >= adverse, low <= take_profit
+    if hit_adverse and (tie == TIE_SL or not hit_profit):
+        return adverse, adverse_reason
     if hit_profit:
         return take_profit, TAKE_PROFIT
     return np.nan, NO_REASON
@@ -236,8 +271,9 @@ def trail_update(side: float, exits: Exits, high: float, low: float) -> Exits:
     if best == exits.best:
         return exits
     protective, reason = protective_level(side, exits.sl_level, best, exits.trail)
-    lower, upper = (protective, exits.take_profit) if side > 0.0 else (exits.take_profit, protective)
-    return Exits(best, exits.sl_level, protective, reason, exits.take_profit, exits.trail, exits.max_hold, lower, upper)
+    lower, upper = envelope(side, protective, exits.take_profit, exits.liquidation)
+    return Exits(best, exits.sl_level, protective, reason, exits.take_profit, exits.trail, exits.max_hold,
+                 exits.liquidation, exits.mmr, lower, upper)
 
 
 # -- rules 6 and 7: forced exits and their priority --------------------------------------
@@ -329,6 +365,33 @@ def entry_fill(cash: float, side: float, price: float, bar: int, size: float, lo
     if side > 0.0:
         return -(notional + fee_paid), Position(side, units, bar, entry_price, fee_paid)
     return notional - fee_paid, Position(side, -units, bar, entry_price, fee_paid)
+
+
+# -- rules 10 and 11: margin, liquidation and bankruptcy -----------------------------------
+
+
+@njit(cache=True, nogil=True)
+def liquidation_price(cash: float, position: Position, size: float, mmr: float) -> float:
+    """Rule 10: the price at which the equity of ``position`` (cash + units x price)
+    falls to ``mmr`` x its notional (NaN: at no positive price). Long: -cash / (units x
+    (1 - mmr)), only when the entry borrowed (``size`` above 1): bought with its own
+    cash, a long's equity units x price stays above mmr x units x price. Short:
+    cash / (units x (1 + mmr))."""
+    units = abs(position.units)
+    if position.side > 0.0:
+        if size <= 1.0 or cash >= 0.0:
+            return np.nan
+        return -cash / (units * (1.0 - mmr))
+    return cash / (units * (1.0 + mmr))
+
+
+@njit(cache=True, nogil=True)
+def bankrupt_after(cash: float, reason: int, mmr: float) -> bool:
+    """Rule 11: whether a column that has just closed its position (exit ``reason``,
+    ``cash`` after it) is bankrupt: its equity is at or below zero, or a liquidation
+    with no maintenance margin (mmr 0 liquidates at zero equity, whatever the rounding
+    of the fill leaves)."""
+    return cash <= 0.0 or (reason == LIQUIDATION and mmr == 0.0)
 
 
 @njit(cache=True, nogil=True)

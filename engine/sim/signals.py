@@ -16,7 +16,7 @@ class Signals:
         decision taken with data up to and including bar t's close (it fills at bar
         t+1's open by default). A DataFrame (T x N, columns naming parameter
         combinations or assets), a Series (one column) or an array.
-    size: fraction of current equity committed on entry, in (0, 1]; read at the
+    size: fraction of current equity committed on entry, in (0, leverage]; read at the
         entry's decision bar.
     sl, tp: stop-loss and take-profit distances as fractions of the entry fill
         price (0.02 = 2%); NaN means no stop. Read at the entry's decision bar, so a

@@ -11,7 +11,7 @@ from mlbt.settings import DEFAULTS, setting, settings_doc, trailing_stops
 from mlbt.sim import kernel_nb
 from mlbt.sim.frequency import periods_per_year as infer_ppy
 from mlbt.sim.frequency import scan_index
-from mlbt.sim.inputs import flex_array, price_arrays, target_array
+from mlbt.sim.inputs import check_limits, flex_array, price_arrays, target_array
 from mlbt.sim.result import Result
 from mlbt.sim.rules_nb import count_entries
 from mlbt.sim.signals import Signals
@@ -79,6 +79,9 @@ def backtest(
     tp: Value = DEFAULTS["tp"],
     trail: Value | bool = DEFAULTS["trail"],
     max_hold: Value = DEFAULTS["max_hold"],
+    leverage: Value = DEFAULTS["leverage"],
+    mmr: Value = DEFAULTS["mmr"],
+    liquidation_fee: Value = DEFAULTS["liquidation_fee"],
     cash: Value = DEFAULTS["cash"],
     fill: str = DEFAULTS["fill"],
     stop_tie: str = DEFAULTS["stop_tie"],
@@ -121,8 +124,10 @@ def backtest(
     reentry = bool(reentry if signals.reentry is None else signals.reentry)
     trail_v = bool(given["trail"]) if isinstance(given["trail"], np.bool_) else given["trail"]
     sl_v, trail_v = trailing_stops(given["sl"], trail_v)
-    values = dict(given, sl=sl_v, trail=trail_v, fee=fee, fixed_fee=fixed_fee, slippage=slippage, lot=lot, cash=cash)
+    values = dict(given, sl=sl_v, trail=trail_v, fee=fee, fixed_fee=fixed_fee, slippage=slippage, lot=lot, cash=cash,
+                  leverage=leverage, mmr=mmr, liquidation_fee=liquidation_fee)
     arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
+    check_limits(arrays, index, columns)
     if arrays["cash"].shape[0] > 1:
         raise ValueError("cash: initial cash is per column, not per bar")
     if np.isnan(arrays["lot"]).all():

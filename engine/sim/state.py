@@ -24,8 +24,8 @@ TIE_SL, TIE_TP = 0, 1
 STOP_TIES = {"sl": TIE_SL, "tp": TIE_TP}
 
 # Exit reasons, the ``reason`` codes of trade records (index into REASON_NAMES).
-SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, TIME, END = 0, 1, 2, 3, 4, 5
-REASON_NAMES = ("signal", "sl", "tp", "trail", "time", "end")
+SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, TIME, END, LIQUIDATION = 0, 1, 2, 3, 4, 5, 6
+REASON_NAMES = ("signal", "sl", "tp", "trail", "time", "end", "liquidation")
 NO_REASON = -1
 
 #: One trade: entered at ``entry_bar``, closed at ``exit_bar`` (the last bar and reason
@@ -68,8 +68,10 @@ class Exits(NamedTuple):
     take_profit: float       # take-profit level
     trail: float             # trailing distance, a fraction of ``best``
     max_hold: float          # bars after the entry bar until the time exit
-    lower: float             # a bar whose low reaches this level may fire a stop (long: SL, short: TP)
-    upper: float             # a bar whose high reaches this level may fire a stop (long: TP, short: SL)
+    liquidation: float       # price at which equity falls to maintenance margin (NaN: none, rule 10)
+    mmr: float               # the maintenance margin rate it was computed with
+    lower: float             # a bar whose low reaches this level may force an exit (long: SL, liquidation; short: TP)
+    upper: float             # a bar whose high reaches this level may force an exit (long: TP; short: SL, liquidation)
 
 
 class Order(NamedTuple):
@@ -86,6 +88,7 @@ class Costs(NamedTuple):
     fee: float        # fraction of the notional
     fixed_fee: float  # currency
     slippage: float   # fraction of the price, against the trader
+    liquidation_fee: float  # fraction of the notional, on a liquidation fill only
 
 
 class EntryTerms(NamedTuple):
@@ -98,6 +101,7 @@ class EntryTerms(NamedTuple):
     tp: float
     trail: float
     max_hold: float   # bars (NaN: none)
+    mmr: float        # maintenance margin rate, a fraction of the notional
 
 
 class Prices(NamedTuple):
@@ -124,6 +128,8 @@ class SettingArrays(NamedTuple):
     fee: np.ndarray        # per fill, fraction of notional
     fixed_fee: np.ndarray  # per fill, currency
     slippage: np.ndarray   # per fill, fraction of the price
+    mmr: np.ndarray        # per entry, maintenance margin rate
+    liquidation_fee: np.ndarray  # per fill (a liquidation), fraction of notional
     cash: np.ndarray       # per column (1, 1|N), initial cash
 
 

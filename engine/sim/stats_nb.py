@@ -20,6 +20,8 @@ bars x columns equity array. Each metric is defined here once:
   against SR* = 0, the sweep's deflated Sharpe against the best of N null trials);
 - max drawdown = min over bars of E_t / max(E_-1..E_t) - 1; ``max_dd_duration`` = bars
   the deepest drawdown's episode spent below its peak;
+- ``bankrupt`` is 1 when the column went bankrupt (execution rule 11), else 0, and
+  ``bankrupt_bar`` the bar it did (NaN: never);
 - trade statistics use closed trades only (the open trade at the end is marked to
   market in equity but is not a win or a loss yet); returns are pnl / entry value.
 """
@@ -57,10 +59,12 @@ STAT_NAMES = (
     "fees_paid",
     "final_equity",
     "buy_hold_return",
+    "bankrupt",
+    "bankrupt_bar",
 )
 N_STATS = len(STAT_NAMES)
 #: Metrics where a smaller value ranks better (sweeps, reports); all others rank high first.
-LOWER_IS_BETTER = frozenset({"ann_volatility", "kurtosis", "max_dd_duration", "fees_paid"})
+LOWER_IS_BETTER = frozenset({"ann_volatility", "kurtosis", "max_dd_duration", "fees_paid", "bankrupt"})
 
 
 class Curve(NamedTuple):
@@ -243,8 +247,10 @@ def shape_nb(n: float, s1: float, s2: float, s3: float, s4: float, mean: float) 
 
 
 @njit(cache=True, nogil=True)
-def finish(curve: Curve, trades: TradeStats, out: np.ndarray, init_cash: float, ppy: float, buy_hold: float) -> None:
-    """Write the metrics named in STAT_NAMES into ``out`` (length N_STATS)."""
+def finish(curve: Curve, trades: TradeStats, out: np.ndarray, init_cash: float, ppy: float, buy_hold: float,
+           bankrupt_bar: int) -> None:
+    """Write the metrics named in STAT_NAMES into ``out`` (length N_STATS);
+    ``bankrupt_bar``: the bar the column went bankrupt (-1: never)."""
     c, t = curve, trades
     n = c.bars
     final = c.prev
@@ -282,3 +288,5 @@ def finish(curve: Curve, trades: TradeStats, out: np.ndarray, init_cash: float, 
     out[23] = t.fees
     out[24] = final
     out[25] = buy_hold
+    out[26] = 1.0 if bankrupt_bar >= 0 else 0.0
+    out[27] = float(bankrupt_bar) if bankrupt_bar >= 0 else np.nan

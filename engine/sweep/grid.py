@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlbt.settings import SWEEPABLE, setting
+from mlbt.settings import BY_NAME, DEFAULTS, SWEEPABLE, limit_refusal, over_limit, setting
 
 MAX_COMBOS = 50_000_000  # a full enumeration beyond this needs --random
 ENUMERATE_LIMIT = 2_000_000  # --random enumerates products up to this size, samples codes beyond
@@ -304,8 +304,25 @@ def build_grid(
     if len(codes) == 0:
         raise GridError(f"the constraints {list(constraints)} reject every one of the {total:,} combinations")
     combos = pd.DataFrame(_columns(dims, codes, shape))
+    _check_limits(combos, params, fixed)
     return SweepGrid(combos=combos, dimensions=dims, constraints=list(constraints), random=random, seed=seed,
                      total=total)
+
+
+def _check_limits(combos: pd.DataFrame, params: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
+    """GridError at the first combination whose engine settings (swept, else ``fixed``)
+    break a rule between settings (``settings.AT_MOST``: size up to leverage)."""
+    swept = {n: combos[n].to_numpy() for n in combos.columns if n in BY_NAME and n not in params}
+    if not swept:
+        return
+    values = {**{k: v for k, v in fixed.items() if k in BY_NAME and k not in params}, **swept}
+    broken = over_limit(values)
+    if broken is None:
+        return
+    name, limit, k = broken
+    row = {n: np.broadcast_to(values.get(n, DEFAULTS[n]), len(combos))[k or 0] for n in (name, limit)}
+    raise GridError(f"--grid: {limit_refusal(name, limit, row[name], row[limit], f'combination {k or 0}')}, "
+                    "or exclude such combinations with --constraint")
 
 
 def _columns(dims: list[Dimension], codes: np.ndarray, shape: tuple[int, ...]) -> dict[str, np.ndarray]:

@@ -23,6 +23,8 @@ class Position:
     trail: float
     max_hold: float
     best: float  # best price since entry, for the trailing stop
+    liq: float = float("nan")  # liquidation price (NaN: none)
+    mmr: float = 0.0
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Account:
     position: Position | None = None
     trades: list = field(default_factory=list)
     fees: float = 0.0
+    bankrupt_bar: int = -1
 
 
 def is_nan(x: float) -> bool:
@@ -54,15 +57,22 @@ def stop_exit(pos: Position, o: float, h: float, low: float, stop_tie: str):
     if not is_nan(pos.tp):
         level = pos.entry_price * (1 + pos.tp) if long else pos.entry_price * (1 - pos.tp)
         profit = (level, "tp")
-    candidates = [c for c in ([protective, profit] if stop_tie == "sl" else [profit, protective]) if c]
-
     def falls_to(reason: str) -> bool:  # long SL and short TP trigger on the way down
         return long == (reason != "tp")
 
-    # The open is the bar's first price: a level it is already beyond fills there.
-    for level, reason in candidates:
+    # The open is the bar's first price: beyond the liquidation price it liquidates
+    # there; a stop level it is already beyond fills there.
+    if not is_nan(pos.liq) and ((o <= pos.liq) if long else (o >= pos.liq)):
+        return o, "liquidation"
+    for level, reason in [c for c in ([protective, profit] if stop_tie == "sl" else [profit, protective]) if c]:
         if (o <= level) if falls_to(reason) else (o >= level):
             return o, reason
+    # Within the bar the adverse level met first is the tighter of the protective stop
+    # and the liquidation price.
+    if not is_nan(pos.liq) and (protective is None or (pos.liq >= protective[0] if long
+                                                       else pos.liq <= protective[0])):
+        protective = (pos.liq, "liquidation")
+    candidates = [c for c in ([protective, profit] if stop_tie == "sl" else [profit, protective]) if c]
     # Within the bar the order is unknown: stop_tie decides when both levels are touched.
     for level, reason in candidates:
         if (low <= level) if falls_to(reason) else (h >= level):
@@ -77,7 +87,7 @@ def close_position(acc: Account, bar: int, price: float, reason: str, fee: float
     else:
         fill = price * (1 + slip)  # buying back: slippage raises it
     notional = pos.units * fill
-    exit_fee = notional * fee + fixed
+    exit_fee = notional * fee + fixed  # (a liquidation's fee rate includes the liquidation fee)
     entry_value = pos.units * pos.entry_price
     if pos.side > 0:
         acc.cash += notional - exit_fee
@@ -114,15 +124,28 @@ def open_position(acc: Account, bar: int, side: int, price: float, p: dict, dec:
     else:
         acc.cash += notional - entry_fee
     acc.fees += entry_fee
+    # The price at which equity = cash + signed units x price falls to mmr x notional:
+    # a long only when it borrowed (size above 1), a short always.
+    mmr = p["mmr"][dec]
+    if side > 0:
+        liq = -acc.cash / (units * (1 - mmr)) if p["size"][dec] > 1 and acc.cash < 0 else float("nan")
+    else:
+        liq = acc.cash / (units * (1 + mmr))
     acc.position = Position(side, units, bar, fill, entry_fee, p["sl"][dec], p["tp"][dec],
-                            p["trail"][dec], p["max_hold"][dec], fill)
+                            p["trail"][dec], p["max_hold"][dec], fill, liq, mmr)
 
 
 def execute(acc: Account, bar: int, want: float, price: float, reason: str, p: dict, dec: int):
     """Bring the account to target side ``want`` with fills at ``price``."""
     pos = acc.position
     if pos is not None and pos.side != want:
-        close_position(acc, bar, price, reason, p["fee"][bar], p["fixed_fee"][bar], p["slippage"][bar])
+        fee = p["fee"][bar] + (p["liquidation_fee"][bar] if reason == "liquidation" else 0.0)
+        close_position(acc, bar, price, reason, fee, p["fixed_fee"][bar], p["slippage"][bar])
+        # Bankrupt: equity at or below zero once flat, or liquidated with no maintenance
+        # margin (that liquidates at zero equity); it trades no more.
+        if acc.cash <= 0 or (reason == "liquidation" and pos.mmr == 0):
+            acc.bankrupt_bar = bar
+            return
     if want != 0 and acc.position is None:
         open_position(acc, bar, int(want), price, p, dec)
 
@@ -131,7 +154,8 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open", 
              stop_tie="sl", reentry=False):
     """Simulate one column. ``p`` maps size, sl, tp, trail, max_hold, lot, fee,
     fixed_fee, slippage to per-bar lists (NaN = unset for stops/max_hold, 0 = no
-    lot). Returns (trades, equity per bar, fees paid)."""
+    lot; mmr, liquidation_fee). Returns (trades, equity per bar, fees paid, the bar it
+    went bankrupt or -1)."""
     acc = Account(cash=cash)
     equity = []
     last_target = 0.0
@@ -168,7 +192,7 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open", 
                 execute(acc, i, pending[0], o, "signal", p, pending[1])
                 pending = None
         t = targets[i]
-        if not is_nan(t):
+        if not is_nan(t) and acc.bankrupt_bar < 0:
             fresh = t != last_target or (reentry and t != 0 and acc.position is None)
             last_target = t
             if fresh and not (forced and fill == "close"):
@@ -194,7 +218,7 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open", 
             entry_price=pos.entry_price, exit_price=last_close, entry_fee=pos.entry_fee,
             exit_fee=0.0, pnl=pnl, ret=pnl / entry_value, reason="end",
         ))
-    return acc.trades, equity, acc.fees
+    return acc.trades, equity, acc.fees, acc.bankrupt_bar
 
 
 def return_moments(returns: np.ndarray) -> tuple[float, float, float, int]:

@@ -217,7 +217,8 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
     target[[2, 10, 20, 30], 0] = [1.0, -1.0, 1.0, -1.0]  # four trades
     one, nan = np.ones((1, 1)), np.full((1, 1), np.nan)
     settings = SettingArrays(size=one, lot=0 * one, sl=nan, tp=nan, trail=nan, max_hold=nan, fee=0 * one,
-                             fixed_fee=0 * one, slippage=0 * one, cash=1000 * one)
+                             fixed_fee=0 * one, slippage=0 * one, mmr=0 * one, liquidation_fee=0 * one,
+                             cash=1000 * one)
     trades = np.zeros(3, dtype=TRADE_DTYPE)  # guard record after two reserved records
     for name in TRADE_DTYPE.names:
         trades[name] = -7

@@ -1,6 +1,7 @@
 """The numba kernel equals the plain-Python reference simulator exactly, and the
 accounting invariants hold, on random prices (gaps, NaN bars), targets, sizes,
-stops, fees, slippage, lots and fill modes."""
+stops, fees, slippage, lots, fill modes, leverage, maintenance margin, liquidation
+fees and bankruptcy."""
 
 import math
 
@@ -52,8 +53,12 @@ def case(draw):
         min_size=n, max_size=n)))
     stop = st.floats(0.005, 0.2)
     optional = lambda s: st.one_of(st.none(), per_bar_or_scalar(s, n, nan=True))  # noqa: E731
+    leverage = draw(st.sampled_from([1.0, 1.0, 3.0, 10.0]))
     kw = dict(
-        size=draw(per_bar_or_scalar(st.floats(0.05, 1.0), n)),
+        size=draw(per_bar_or_scalar(st.floats(0.05, leverage), n)),
+        leverage=leverage,
+        mmr=draw(st.sampled_from([0.0, 0.0, 0.005, 0.05])),
+        liquidation_fee=draw(st.sampled_from([0.0, 0.01])),
         sl=draw(optional(stop)),
         tp=draw(optional(stop)),
         max_hold=draw(st.one_of(st.none(), st.integers(1, 6))),
@@ -89,6 +94,7 @@ def reference_params(kw, n):
         trail=bars_list(trail, np.nan), max_hold=bars_list(kw["max_hold"], np.nan),
         lot=bars_list(kw["lot"], 0.0), fee=bars_list(kw["fee"], 0.0),
         fixed_fee=bars_list(kw["fixed_fee"], 0.0), slippage=bars_list(kw["slippage"], 0.0),
+        mmr=bars_list(kw["mmr"], 0.0), liquidation_fee=bars_list(kw["liquidation_fee"], 0.0),
     )
 
 
@@ -114,7 +120,7 @@ def test_kernel_equals_reference(c):
     result, refs = run_both(bars, target, kw)
     equity = result.equity.to_numpy().reshape(len(bars), -1)
     trades = result.trades
-    for j, (ref_trades, ref_equity, ref_fees) in enumerate(refs):
+    for j, (ref_trades, ref_equity, ref_fees, ref_bankrupt) in enumerate(refs):
         np.testing.assert_array_equal(equity[:, j], np.array(ref_equity))
         mine = trades[trades.col == j]
         assert len(mine) == len(ref_trades)
@@ -129,6 +135,8 @@ def test_kernel_equals_reference(c):
             pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
         stats = result.stats if target.shape[1] == 1 else result.stats.iloc[j]
         assert stats["fees_paid"] == ref_fees or math.isclose(stats["fees_paid"], ref_fees, rel_tol=1e-12)
+        assert stats["bankrupt"] == (ref_bankrupt >= 0)
+        assert (stats["bankrupt_bar"] == ref_bankrupt) if ref_bankrupt >= 0 else math.isnan(stats["bankrupt_bar"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,5 +165,12 @@ def test_accounting_invariants(c):
         value = cash + np.where(pos != 0, pos * np.nan_to_num(mark), 0.0)
         np.testing.assert_allclose(equity[:, j], value, rtol=1e-9, atol=1e-6)
         # No negative cash without leverage: long-only columns never borrow.
-        if (target[:, j] != -1).all():
+        if (target[:, j] != -1).all() and kw["leverage"] == 1:
             assert (cash >= -1e-6).all()
+        # Equity below zero only after a bankruptcy (a gap through the liquidation
+        # price), and then it stays where the bankruptcy left it.
+        bankrupt_bar = stats["bankrupt_bar"].iloc[j]
+        below = np.flatnonzero(equity[:, j] < 0)
+        if len(below):
+            assert below[0] >= bankrupt_bar
+            assert (equity[int(bankrupt_bar):, j] == equity[int(bankrupt_bar), j]).all()

@@ -120,7 +120,7 @@ def test_resume_after_interruption_equals_uninterrupted_and_skips_finished_chunk
     pd.testing.assert_frame_equal(resumed.table, full.table, check_exact=True)
     pd.testing.assert_frame_equal(read_sweep(tmp_path / "cut"), full.table, check_exact=True)
     pd.testing.assert_frame_equal(store.combos(), grid.combos)
-    assert resumed.best == full.best and resumed.dsr == full.dsr
+    assert pd.Series(resumed.best).equals(pd.Series(full.best)) and resumed.dsr == full.dsr
     assert SweepStore(tmp_path / "cut").read_manifest()["complete"]
 
     differs = r"cannot resume .*different sweep \(engine settings: fee stored 0.0, now 0.001\)"
