@@ -261,7 +261,7 @@ def stop_fill(side: float, exits: Exits, open_: float, high: float, low: float, 
     return np.nan, NO_REASON
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # called in the bar loop: a call passes Exits through memory
 def trail_update(side: float, exits: Exits, high: float, low: float) -> Exits:
     """Rule 5: after a bar's check the trailing reference moves with its high (low for
     a short), and the protective level with it."""
@@ -294,7 +294,7 @@ def time_exit_bar(position: Position, exits: Exits, T: int) -> Bar:
     return min(T, position.entry_bar + np.int64(exits.max_hold))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # called in the bar loop: a call passes Exits through memory
 def forced_exit(position: Position, exits: Exits, bar: int, open_: float, high: float, low: float, close: float,
                 fill_mode: int, tie: int, signal_side: float) -> tuple[float, int]:
     """Rules 5, 6 and 7 on a bar of a position entered before it: the price and reason
