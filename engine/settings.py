@@ -29,7 +29,8 @@ class Setting:
     ``high_open``; ``whole``: whole numbers only; ``choices``: the valid strings.
     optional: None (NaN in arrays, ``none`` in a grid) is valid and means ``none`` ("no stop").
     when: which bar's value applies when it varies by bar: "fill" (the fill's bar),
-    "entry" (the entry's decision bar), "" (one value per column or per run).
+    "entry" (the entry's decision bar), "bar" (each bar), "" (one value per column or
+    per run).
     sweep: a sweep may give each column its own value. cli: an option of ``bt run`` and
     ``bt sweep``. (Which settings a plugin may also set per bar are the fields of
     ``Signals``.)
@@ -144,6 +145,14 @@ SETTINGS: tuple[Setting, ...] = (
             "a fraction of notional", low=0.0, high=1.0, high_open=True, when="entry"),
     Setting("liquidation_fee", float, 0.0, "Extra fee of a liquidation fill, a fraction of its notional.",
             "a fraction of notional", low=0.0, high=1.0, high_open=True, when="fill"),
+    Setting("funding_rate", float, None, "Funding rate of a perpetual future at each funding time: a position "
+            "held into a bar pays rate x its notional at the bar's open (shorts receive a positive rate). A "
+            "number applies to every bar; a per-bar series (or the name of a bars column) has NaN on bars "
+            "without funding.", "a fraction of notional", low=-1.0, high=1.0, low_open=True, high_open=True,
+            optional=True, none="no funding", when="bar"),
+    Setting("borrow_rate", float, 0.0, "Annual cost of borrowing a short position, accrued on each bar it is "
+            "held over: rate / periods_per_year x its notional at the bar's close.", "an annual fraction of notional",
+            low=0.0, when="bar"),
     Setting("cash", float, 100_000.0, "Initial cash of each column.", "an amount of currency", low=0.0,
             low_open=True),
     Setting("fill", str, "next_open", "Where a decision at bar t fills: 'next_open' (bar t+1's open) or "
@@ -279,7 +288,8 @@ def help_text(s: Setting, plugin_default: bool = False) -> str:
 def settings_doc(indent: int = 0) -> str:
     """The table as docstring text: one paragraph per setting (for ``backtest()``)."""
     pad = " " * indent
-    when = {"fill": " Read at each fill's bar.", "entry": " Read at each entry's decision bar."}
+    when = {"fill": " Read at each fill's bar.", "entry": " Read at each entry's decision bar.",
+            "bar": " Read at each bar."}
     return ("\n" + pad).join(
         textwrap.fill(f"{s.name}: {help_text(s)}{when.get(s.when, '')}", width=88 - indent,
                       subsequent_indent="    ").replace("\n", "\n" + pad)

@@ -18,7 +18,7 @@ from tests.conftest import bt, make_bars
 
 BAD = [("sl", "1.5"), ("fee", "1.5"), ("trail", "1.0"), ("tp", "-0.1"), ("size", "0"), ("max_hold", "2.5"),
        ("lot", "-1"), ("slippage", "1"), ("fixed_fee", "-1"), ("cash", "0"), ("leverage", "0.5"), ("mmr", "1"),
-       ("liquidation_fee", "-0.1")]
+       ("liquidation_fee", "-0.1"), ("funding_rate", "1.5"), ("borrow_rate", "-0.5")]
 
 
 @pytest.mark.parametrize(("name", "value"), BAD, ids=[n for n, _ in BAD])

@@ -17,6 +17,8 @@ from mlbt.sim.numba_cache import bind_sources
 from mlbt.sim.rules_nb import (
     arm,
     bankrupt_after,
+    borrow_cost,
+    carried,
     entry_fill,
     entry_terms,
     exit_fill,
@@ -24,11 +26,13 @@ from mlbt.sim.rules_nb import (
     flat,
     flex,
     forced_exit,
+    funding_payment,
     is_fresh,
     liquidation_price,
     marked_equity,
     next_entry_bar,
     open_trade_pnl,
+    rearm_liquidation,
     stop_reached,
     time_exit_bar,
     trail_update,
@@ -56,6 +60,7 @@ from mlbt.sim.stats_nb import (
     Curve,
     TradeStats,
     add_bars,
+    add_carry,
     add_fee,
     add_flat,
     add_open,
@@ -94,10 +99,11 @@ def record_entry(trades: np.ndarray, row: int, c: int, position: Position) -> No
 
 @njit(cache=True, nogil=True)
 def record_exit(trades: np.ndarray, row: int, bar: int, price: float, fee: float, pnl: float, ret: float,
-                reason: int) -> None:
+                reason: int, funding: float) -> None:
     """Write the exit of the trade in record ``row`` (if the buffer has it)."""
     if row < trades.shape[0]:
         t = trades[row]
+        t["funding"] = funding
         t["exit_bar"] = bar
         t["exit_price"] = price
         t["exit_fee"] = fee
@@ -124,7 +130,7 @@ def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, 
         cash_in, exit_price, fee_paid, pnl, ret = exit_fill(position, price, exit_fee, fixed_fee, slippage)
         cash = cash + cash_in
         stats = add_trade(add_fee(stats, fee_paid), pnl, ret, bar - position.entry_bar)
-        record_exit(trades, first_row + n_trades, bar, exit_price, fee_paid, pnl, ret, reason)
+        record_exit(trades, first_row + n_trades, bar, exit_price, fee_paid, pnl, ret, reason, position.carried)
         n_trades += 1
         position = flat()
     if want != 0.0 and position.side == 0.0:
@@ -135,7 +141,7 @@ def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, 
             stats = add_fee(stats, position.entry_fee)
             record_entry(trades, first_row + n_trades, c, position)
             exits = arm(want, position.entry_price, terms.sl, terms.tp, terms.trail, terms.max_hold,
-                        liquidation_price(cash, position, terms.size, terms.mmr), terms.mmr)
+                        liquidation_price(cash, position, terms.size > 1.0, terms.mmr), terms.mmr)
     return cash, position, exits, stats, n_trades
 
 
@@ -208,7 +214,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 i = j
                 if i == T:
                     break
-        elif not order.pending and position.entry_bar < i and column[i] != column[i]:
+        elif not rules.carry and not order.pending and position.entry_bar < i and column[i] != column[i]:
             # Holding with nothing pending (rules 5, 7, 8): bars on which no stop level
             # is reached, max_hold is not due, the target is NaN (keep) and the bar is
             # valid only mark equity and move the trailing reference. (A block, not a
@@ -273,7 +279,15 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             decision: Bar = np.int64(0)
             reason: Code = NO_REASON
             price, want = np.nan, 0.0
-            if position.side != 0.0 and position.entry_bar < i:  # rules 5-7: forced exits come first
+            if rules.carry and position.side != 0.0 and position.entry_bar < i:  # rule 12: funding at the open
+                rate = flex(settings.funding_rate, i, c)
+                if rate == rate:
+                    paid = funding_payment(position, rate, open_)
+                    cash -= paid
+                    position = carried(position, paid)
+                    stats = add_carry(stats, paid, 0.0)
+                    exits = rearm_liquidation(cash, position, exits)
+            if position.side != 0.0 and position.entry_bar < i:  # rules 5-7, 10: forced exits come first
                 price, reason = forced_exit(position, exits, i, open_, high, low, close, rules.fill_mode,
                                             rules.stop_tie, order.target if order.pending else np.nan)
                 if price == price:
@@ -305,6 +319,14 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 order = no_order()
                 if position.side == 0.0 and bankrupt_after(cash, signal, exits.mmr):  # rule 11
                     bankrupt_bar = i
+            # rule 13: a short held over the bar pays its borrow at the close (not one entered at it)
+            if rules.carry and position.side < 0.0 and not (rules.fill_mode == FILL_CLOSE and position.entry_bar == i):
+                cost = borrow_cost(position, flex(settings.borrow_rate, i, c), rules.periods_per_year, close)
+                if cost != 0.0:
+                    cash -= cost
+                    position = carried(position, cost)
+                    stats = add_carry(stats, 0.0, cost)
+                    exits = rearm_liquidation(cash, position, exits)
             last_close = close
         buf[n_buf] = marked_equity(cash, position, last_close)
         n_buf += 1
@@ -318,7 +340,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
         pnl = open_trade_pnl(position, last_close)
         stats = add_open(stats)
         record_exit(trades, first_row + n_trades, T - 1, last_close, 0.0, pnl,
-                    pnl / (abs(position.units) * position.entry_price), END)
+                    pnl / (abs(position.units) * position.entry_price), END, position.carried)
         n_trades += 1
     out.trade_counts[c] = n_trades
     first, last = valid_closes(closes)

@@ -25,7 +25,7 @@ _SIDES = pd.array(["long", "short"], dtype="str")
 # per call costs as much as several columns).
 _TRADE_COLUMNS = pd.Index([
     "col", "column", "side", "entry_bar", "entry_time", "entry_price", "exit_bar", "exit_time",
-    "exit_price", "size", "entry_fee", "exit_fee", "fees", "pnl", "return", "bars_held",
+    "exit_price", "size", "entry_fee", "exit_fee", "fees", "funding", "pnl", "return", "bars_held",
     "exit_reason", "is_open",
 ])
 
@@ -95,7 +95,8 @@ class Result:
     @property
     def trades(self) -> pd.DataFrame:
         """One row per trade, ordered by column then entry. Prices include slippage;
-        pnl is net of both fees; return = pnl / (size x entry_price)."""
+        pnl is net of both fees and of ``funding`` (funding and borrow paid while
+        open; negative: received); return = pnl / (size x entry_price)."""
         if self._trades is None:
             raise ValueError("trades were not recorded: run backtest(..., record=True)")
         t = self._trades
@@ -116,6 +117,7 @@ class Result:
             "entry_fee": t["entry_fee"].copy(),
             "exit_fee": t["exit_fee"].copy(),
             "fees": t["entry_fee"] + t["exit_fee"],
+            "funding": t["funding"].copy(),
             "pnl": t["pnl"].copy(),
             "return": t["return"].copy(),
             "bars_held": exit_ - entry,
@@ -194,13 +196,20 @@ def _trade_records(frame: pd.DataFrame) -> np.ndarray:
     """Trade records (TRADE_DTYPE) from a saved trades table: one column per field, or
     the float matrix of runs saved before the records were named (columns "0".."11"
     in the order col, side, entry_bar, exit_bar, units, entry_price, exit_price,
-    entry_fee, exit_fee, pnl, return, reason)."""
+    entry_fee, exit_fee, pnl, return, reason). A field the saved table lacks (funding,
+    added later) is 0."""
     records = np.zeros(len(frame), dtype=TRADE_DTYPE)
-    names = TRADE_DTYPE.names or ()
-    legacy = list(frame.columns) == [str(k) for k in range(len(names))]
-    for k, name in enumerate(names):
-        records[name] = frame[str(k) if legacy else name].to_numpy()
+    if list(frame.columns) == [str(k) for k in range(len(_LEGACY_FIELDS))]:
+        frame = frame.set_axis(list(_LEGACY_FIELDS), axis=1)
+    for name in TRADE_DTYPE.names or ():
+        if name in frame.columns:
+            records[name] = frame[name].to_numpy()
     return records
+
+
+#: The fields of the float matrix in which runs were saved before the records were named.
+_LEGACY_FIELDS = ("col", "side", "entry_bar", "exit_bar", "units", "entry_price", "exit_price", "entry_fee",
+                  "exit_fee", "pnl", "return", "reason")
 
 
 def _as_tuple(v: Any) -> tuple:

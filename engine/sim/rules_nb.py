@@ -326,15 +326,15 @@ def forced_exit(position: Position, exits: Exits, bar: int, open_: float, high: 
 @njit(cache=True, nogil=True)
 def flat() -> Position:
     """No position."""
-    return Position(0.0, 0.0, np.int64(-1), 0.0, 0.0)
+    return Position(0.0, 0.0, np.int64(-1), 0.0, 0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
 def exit_fill(position: Position, price: float, fee: float, fixed_fee: float,
               slippage: float) -> tuple[float, float, float, float, float]:
     """Rules 3: the exit of ``position`` at ``price``: (cash it adds (negative for a
-    short's buy-back), fill price, fee, pnl net of both fees, return on the entry
-    value)."""
+    short's buy-back), fill price, fee, pnl net of both fees and of the funding and
+    borrow it paid, return on the entry value)."""
     units = abs(position.units)
     long = position.side > 0.0
     exit_price = fill_price(price, not long, slippage)
@@ -343,10 +343,10 @@ def exit_fill(position: Position, price: float, fee: float, fixed_fee: float,
     entry_value = units * position.entry_price
     if long:
         cash_in = notional - fee_paid
-        pnl = (notional - entry_value) - position.entry_fee - fee_paid
+        pnl = (notional - entry_value) - position.entry_fee - fee_paid - position.carried
     else:
         cash_in = -(notional + fee_paid)
-        pnl = (entry_value - notional) - position.entry_fee - fee_paid
+        pnl = (entry_value - notional) - position.entry_fee - fee_paid - position.carried
     return cash_in, exit_price, fee_paid, pnl, pnl / entry_value
 
 
@@ -363,26 +363,63 @@ def entry_fill(cash: float, side: float, price: float, bar: int, size: float, lo
     notional = units * entry_price
     fee_paid = fill_fee(notional, fee, fixed_fee)
     if side > 0.0:
-        return -(notional + fee_paid), Position(side, units, bar, entry_price, fee_paid)
-    return notional - fee_paid, Position(side, -units, bar, entry_price, fee_paid)
+        return -(notional + fee_paid), Position(side, units, bar, entry_price, fee_paid, 0.0)
+    return notional - fee_paid, Position(side, -units, bar, entry_price, fee_paid, 0.0)
 
 
 # -- rules 10 and 11: margin, liquidation and bankruptcy -----------------------------------
 
 
 @njit(cache=True, nogil=True)
-def liquidation_price(cash: float, position: Position, size: float, mmr: float) -> float:
+def liquidation_price(cash: float, position: Position, borrowed: bool, mmr: float) -> float:
     """Rule 10: the price at which the equity of ``position`` (cash + units x price)
     falls to ``mmr`` x its notional (NaN: at no positive price). Long: -cash / (units x
-    (1 - mmr)), only when the entry borrowed (``size`` above 1): bought with its own
-    cash, a long's equity units x price stays above mmr x units x price. Short:
-    cash / (units x (1 + mmr))."""
+    (1 - mmr)), only when the long is ``borrowed`` (an entry with size above 1, or cash
+    that carrying costs took below zero): bought with its own cash, a long's equity
+    units x price stays above mmr x units x price. Short: cash / (units x (1 + mmr))."""
     units = abs(position.units)
     if position.side > 0.0:
-        if size <= 1.0 or cash >= 0.0:
+        if not borrowed or cash >= 0.0:
             return np.nan
         return -cash / (units * (1.0 - mmr))
     return cash / (units * (1.0 + mmr))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def rearm_liquidation(cash: float, position: Position, exits: Exits) -> Exits:
+    """Rule 10 after cash changed while holding (funding, borrow): ``exits`` with the
+    liquidation price of the new cash."""
+    liquidation = liquidation_price(cash, position, True, exits.mmr)
+    lower, upper = envelope(position.side, exits.protective, exits.take_profit, liquidation)
+    return Exits(exits.best, exits.sl_level, exits.protective, exits.protective_reason, exits.take_profit,
+                 exits.trail, exits.max_hold, liquidation, exits.mmr, lower, upper)
+
+
+# -- rules 12 and 13: funding and borrow --------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def funding_payment(position: Position, rate: float, open_: float) -> float:
+    """Rule 12: what a position held into a bar stamped with funding ``rate`` pays at
+    its open (negative: receives): rate x units x open, with a short's negative units,
+    so longs pay a positive rate and shorts receive it."""
+    return rate * position.units * open_
+
+
+@njit(cache=True, nogil=True)
+def borrow_cost(position: Position, annual_rate: float, periods_per_year: float, close: float) -> float:
+    """Rule 13: what a short held at a bar's close pays for borrowing for that bar:
+    annual_rate / periods_per_year x units x close (0 for a long)."""
+    if position.side >= 0.0:
+        return 0.0
+    return annual_rate / periods_per_year * -position.units * close
+
+
+@njit(cache=True, nogil=True, inline="always")
+def carried(position: Position, amount: float) -> Position:
+    """``position`` having paid ``amount`` more in funding or borrow."""
+    return Position(position.side, position.units, position.entry_bar, position.entry_price, position.entry_fee,
+                    position.carried + amount)
 
 
 @njit(cache=True, nogil=True)
@@ -403,7 +440,8 @@ def marked_equity(cash: float, position: Position, close: float) -> float:
 
 @njit(cache=True, nogil=True)
 def open_trade_pnl(position: Position, close: float) -> float:
-    """Rule 9: an open position at the end, marked at the last close (no exit fee)."""
+    """Rule 9: an open position at the end, marked at the last close (no exit fee; net
+    of the funding and borrow it paid)."""
     units = abs(position.units)
     diff = units * close - units * position.entry_price
-    return (diff if position.side > 0.0 else -diff) - position.entry_fee
+    return (diff if position.side > 0.0 else -diff) - position.entry_fee - position.carried

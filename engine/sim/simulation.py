@@ -62,6 +62,16 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     return out.equity.T, trades, out.stats
 
 
+def _bars_column(bars: pd.DataFrame, name: str, value: object) -> object:
+    """``value``, or the column of ``bars`` it names (a string)."""
+    if not isinstance(value, str):
+        return value
+    if value not in bars.columns:
+        raise ValueError(f"{name} = {value!r}: bars have no column {value!r} (columns: "
+                         f"{', '.join(map(str, bars.columns))}); give a number, a per-bar series or a column name")
+    return bars[value]
+
+
 #: A setting's value: a scalar, or per column / per bar / per bar and column (see ``flex_array``).
 Value: TypeAlias = float | int | None | np.ndarray | pd.Series | pd.DataFrame
 
@@ -82,6 +92,8 @@ def backtest(
     leverage: Value = DEFAULTS["leverage"],
     mmr: Value = DEFAULTS["mmr"],
     liquidation_fee: Value = DEFAULTS["liquidation_fee"],
+    funding_rate: Value | str = DEFAULTS["funding_rate"],
+    borrow_rate: Value = DEFAULTS["borrow_rate"],
     cash: Value = DEFAULTS["cash"],
     fill: str = DEFAULTS["fill"],
     stop_tie: str = DEFAULTS["stop_tie"],
@@ -125,7 +137,8 @@ def backtest(
     trail_v = bool(given["trail"]) if isinstance(given["trail"], np.bool_) else given["trail"]
     sl_v, trail_v = trailing_stops(given["sl"], trail_v)
     values = dict(given, sl=sl_v, trail=trail_v, fee=fee, fixed_fee=fixed_fee, slippage=slippage, lot=lot, cash=cash,
-                  leverage=leverage, mmr=mmr, liquidation_fee=liquidation_fee)
+                  leverage=leverage, mmr=mmr, liquidation_fee=liquidation_fee,
+                  funding_rate=_bars_column(bars, "funding_rate", funding_rate), borrow_rate=borrow_rate)
     arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
     check_limits(arrays, index, columns)
     if arrays["cash"].shape[0] > 1:
@@ -135,8 +148,9 @@ def backtest(
     ppy = infer_ppy(index, scan) if periods_per_year is None else setting("periods_per_year").check(periods_per_year)
 
     settings = SettingArrays(**{name: arrays[name] for name in SettingArrays._fields})
+    carry = bool((arrays["funding_rate"] == arrays["funding_rate"]).any() or (arrays["borrow_rate"] > 0).any())
     equity, trades, stats = _simulate(Prices(o, h, lo, c), target, settings,
-                                      Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy)),
+                                      Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy), carry),
                                       record=record, n_orders=n_orders)
     shown = {name: value if value is None or np.ndim(value) == 0 else "per column/bar" for name, value in
              (("fee", fee), ("fixed_fee", fixed_fee), ("slippage", slippage))}

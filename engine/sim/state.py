@@ -29,7 +29,8 @@ REASON_NAMES = ("signal", "sl", "tp", "trail", "time", "end", "liquidation")
 NO_REASON = -1
 
 #: One trade: entered at ``entry_bar``, closed at ``exit_bar`` (the last bar and reason
-#: ``end`` while still open). Prices include slippage; ``pnl`` is net of both fees,
+#: ``end`` while still open). Prices include slippage; ``pnl`` is net of both fees and
+#: of the funding and borrow paid while open,
 #: ``return`` = pnl / (units x entry_price).
 TRADE_DTYPE = np.dtype([
     ("col", np.int64),           # signal column
@@ -41,7 +42,8 @@ TRADE_DTYPE = np.dtype([
     ("exit_price", np.float64),
     ("entry_fee", np.float64),
     ("exit_fee", np.float64),
-    ("pnl", np.float64),         # cash currency
+    ("funding", np.float64),     # funding and borrow paid while open (negative: received), cash currency
+    ("pnl", np.float64),         # cash currency, net of fees, funding and borrow
     ("return", np.float64),
     ("reason", np.int64),        # exit reason code
 ], align=True)
@@ -55,6 +57,7 @@ class Position(NamedTuple):
     entry_bar: Bar       # bar of the entry fill (-1 when flat)
     entry_price: float   # entry fill price, slippage included
     entry_fee: float     # fee paid on the entry fill
+    carried: float       # funding and borrow paid since the entry (negative: received), rules 12, 13
 
 
 class Exits(NamedTuple):
@@ -130,6 +133,8 @@ class SettingArrays(NamedTuple):
     slippage: np.ndarray   # per fill, fraction of the price
     mmr: np.ndarray        # per entry, maintenance margin rate
     liquidation_fee: np.ndarray  # per fill (a liquidation), fraction of notional
+    funding_rate: np.ndarray  # per bar, fraction of the notional at the open (NaN: no funding)
+    borrow_rate: np.ndarray   # per bar, annual fraction of short notional
     cash: np.ndarray       # per column (1, 1|N), initial cash
 
 
@@ -140,6 +145,7 @@ class Rules(NamedTuple):
     stop_tie: int           # TIE_SL or TIE_TP
     reentry: bool           # rule 2: +1/-1 re-enters while flat after a forced exit
     periods_per_year: float
+    carry: bool             # rules 12, 13: some bar has a funding rate or a borrow rate
 
 
 class Outputs(NamedTuple):

@@ -22,6 +22,8 @@ bars x columns equity array. Each metric is defined here once:
   the deepest drawdown's episode spent below its peak;
 - ``bankrupt`` is 1 when the column went bankrupt (execution rule 11), else 0, and
   ``bankrupt_bar`` the bar it did (NaN: never);
+- ``funding_paid`` and ``borrow_paid``: the funding (negative: received) and borrow
+  costs of every position, in currency (execution rules 12 and 13);
 - trade statistics use closed trades only (the open trade at the end is marked to
   market in equity but is not a win or a loss yet); returns are pnl / entry value.
 """
@@ -61,6 +63,8 @@ STAT_NAMES = (
     "buy_hold_return",
     "bankrupt",
     "bankrupt_bar",
+    "funding_paid",
+    "borrow_paid",
 )
 N_STATS = len(STAT_NAMES)
 #: Metrics where a smaller value ranks better (sweeps, reports); all others rank high first.
@@ -104,6 +108,8 @@ class TradeStats(NamedTuple):
     sum_bars: float      # bars held, summed
     open: float          # 1 when a position is still open at the end
     fees: float          # fees of every fill, the open trade's entry included
+    funding: float       # funding paid (negative: received), execution rule 12
+    borrow: float        # borrow paid on shorts, execution rule 13
 
 
 @njit(cache=True, nogil=True)
@@ -187,7 +193,7 @@ def add_flat(curve: Curve, first_bar: int, n_bars: int, equity: float) -> Curve:
 
 @njit(cache=True, nogil=True)
 def new_trade_stats() -> TradeStats:
-    return TradeStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan, 0.0, 0.0, 0.0)
+    return TradeStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -200,7 +206,7 @@ def add_trade(stats: TradeStats, pnl: float, ret: float, bars_held: int) -> Trad
         s.gross_win + pnl if win else s.gross_win, s.gross_loss - pnl if loss else s.gross_loss,
         s.sum_win_return + ret if win else s.sum_win_return, s.sum_loss_return + ret if loss else s.sum_loss_return,
         s.best if ret <= s.best else ret, s.worst if ret >= s.worst else ret, s.sum_bars + bars_held, s.open,
-        s.fees)
+        s.fees, s.funding, s.borrow)
 
 
 @njit(cache=True, nogil=True)
@@ -208,7 +214,7 @@ def add_fee(stats: TradeStats, fee: float) -> TradeStats:
     """``stats`` with a fill's fee added."""
     s = stats
     return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
-                      s.best, s.worst, s.sum_bars, s.open, s.fees + fee)
+                      s.best, s.worst, s.sum_bars, s.open, s.fees + fee, s.funding, s.borrow)
 
 
 @njit(cache=True, nogil=True)
@@ -216,7 +222,15 @@ def add_open(stats: TradeStats) -> TradeStats:
     """``stats`` with the position still open at the end counted."""
     s = stats
     return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
-                      s.best, s.worst, s.sum_bars, s.open + 1.0, s.fees)
+                      s.best, s.worst, s.sum_bars, s.open + 1.0, s.fees, s.funding, s.borrow)
+
+
+@njit(cache=True, nogil=True)
+def add_carry(stats: TradeStats, funding: float, borrow: float) -> TradeStats:
+    """``stats`` with a funding payment and a borrow cost added (currency)."""
+    s = stats
+    return TradeStats(s.closed, s.wins, s.losses, s.gross_win, s.gross_loss, s.sum_win_return, s.sum_loss_return,
+                      s.best, s.worst, s.sum_bars, s.open, s.fees, s.funding + funding, s.borrow + borrow)
 
 
 @njit(cache=True, nogil=True)
@@ -290,3 +304,5 @@ def finish(curve: Curve, trades: TradeStats, out: np.ndarray, init_cash: float, 
     out[25] = buy_hold
     out[26] = 1.0 if bankrupt_bar >= 0 else 0.0
     out[27] = float(bankrupt_bar) if bankrupt_bar >= 0 else np.nan
+    out[28] = t.funding
+    out[29] = t.borrow

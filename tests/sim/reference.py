@@ -25,6 +25,7 @@ class Position:
     best: float  # best price since entry, for the trailing stop
     liq: float = float("nan")  # liquidation price (NaN: none)
     mmr: float = 0.0
+    carried: float = 0.0  # funding and borrow paid since the entry
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Account:
     trades: list = field(default_factory=list)
     fees: float = 0.0
     bankrupt_bar: int = -1
+    funding: float = 0.0
+    borrow: float = 0.0
 
 
 def is_nan(x: float) -> bool:
@@ -91,15 +94,15 @@ def close_position(acc: Account, bar: int, price: float, reason: str, fee: float
     entry_value = pos.units * pos.entry_price
     if pos.side > 0:
         acc.cash += notional - exit_fee
-        pnl = (notional - entry_value) - pos.entry_fee - exit_fee
+        pnl = (notional - entry_value) - pos.entry_fee - exit_fee - pos.carried
     else:
         acc.cash -= notional + exit_fee
-        pnl = (entry_value - notional) - pos.entry_fee - exit_fee
+        pnl = (entry_value - notional) - pos.entry_fee - exit_fee - pos.carried
     acc.fees += exit_fee
     acc.trades.append(dict(
         side=pos.side, entry_bar=pos.entry_bar, exit_bar=bar, size=pos.units,
         entry_price=pos.entry_price, exit_price=fill, entry_fee=pos.entry_fee,
-        exit_fee=exit_fee, pnl=pnl, ret=pnl / entry_value, reason=reason,
+        exit_fee=exit_fee, pnl=pnl, ret=pnl / entry_value, reason=reason, funding=pos.carried,
     ))
     acc.position = None
 
@@ -135,6 +138,19 @@ def open_position(acc: Account, bar: int, side: int, price: float, p: dict, dec:
                             p["trail"][dec], p["max_hold"][dec], fill, liq, mmr)
 
 
+def pay_carry(acc: Account, amount: float, kind: str):
+    """Cash pays ``amount`` of funding or borrow for the open position, whose
+    liquidation price moves with the cash (a long now counts as borrowed)."""
+    pos = acc.position
+    acc.cash -= amount
+    pos.carried += amount
+    setattr(acc, kind, getattr(acc, kind) + amount)
+    if pos.side > 0:
+        pos.liq = -acc.cash / (pos.units * (1 - pos.mmr)) if acc.cash < 0 else float("nan")
+    else:
+        pos.liq = acc.cash / (pos.units * (1 + pos.mmr))
+
+
 def execute(acc: Account, bar: int, want: float, price: float, reason: str, p: dict, dec: int):
     """Bring the account to target side ``want`` with fills at ``price``."""
     pos = acc.position
@@ -151,11 +167,12 @@ def execute(acc: Account, bar: int, want: float, price: float, reason: str, p: d
 
 
 def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open",  # noqa: C901 - one loop anyone can read, on purpose
-             stop_tie="sl", reentry=False):
+             stop_tie="sl", reentry=False, periods_per_year=8760.0):
     """Simulate one column. ``p`` maps size, sl, tp, trail, max_hold, lot, fee,
     fixed_fee, slippage to per-bar lists (NaN = unset for stops/max_hold, 0 = no
-    lot; mmr, liquidation_fee). Returns (trades, equity per bar, fees paid, the bar it
-    went bankrupt or -1)."""
+    lot; mmr, liquidation_fee; funding_rate (NaN: none on that bar), borrow_rate,
+    annual). Returns (trades, equity per bar, fees paid, the bar it went bankrupt or
+    -1, funding paid, borrow paid)."""
     acc = Account(cash=cash)
     equity = []
     last_target = 0.0
@@ -167,6 +184,11 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open", 
         forced = False
         if valid:
             pos = acc.position
+            # Funding: a position held into a bar stamped with a rate pays rate x its
+            # signed units x the open (a short receives a positive rate).
+            if pos is not None and pos.entry_bar < i and not is_nan(p["funding_rate"][i]):
+                units = pos.units if pos.side > 0 else -pos.units
+                pay_carry(acc, p["funding_rate"][i] * units * o, "funding")
             if pos is not None and pos.entry_bar < i:
                 due = i - pos.entry_bar >= pos.max_hold  # NaN compares False
                 if due and fill == "next_open":
@@ -201,6 +223,12 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open", 
             if fill == "close" and pending is not None:
                 execute(acc, i, pending[0], c, "signal", p, pending[1])
                 pending = None
+            # Borrow: a short held over this bar pays rate / ppy x notional at the close.
+            pos = acc.position
+            if pos is not None and pos.side < 0 and not (fill == "close" and pos.entry_bar == i):
+                cost = p["borrow_rate"][i] / periods_per_year * pos.units * c
+                if cost != 0:
+                    pay_carry(acc, cost, "borrow")
             last_close = c
         pos = acc.position
         if pos is None:
@@ -212,13 +240,13 @@ def simulate(opens, highs, lows, closes, targets, p, *, cash, fill="next_open", 
     if pos is not None:
         entry_value = pos.units * pos.entry_price
         diff = pos.units * last_close - entry_value
-        pnl = (diff if pos.side > 0 else -diff) - pos.entry_fee
+        pnl = (diff if pos.side > 0 else -diff) - pos.entry_fee - pos.carried
         acc.trades.append(dict(
             side=pos.side, entry_bar=pos.entry_bar, exit_bar=len(closes) - 1, size=pos.units,
             entry_price=pos.entry_price, exit_price=last_close, entry_fee=pos.entry_fee,
-            exit_fee=0.0, pnl=pnl, ret=pnl / entry_value, reason="end",
+            exit_fee=0.0, pnl=pnl, ret=pnl / entry_value, reason="end", funding=pos.carried,
         ))
-    return acc.trades, equity, acc.fees, acc.bankrupt_bar
+    return acc.trades, equity, acc.fees, acc.bankrupt_bar, acc.funding, acc.borrow
 
 
 def return_moments(returns: np.ndarray) -> tuple[float, float, float, int]:

@@ -218,6 +218,7 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
     one, nan = np.ones((1, 1)), np.full((1, 1), np.nan)
     settings = SettingArrays(size=one, lot=0 * one, sl=nan, tp=nan, trail=nan, max_hold=nan, fee=0 * one,
                              fixed_fee=0 * one, slippage=0 * one, mmr=0 * one, liquidation_fee=0 * one,
+                             funding_rate=nan, borrow_rate=0 * one,
                              cash=1000 * one)
     trades = np.zeros(3, dtype=TRADE_DTYPE)  # guard record after two reserved records
     for name in TRADE_DTYPE.names:
@@ -225,5 +226,5 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
     counts = np.zeros(1, dtype=np.int64)
     out = Outputs(np.empty((1, T)), trades[:2], np.array([0, 2]), counts, np.empty((1, N_STATS)))
     kernel_nb.simulate_column_nb(0, Prices(c.T, c.T, c.T, c.T), target.T, settings,
-                                 Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0), out)
+                                 Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0, False), out)
     assert counts[0] == 4 and all(trades[2][n] == -7 for n in TRADE_DTYPE.names) and (trades[:2]["side"] != -7).all()

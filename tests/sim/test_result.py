@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from mlbt import Result, Signals, backtest
-from mlbt.sim.state import TRADE_DTYPE
 
 
 def test_saved_results_read_back_also_from_the_float_matrix_format(tmp_path, btc):
@@ -19,8 +18,11 @@ def test_saved_results_read_back_also_from_the_float_matrix_format(tmp_path, btc
     again = Result.read(tmp_path / "run")
     pd.testing.assert_frame_equal(again.trades, result.trades)
     pd.testing.assert_series_equal(again.stats, result.stats)
-    # the format of earlier releases: one float64 column per field, named by position
+    # the format of earlier releases: one float64 column per field, named by position,
+    # the twelve fields of then (no funding column: it reads back as 0, as this run paid)
     records = result._trades
-    legacy = pd.DataFrame(np.column_stack([records[name].astype("float64") for name in TRADE_DTYPE.names]))
+    fields = ("col", "side", "entry_bar", "exit_bar", "units", "entry_price", "exit_price", "entry_fee", "exit_fee",
+              "pnl", "return", "reason")
+    legacy = pd.DataFrame(np.column_stack([records[name].astype("float64") for name in fields]))
     legacy.rename(columns=str).to_parquet(tmp_path / "run" / "trades.parquet")
     pd.testing.assert_frame_equal(Result.read(tmp_path / "run").trades, result.trades)
