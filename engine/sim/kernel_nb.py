@@ -146,6 +146,19 @@ def fill(c: int, bar: int, want: float, price: float, reason: int, cash: float, 
 
 
 @njit(cache=True, nogil=True)
+def pay_carry(amount: float, funding: bool, cash: float, position: Position, exits: Exits,
+              stats: TradeStats) -> tuple[float, Position, Exits, TradeStats]:
+    """Rules 12, 13: the open ``position`` pays ``amount`` of funding (``funding``) or
+    borrow out of ``cash``; its liquidation price moves with the cash. (A call, not
+    inlined: it runs only with carrying costs, and inlined twice it cost the bar loop
+    registers.) Returns (cash, position, exits, trade stats)."""
+    cash = cash - amount
+    position = carried(position, amount)
+    stats = add_carry(stats, amount, 0.0) if funding else add_carry(stats, 0.0, amount)
+    return cash, position, rearm_liquidation(cash, position, exits), stats
+
+
+@njit(cache=True, nogil=True)
 def flush(curve: Curve, buf: np.ndarray, n: int, first_bar: int, exposed: int, equity_out: np.ndarray,
           c: int) -> Curve:
     """Fold the ``n`` buffered equity values of bars ``first_bar``, ... into ``curve``
@@ -282,11 +295,8 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             if rules.carry and position.side != 0.0 and position.entry_bar < i:  # rule 12: funding at the open
                 rate = flex(settings.funding_rate, i, c)
                 if rate == rate:
-                    paid = funding_payment(position, rate, open_)
-                    cash -= paid
-                    position = carried(position, paid)
-                    stats = add_carry(stats, paid, 0.0)
-                    exits = rearm_liquidation(cash, position, exits)
+                    cash, position, exits, stats = pay_carry(funding_payment(position, rate, open_), True, cash,
+                                                             position, exits, stats)
             if position.side != 0.0 and position.entry_bar < i:  # rules 5-7, 10: forced exits come first
                 price, reason = forced_exit(position, exits, i, open_, high, low, close, rules.fill_mode,
                                             rules.stop_tie, order.target if order.pending else np.nan)
@@ -323,10 +333,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             if rules.carry and position.side < 0.0 and not (rules.fill_mode == FILL_CLOSE and position.entry_bar == i):
                 cost = borrow_cost(position, flex(settings.borrow_rate, i, c), rules.periods_per_year, close)
                 if cost != 0.0:
-                    cash -= cost
-                    position = carried(position, cost)
-                    stats = add_carry(stats, 0.0, cost)
-                    exits = rearm_liquidation(cash, position, exits)
+                    cash, position, exits, stats = pay_carry(cost, False, cash, position, exits, stats)
             last_close = close
         buf[n_buf] = marked_equity(cash, position, last_close)
         n_buf += 1
