@@ -34,8 +34,9 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     kernel's row per column; 0 rows without ``record``), trade records in column
     order, and the metrics (N, N_STATS)."""
     T, N = target.shape
-    targets = target.T
-    prices = Prices(*(a.T for a in prices))
+    targets = _readonly(target.T)
+    prices = Prices(*(_readonly(a.T) for a in prices))
+    settings = SettingArrays(*(_readonly(a) for a in settings))
     if not record:
         bounds = np.zeros(N, dtype=np.int64)
     elif N > 1:
@@ -70,6 +71,17 @@ def _bars_column(bars: pd.DataFrame, name: str, value: object) -> object:
         raise ValueError(f"{name} = {value!r}: bars have no column {value!r} (columns: "
                          f"{', '.join(map(str, bars.columns))}); give a number, a per-bar series or a column name")
     return bars[value]
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy). Numba compiles a kernel once per mix of
+    writeable and read-only arrays, and pandas hands out both, so every input the
+    kernel reads is made read-only: one compiled kernel for every run."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 #: A setting's value: a scalar, or per column / per bar / per bar and column (see ``flex_array``).
