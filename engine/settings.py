@@ -101,6 +101,14 @@ class Setting:
             if self.optional or self.default is None:
                 return None
             raise ValueError(f"{self.name} = none: {self.name} is {self.rule}; it cannot be off")
+        if self.kind is bool:
+            words = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False,
+                     "0": False}
+            if isinstance(value, bool) or type(value).__name__ == "bool_":
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in words:
+                return words[value.strip().lower()]
+            raise ValueError(f"{self.name} = {value!r}: {self.name} is true or false")
         if self.choices:
             if value not in self.choices:
                 raise ValueError(self.refusal(value))
@@ -153,8 +161,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("borrow_rate", float, 0.0, "Annual cost of borrowing a short position, accrued on each bar it is "
             "held over: rate / periods_per_year x its notional at the bar's close.", "an annual fraction of notional",
             low=0.0, when="bar"),
-    Setting("cash", float, 100_000.0, "Initial cash of each column.", "an amount of currency", low=0.0,
-            low_open=True),
+    Setting("cash", float, 100_000.0, "Initial cash of each column (with cash_sharing, of each group: the "
+            "columns of a group must agree).", "an amount of currency", low=0.0, low_open=True),
+    Setting("cash_sharing", bool, False, "The columns of a group (group_by; by default the assets of one "
+            "parameter combination) share one cash account and one equity curve.", sweep=False),
+    Setting("size_type", str, "entry_fraction", "What the target is: 'entry_fraction' (+1/-1/0 enters with size "
+            "x equity) or 'target_weight' (the weight of group equity to hold in each column, NaN keep).",
+            choices=("entry_fraction", "target_weight"), sweep=False),
+    Setting("rebalance_drift", float, None, "With target weights, also rebalance when a column's weight at a "
+            "close has drifted from its target by more than this.", "a weight difference", low=0.0,
+            optional=True, none="rebalance only when the target changes", when="bar"),
+    Setting("insufficient_cash", str, "reduce", "An entry or rebalance that would take gross exposure above "
+            "leverage x equity is 'reduce'd to what the account can afford, or 'skip'ped.",
+            choices=("reduce", "skip"), sweep=False),
     Setting("fill", str, "next_open", "Where a decision at bar t fills: 'next_open' (bar t+1's open) or "
             "'close' (bar t's close; optimistic, opt-in).", choices=("next_open", "close"), sweep=False),
     Setting("stop_tie", str, "sl", "Which stop fills when the protective stop and the take-profit are both "

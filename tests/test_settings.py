@@ -18,7 +18,20 @@ from tests.conftest import bt, make_bars
 
 BAD = [("sl", "1.5"), ("fee", "1.5"), ("trail", "1.0"), ("tp", "-0.1"), ("size", "0"), ("max_hold", "2.5"),
        ("lot", "-1"), ("slippage", "1"), ("fixed_fee", "-1"), ("cash", "0"), ("leverage", "0.5"), ("mmr", "1"),
-       ("liquidation_fee", "-0.1"), ("funding_rate", "1.5"), ("borrow_rate", "-0.5")]
+       ("liquidation_fee", "-0.1"), ("funding_rate", "1.5"), ("borrow_rate", "-0.5"),
+       ("rebalance_drift", "-0.1")]
+
+
+@pytest.mark.parametrize(("name", "value"), [("size_type", "weights"), ("insufficient_cash", "borrow"),
+                                             ("cash_sharing", "maybe")])
+def test_choices_are_refused_alike_by_backtest_and_engine_settings(name, value):
+    with pytest.raises(ValueError) as by_backtest:
+        backtest(make_bars(20), Signals(np.ones(20)), **{name: value})
+    with pytest.raises(ValueError) as by_settings:
+        EngineSettings(**{name: value})
+    assert str(by_backtest.value) == str(by_settings.value)
+    assert str(by_backtest.value).startswith(f"{name} = 'maybe': {name} is true or false" if name == "cash_sharing"
+                                             else f"{name} = {value!r}: {name} is one of ")
 
 
 @pytest.mark.parametrize(("name", "value"), BAD, ids=[n for n, _ in BAD])

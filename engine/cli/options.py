@@ -83,6 +83,8 @@ def _setting_option(s: Setting) -> Decorator:
         return click.option("--trail", "trail", is_flag=False, flag_value="sl", default=None, metavar="[FRACTION]",
                             help=help_text(s).replace("True to make sl trailing", "--trail alone to make --sl "
                                                                                    "trailing"))
+    if s.kind is bool:  # a flag: on when given
+        return click.option(s.option, s.name, is_flag=True, default=None, help=help_text(s))
     metavar = "|".join(s.choices) if s.choices else _METAVAR.get(s.kind, "VALUE")
     return click.option(s.option, s.name, default=None, metavar=metavar,
                         help=help_text(s, plugin_default=hasattr(Strategy, s.name)))

@@ -39,6 +39,17 @@ def where(index: pd.Index, columns: pd.Index, i: int, c: int | None = None) -> s
     return at
 
 
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy). Numba compiles a kernel once per mix of
+    writeable and read-only arrays, and pandas hands out both, so every input a kernel
+    reads is made read-only: one compiled kernel for every run."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 def _first_bad(mask: np.ndarray) -> tuple[int, int]:
     flat = int(np.argmax(mask.reshape(-1)))
     return divmod(flat, mask.shape[1]) if mask.ndim == 2 else (flat, 0)
@@ -120,10 +131,12 @@ def price_arrays(bars: pd.DataFrame, columns: pd.Index, scan: IndexScan | None =
     return o, h, lo, c
 
 
-def target_array(target: Any, index: pd.Index, columns: pd.Index) -> tuple[np.ndarray, int]:
+def target_array(target: Any, index: pd.Index, columns: pd.Index, weights: bool = False) -> tuple[np.ndarray, int]:
     """Target as a (T, N) float64 array of +1/-1/0/NaN aligned to ``index`` (a view of a
     float64 frame's values, column by column as they arrive: the kernel walks each
-    column down the bars), and its number of +1/-1 values (a bound on the trades)."""
+    column down the bars), and its number of +1/-1 values (a bound on the trades).
+    With ``weights`` the values are finite weights or NaN, and the count is of the
+    non-NaN ones."""
     if isinstance(target, (pd.Series, pd.DataFrame)):
         if not target.index.equals(index):
             if len(target.index) != len(index):
@@ -142,6 +155,13 @@ def target_array(target: Any, index: pd.Index, columns: pd.Index) -> tuple[np.nd
         raise ValueError(f"signals.target: shape {a.shape} does not match {len(index)} bars")
     if not (a.flags.c_contiguous or a.flags.f_contiguous):
         a = np.ascontiguousarray(a)
+    if weights:
+        bad = np.isinf(a)
+        if bad.any():
+            i, j = _first_bad(bad)
+            raise ValueError(f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: target weights must be "
+                             "finite (+ long, - short, 0 flat) or NaN (keep)")
+        return a, int(np.count_nonzero(a == a))
     if a.shape[1] > 1 and a.flags.f_contiguous:  # columns in parallel threads (the pass is memory-bound)
         n_bad, n_orders = count_target_columns_nb(a)
         i, j = first_bad_target_nb(a) if n_bad else (-1, -1)

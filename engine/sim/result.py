@@ -86,6 +86,14 @@ class Result:
         return frame.iloc[0].rename(None) if len(self.columns) == 1 else frame
 
     @property
+    def bankrupt_time(self) -> pd.Series:
+        """When each row of ``stats`` went bankrupt (execution rule 11): the timestamp
+        of its ``bankrupt_bar``, NaT if never."""
+        bars = self._stats[:, STAT_NAMES.index("bankrupt_bar")]
+        times = [self.index[int(b)] if b == b else pd.NaT for b in bars]
+        return pd.Series(times, index=self.columns, name="bankrupt_time")
+
+    @property
     def equity(self) -> pd.Series | pd.DataFrame:
         """Account value per bar (Series for one column)."""
         if self._equity is None:

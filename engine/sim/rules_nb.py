@@ -357,7 +357,14 @@ def entry_fill(cash: float, side: float, price: float, bar: int, size: float, lo
     it adds (a short's proceeds) or takes, the new Position); the position is flat
     when the size leaves nothing to buy. Shorts are cash-accounted as in vectorbt."""
     entry_price = fill_price(price, side > 0.0, slippage)
-    units = entry_units(cash, size, entry_price, fee, fixed_fee, lot)
+    return open_fill(side, entry_units(cash, size, entry_price, fee, fixed_fee, lot), entry_price, bar, fee, fixed_fee)
+
+
+@njit(cache=True, nogil=True)
+def open_fill(side: float, units: float, entry_price: float, bar: int, fee: float,
+              fixed_fee: float) -> tuple[float, Position]:
+    """Rule 3: open ``units`` (positive) on ``side`` at fill price ``entry_price``: (the
+    cash it adds or takes, the Position; flat when ``units`` is 0)."""
     if units <= 0.0:
         return 0.0, flat()
     notional = units * entry_price
@@ -445,3 +452,49 @@ def open_trade_pnl(position: Position, close: float) -> float:
     units = abs(position.units)
     diff = units * close - units * position.entry_price
     return (diff if position.side > 0.0 else -diff) - position.entry_fee - position.carried
+
+
+# -- rules 14-16: shared cash -------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def liquidation_fraction(equity_open: float, margin_open: float, equity_adverse: float,
+                         margin_adverse: float) -> float:
+    """Rule 14: how far (0 at the open, 1 at the adverse extremes) every price of a
+    group moves, all together on the straight line from its open to its adverse
+    extreme, before the group's equity falls to its maintenance margin: 0 when it is
+    there at the open already, NaN when it is not even at the extremes. Equity and
+    margin are linear along the line, so this is one division."""
+    if equity_open <= margin_open:
+        return 0.0
+    if equity_adverse > margin_adverse:
+        return np.nan
+    room_open, room_adverse = equity_open - margin_open, equity_adverse - margin_adverse
+    return room_open / (room_open - room_adverse)
+
+
+@njit(cache=True, nogil=True)
+def affordable_units(units: float, price: float, fee: float, fixed_fee: float, leverage: float, equity: float,
+                     gross: float) -> float:
+    """Rule 15: the units (positive) of a buy or short sale of ``units`` at fill
+    ``price`` that the group can afford: the gross exposure it holds (``gross``: the
+    sum of |units| x the bar's price over its positions) plus what this fill costs
+    (notional and fees) stays at most ``leverage`` x its ``equity`` before the fill.
+    ``units`` itself when they fit (within 1e-9 relative: rule 4's sizing lands on the
+    bound exactly), else the most that fit (0: none). From flat this is rule 4's
+    size <= leverage; with leverage 1 and longs only, cash never goes below zero."""
+    most = (leverage * equity - gross - fixed_fee) / (price * (1.0 + fee))
+    if units <= most * (1.0 + 1e-9):
+        return units
+    return most if most > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def weight_units(weight: float, equity: float, price: float, lot: float) -> float:
+    """Rule 16: the signed units that hold ``weight`` of the group's ``equity`` at the
+    bar's ``price`` (before slippage and fees, as vectorbt's targetpercent), rounded
+    toward zero to a multiple of ``lot`` (0: no rounding)."""
+    units = weight * equity / price
+    if lot > 0.0:
+        units = np.trunc(units / lot) * lot
+    return units

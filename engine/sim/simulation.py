@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -11,11 +11,11 @@ from mlbt.settings import DEFAULTS, setting, settings_doc, trailing_stops
 from mlbt.sim import kernel_nb
 from mlbt.sim.frequency import periods_per_year as infer_ppy
 from mlbt.sim.frequency import scan_index
-from mlbt.sim.inputs import check_limits, flex_array, price_arrays, target_array
+from mlbt.sim.inputs import check_limits, flex_array, price_arrays, readonly, target_array
 from mlbt.sim.result import Result
 from mlbt.sim.rules_nb import count_entries
 from mlbt.sim.signals import Signals
-from mlbt.sim.state import FILL_MODES, STOP_TIES, TRADE_DTYPE, Outputs, Prices, Rules, SettingArrays
+from mlbt.sim.state import FILL_MODES, STOP_TIES, TRADE_DTYPE, Group, Outputs, Prices, Rules, SettingArrays
 from mlbt.sim.stats_nb import N_STATS
 
 
@@ -34,9 +34,9 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     kernel's row per column; 0 rows without ``record``), trade records in column
     order, and the metrics (N, N_STATS)."""
     T, N = target.shape
-    targets = _readonly(target.T)
-    prices = Prices(*(_readonly(a.T) for a in prices))
-    settings = SettingArrays(*(_readonly(a) for a in settings))
+    targets = readonly(target.T)
+    prices = Prices(*(readonly(a.T) for a in prices))
+    settings = SettingArrays(*(readonly(a) for a in settings))
     if not record:
         bounds = np.zeros(N, dtype=np.int64)
     elif N > 1:
@@ -73,17 +73,6 @@ def _bars_column(bars: pd.DataFrame, name: str, value: object) -> object:
     return bars[value]
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view of ``a`` (no copy). Numba compiles a kernel once per mix of
-    writeable and read-only arrays, and pandas hands out both, so every input the
-    kernel reads is made read-only: one compiled kernel for every run."""
-    if not a.flags.writeable:
-        return a
-    view = a.view()
-    view.flags.writeable = False
-    return view
-
-
 #: A setting's value: a scalar, or per column / per bar / per bar and column (see ``flex_array``).
 Value: TypeAlias = float | int | None | np.ndarray | pd.Series | pd.DataFrame
 
@@ -107,6 +96,11 @@ def backtest(
     funding_rate: Value | str = DEFAULTS["funding_rate"],
     borrow_rate: Value = DEFAULTS["borrow_rate"],
     cash: Value = DEFAULTS["cash"],
+    cash_sharing: bool = DEFAULTS["cash_sharing"],
+    group_by: Any = None,
+    size_type: str = DEFAULTS["size_type"],
+    rebalance_drift: Value = DEFAULTS["rebalance_drift"],
+    insufficient_cash: str = DEFAULTS["insufficient_cash"],
     fill: str = DEFAULTS["fill"],
     stop_tie: str = DEFAULTS["stop_tie"],
     periods_per_year: float | None = DEFAULTS["periods_per_year"],
@@ -123,6 +117,13 @@ def backtest(
         at its fill (default: it needs a fresh change of the forward-filled target);
         ``Signals.reentry`` overrides it.
     record: keep equity curves and trades (False: metrics only, as sweeps do).
+    group_by: with cash_sharing, which columns share cash: None (the parameter levels:
+        every level of the signal columns but the last, the asset), a level name or a
+        list of them, one label per column, or {group: [columns]}.
+
+    With ``cash_sharing`` or ``size_type="target_weight"`` bars may have (field, asset)
+    columns, each signal column trading the asset its last level names, and the
+    result is a ``PortfolioResult`` whose rows are groups (execution rules 14-16).
 
     The engine settings (``mlbt.settings``; the same table the command line and the
     sweep grid read):
@@ -137,6 +138,11 @@ def backtest(
     columns = signals.columns
     fill = setting("fill").check(fill)
     stop_tie = setting("stop_tie").check(stop_tie)
+    cash_sharing = setting("cash_sharing").check(cash_sharing)
+    size_type = setting("size_type").check(size_type)
+    insufficient_cash = setting("insufficient_cash").check(insufficient_cash)
+    if cash_sharing or size_type == "target_weight":
+        return _backtest_groups(bars, signals, columns, locals())
     index = bars.index if isinstance(bars, pd.DataFrame) else None
     scan = scan_index(index)  # one pass: sorted and unique, its step and weekdays
     o, h, lo, c = price_arrays(bars, columns, scan)
@@ -149,7 +155,7 @@ def backtest(
     trail_v = bool(given["trail"]) if isinstance(given["trail"], np.bool_) else given["trail"]
     sl_v, trail_v = trailing_stops(given["sl"], trail_v)
     values = dict(given, sl=sl_v, trail=trail_v, fee=fee, fixed_fee=fixed_fee, slippage=slippage, lot=lot, cash=cash,
-                  leverage=leverage, mmr=mmr, liquidation_fee=liquidation_fee,
+                  leverage=leverage, mmr=mmr, liquidation_fee=liquidation_fee, rebalance_drift=rebalance_drift,
                   funding_rate=_bars_column(bars, "funding_rate", funding_rate), borrow_rate=borrow_rate)
     arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
     check_limits(arrays, index, columns)
@@ -174,3 +180,68 @@ def backtest(
 
 
 backtest.__doc__ = (backtest.__doc__ or "").replace("{settings}", settings_doc(indent=4))
+
+
+def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw: dict[str, Any]) -> Result:
+    """backtest() with shared cash or target weights (the keywords in ``kw``)."""
+    from mlbt.sim.portfolio import (
+        asset_prices,
+        check_gross_weights,
+        group_arrays,
+        group_codes,
+        simulate_groups,
+    )
+    from mlbt.sim.portfolio_result import PortfolioResult
+
+    weights = kw["size_type"] == "target_weight"
+    index = bars.index if isinstance(bars, pd.DataFrame) else None
+    scan = scan_index(index)
+    codes, groups = group_codes(columns, kw["group_by"], kw["cash_sharing"])
+    prices, asset_rows, asset_of = asset_prices(bars, columns, scan)
+    target, _ = target_array(signals.target, index, columns, weights=weights)
+    if target.shape[1] != len(columns):
+        raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
+    given = dict(size=kw["size"], sl=kw["sl"], tp=kw["tp"], trail=kw["trail"], max_hold=kw["max_hold"])
+    given.update({name: value for name, value in signals.settings().items() if value is not None})
+    reentry = bool(kw["reentry"] if signals.reentry is None else signals.reentry)
+    trail_v = bool(given["trail"]) if isinstance(given["trail"], np.bool_) else given["trail"]
+    sl_v, trail_v = trailing_stops(given["sl"], trail_v)
+    values = dict(given, sl=sl_v, trail=trail_v, **{name: kw[name] for name in (
+        "fee", "fixed_fee", "slippage", "lot", "cash", "leverage", "mmr", "liquidation_fee", "borrow_rate",
+        "rebalance_drift")}, funding_rate=_bars_column(bars, "funding_rate", kw["funding_rate"]))
+    arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
+    check_limits(arrays, index, columns)
+    if arrays["cash"].shape[0] > 1:
+        raise ValueError("cash: initial cash is per column, not per bar")
+    cash = np.broadcast_to(arrays["cash"], (1, len(columns)))[0]
+    for g in range(len(groups)):
+        inside = cash[codes == g]
+        if (inside != inside[0]).any():
+            raise ValueError(f"cash: the columns of group {groups[g]!r} have different initial cash "
+                             f"({inside.min():g} and {inside.max():g}); a group has one cash account")
+    if weights:
+        check_gross_weights(target, arrays["leverage"], codes, index, groups)
+    if np.isnan(arrays["lot"]).all():
+        arrays["lot"] = np.zeros((1, 1))
+    else:
+        arrays["lot"] = np.nan_to_num(arrays["lot"], nan=0.0)
+    periods = kw["periods_per_year"]
+    ppy = infer_ppy(index, scan) if periods is None else setting("periods_per_year").check(periods)
+    settings = SettingArrays(**{name: arrays[name] for name in SettingArrays._fields})
+    carry = bool((arrays["funding_rate"] == arrays["funding_rate"]).any() or (arrays["borrow_rate"] > 0).any())
+    cols, start = group_arrays(codes)
+    group = Group(cols=cols, start=start, asset=asset_rows, leverage=arrays["leverage"],
+                  drift=arrays["rebalance_drift"], weights=weights, skip=kw["insufficient_cash"] == "skip")
+    fill, stop_tie = kw["fill"], kw["stop_tie"]
+    out = simulate_groups(prices, target, settings,
+                          Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy), carry), group,
+                          record=kw["record"])
+    record = kw["record"]
+    run_settings = dict(fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry,
+                        cash_sharing=kw["cash_sharing"], size_type=kw["size_type"])
+    first = cols[start[:-1]]
+    return PortfolioResult(
+        index=index, columns=groups, stats=out["stats"], equity=out["equity"] if record else None,
+        trades=out["trades"] if record else None, init_cash=cash[first], settings=run_settings,
+        signal_columns=columns, group_of=codes, asset_of=asset_of, cash=out["cash"] if record else None,
+        value=out["value"] if record else None, orders=out["orders"] if record else None)

@@ -27,6 +27,22 @@ STOP_TIES = {"sl": TIE_SL, "tp": TIE_TP}
 SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, TIME, END, LIQUIDATION = 0, 1, 2, 3, 4, 5, 6
 REASON_NAMES = ("signal", "sl", "tp", "trail", "time", "end", "liquidation")
 NO_REASON = -1
+# What an order record did besides an exit (its ``reason``): opened a position, or
+# changed a held one toward its target weight (index into ORDER_KINDS).
+ENTRY, REBALANCE = 7, 8
+ORDER_KINDS = (*REASON_NAMES, "entry", "rebalance")
+
+#: One fill of a column in a shared-cash group. ``price`` includes slippage; ``units``
+#: is signed: + bought, - sold.
+ORDER_DTYPE = np.dtype([
+    ("col", np.int64),
+    ("bar", np.int64),
+    ("units", np.float64),
+    ("price", np.float64),
+    ("fee", np.float64),      # every fee of the fill (a liquidation's fee included)
+    ("reason", np.int64),     # ORDER_KINDS code
+    ("seq", np.int64),        # the fill's number within its group: the order of fills within a bar
+], align=True)
 
 #: One trade: entered at ``entry_bar``, closed at ``exit_bar`` (the last bar and reason
 #: ``end`` while still open). Prices include slippage; ``pnl`` is net of both fees and
@@ -58,6 +74,18 @@ class Position(NamedTuple):
     entry_price: float   # entry fill price, slippage included
     entry_fee: float     # fee paid on the entry fill
     carried: float       # funding and borrow paid since the entry (negative: received), rules 12, 13
+
+
+class Book(NamedTuple):
+    """What the open position of a column in a shared-cash group has traded since it
+    opened: several fills with target weights (a trade record is then the whole
+    position: units entered, average prices)."""
+
+    entered: float      # units bought (long) or sold short, summed
+    entry_value: float  # their value at their fill prices
+    exited: float       # units closed so far
+    exit_value: float   # their value at their fill prices
+    exit_fee: float     # fees of those fills
 
 
 class Exits(NamedTuple):
@@ -146,6 +174,33 @@ class Rules(NamedTuple):
     reentry: bool           # rule 2: +1/-1 re-enters while flat after a forced exit
     periods_per_year: float
     carry: bool             # rules 12, 13: some bar has a funding rate or a borrow rate
+
+
+class Group(NamedTuple):
+    """Which columns share cash (rules 14-16), and the settings only groups read."""
+
+    cols: np.ndarray        # (N,) int64: the columns, group after group (each group's in column order)
+    start: np.ndarray       # (G + 1,) int64: group g is cols[start[g]:start[g + 1]]
+    asset: np.ndarray       # (N,) int64: each column's row of the prices
+    leverage: np.ndarray    # flex (1|T, 1|N): gross exposure cap, a multiple of group equity (read at the fill)
+    drift: np.ndarray       # flex (1|T, 1|N): rebalance when the weight drifts by more (NaN: never)
+    weights: bool           # the targets are weights of group equity (else +1/-1/0 entries)
+    skip: bool              # an order over the exposure cap is skipped (else reduced)
+
+
+class GroupOutputs(NamedTuple):
+    """What the group kernel writes, allocated by the caller."""
+
+    equity: np.ndarray        # (G, T): a row per group, or (G, 0) when not recorded
+    cash: np.ndarray          # (G, T|0)
+    value: np.ndarray         # (N, T|0): each column's position value at the close (units x last close)
+    trades: np.ndarray        # TRADE_DTYPE records, trade_offsets[c] ... reserved for column c
+    trade_offsets: np.ndarray  # (N + 1,)
+    trade_counts: np.ndarray  # (N,)
+    orders: np.ndarray        # ORDER_DTYPE records, order_offsets[c] ... reserved for column c
+    order_offsets: np.ndarray  # (N + 1,)
+    order_counts: np.ndarray  # (N,)
+    stats: np.ndarray         # (G, N_STATS)
 
 
 class Outputs(NamedTuple):
