@@ -177,3 +177,31 @@ def count_target_columns_nb(target: np.ndarray) -> tuple[int, int]:
         bad[j] = n_bad
         orders[j] = n_orders
     return bad.sum(), orders.sum()
+
+
+@njit(cache=True, nogil=True)
+def first_gross_excess_nb(targets: np.ndarray, cols: np.ndarray, start: np.ndarray,
+                          leverage: np.ndarray) -> tuple[int, int, float, float]:
+    """(bar, group, gross, cap) of the earliest bar (the first group's on a tie) at which a group's
+    target weights (rows of ``targets``, one per column; NaN keeps the last one, 0
+    before any) add up in absolute value to more than its leverage (the largest of
+    its columns' at that bar, a (1|T, 1|N) array); (-1, -1, 0, 0) when none does.
+    One pass, without a forward-filled copy of the targets."""
+    T = targets.shape[1]
+    first, first_g, first_gross, first_cap = -1, -1, 0.0, 0.0
+    for g in range(start.shape[0] - 1):
+        members = cols[start[g]:start[g + 1]]
+        held = np.zeros(members.shape[0])
+        for i in range(T if first < 0 else first):
+            gross, cap = 0.0, 0.0
+            for k in range(members.shape[0]):
+                c = members[k]
+                w = targets[c, i]
+                if w == w:
+                    held[k] = w
+                gross += abs(held[k])
+                cap = max(cap, leverage[i if leverage.shape[0] > 1 else 0, c if leverage.shape[1] > 1 else 0])
+            if gross > cap * (1.0 + 1e-12):
+                first, first_g, first_gross, first_cap = i, g, gross, cap
+                break
+    return first, first_g, first_gross, first_cap

@@ -167,11 +167,12 @@ def cut_units(position: Position, book: Book, units: float, price: float, fee: f
 
 
 @njit(cache=True, nogil=True)
-def marks(prices: Prices, group: Group, cols: np.ndarray, i: int, at_close: bool,
-          last_close: np.ndarray) -> np.ndarray:
-    """The price each column of a group is marked at for a fill on bar ``i``: the
-    bar's close (``at_close``) or open, the last close on a bar without prices."""
-    out = np.empty(cols.shape[0])
+def set_marks(out: np.ndarray, prices: Prices, group: Group, cols: np.ndarray, i: int, at_close: bool,
+              last_close: np.ndarray) -> np.ndarray:
+    """``out``, set to the price each column of a group is marked at for a fill on bar
+    ``i``: the bar's close (``at_close``) or open, the last close on a bar without
+    prices. (A buffer the group reuses: an array allocated per bar costs more than
+    the bar's rules.)"""
     for k in range(cols.shape[0]):
         a = group.asset[cols[k]]
         price = prices.close[a, i] if at_close else prices.open[a, i]
@@ -212,6 +213,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
     orders = [no_order() for _ in range(n)]
     ffilled = np.zeros(n) if not group.weights else np.full(n, np.nan)
     last_close = np.full(n, np.nan)
+    mark_buf = np.empty(n)
     forced = np.zeros(n, dtype=np.bool_)
     n_trades = np.zeros(n, dtype=np.int64)
     n_orders = np.zeros(n, dtype=np.int64)
@@ -244,7 +246,11 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                             stats = add_carry(stats, amount, 0.0)
             # rule 14: the group's liquidation (with one position, rule 10's price)
             liquidated = False
-            if n_open >= 2:
+            exposed_short = cash < 0.0
+            for k in range(n):
+                exposed_short = exposed_short or positions[k].side < 0.0
+            # With cash at or above zero and longs only, equity stays above any margin: no check.
+            if n_open >= 2 and exposed_short:
                 e0, m0, e1, m1 = cash, 0.0, cash, 0.0
                 for k in range(n):
                     p = positions[k]
@@ -259,7 +265,8 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         e1 += p.units * x
                         m0 += exits[k].mmr * abs(p.units) * o
                         m1 += exits[k].mmr * abs(p.units) * x
-                        exits[k] = with_liquidation(p.side, exits[k], np.nan)
+                        if exits[k].liquidation == exits[k].liquidation:
+                            exits[k] = with_liquidation(p.side, exits[k], np.nan)
                 move = liquidation_fraction(e0, m0, e1, m1)
                 if move == move:
                     liquidated = True
@@ -295,6 +302,10 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     n_open = 0
                     if cash <= 0.0 or zero_margin:  # rule 11
                         bankrupt_bar = np.int64(i)
+            elif n_open >= 2:
+                for k in range(n):
+                    if positions[k].side != 0.0 and exits[k].liquidation == exits[k].liquidation:
+                        exits[k] = with_liquidation(positions[k].side, exits[k], np.nan)
             elif n_open == 1:
                 for k in range(n):
                     p = positions[k]
@@ -352,7 +363,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         drift = flex(group.drift, i, c)
                         close = prices.close[a, i]
                         if drift == drift and close == close and positions[k].side != 0.0:
-                            mark = marks(prices, group, cols, i, True, last_close)
+                            mark = set_marks(mark_buf, prices, group, cols, i, True, last_close)
                             equity, _ = account(cash, positions, mark)
                             if equity > 0.0 and abs(positions[k].units * close / equity - ffilled[k]) > drift:
                                 orders[k] = Order(True, ffilled[k], np.int64(i))
@@ -364,7 +375,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
             if not pending:
                 continue
             at_close = phase == 1
-            mark = marks(prices, group, cols, i, at_close, last_close)
+            mark = set_marks(mark_buf, prices, group, cols, i, at_close, last_close)
             equity, _ = account(cash, positions, mark)
             for step in range(2):  # exits, reductions and reversals; then entries and increases
                 for k in range(n):

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mlbt.sim import group_nb
+from mlbt.sim.checks_nb import first_gross_excess_nb
 from mlbt.sim.inputs import price_arrays, readonly, where
 from mlbt.sim.rules_nb import count_entries
 from mlbt.sim.state import ORDER_DTYPE, TRADE_DTYPE, Group, GroupOutputs, Prices, Rules, SettingArrays
@@ -91,17 +92,11 @@ def check_gross_weights(target: np.ndarray, leverage: np.ndarray, codes: np.ndar
                         groups: pd.Index) -> None:
     """ValueError at the first bar where a group's target weights (NaN: the last one
     kept) add up, in absolute value, above its leverage (the largest of its columns)."""
-    held = pd.DataFrame(target).ffill().fillna(0.0).to_numpy()
-    gross = np.zeros((target.shape[0], len(groups)))
-    np.add.at(gross.T, codes, np.abs(held).T)
-    cap = np.broadcast_to(leverage, target.shape)
-    caps = np.zeros_like(gross)
-    np.maximum.at(caps.T, codes, cap.T)
-    over = gross > caps * (1.0 + 1e-12)
-    if over.any():
-        i, g = divmod(int(np.argmax(over.reshape(-1))), len(groups))
-        raise ValueError(f"signals.target: gross target weight {gross[i, g]:g} at {where(index, groups, i, g)} of "
-                         f"group {groups[g]!r} is above leverage = {caps[i, g]:g}; scale the weights down or raise "
+    cols, start = group_arrays(codes)
+    i, g, gross, cap = first_gross_excess_nb(readonly(target.T), readonly(cols), readonly(start), readonly(leverage))
+    if i >= 0:
+        raise ValueError(f"signals.target: gross target weight {gross:g} at {where(index, groups, i)} of "
+                         f"group {groups[g]!r} is above leverage = {cap:g}; scale the weights down or raise "
                          "leverage (--leverage)")
 
 
