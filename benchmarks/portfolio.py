@@ -78,16 +78,23 @@ def columns_of(n_assets: int, n_combos: int) -> pd.MultiIndex:
                                       names=["combo", "asset"])
 
 
-def run_bt(bars: pd.DataFrame, target: np.ndarray, mode: str, n_assets: int, n_combos: int) -> np.ndarray:
+def run_bt(bars: pd.DataFrame, target: np.ndarray, mode: str, n_assets: int,
+           n_combos: int) -> tuple[np.ndarray, float]:
+    """(final equity per group, seconds of the backtest() call: its checks included)."""
     from mlbt import Signals, backtest
 
     frame = pd.DataFrame(target, index=bars.index, columns=columns_of(n_assets, n_combos), copy=False)
     extra = dict(size_type="target_weight") if mode == "weights" else dict(size=1.0 / n_assets)
+    start = time.perf_counter()
     result = backtest(bars, Signals(frame), cash_sharing=True, fee=FEE, cash=100_000.0, record=False, **extra)
-    return result.stats["final_equity"].to_numpy()
+    seconds = time.perf_counter() - start
+    return result.stats["final_equity"].to_numpy(), seconds
 
 
-def run_vbt(bars: pd.DataFrame, target: np.ndarray, mode: str, n_assets: int, n_combos: int) -> np.ndarray:
+def run_vbt(bars: pd.DataFrame, target: np.ndarray, mode: str, n_assets: int,
+            n_combos: int) -> tuple[np.ndarray, float]:
+    """(final value per group, seconds of from_orders and final_value; the inputs it
+    needs, full (bars, columns) arrays, are built before the clock starts)."""
     import vectorbt as vbt
 
     n = n_assets * n_combos
@@ -100,12 +107,15 @@ def run_vbt(bars: pd.DataFrame, target: np.ndarray, mode: str, n_assets: int, n_
         decided = np.where(changed, held * (1.0 / n_assets) / (1 + FEE), np.nan)
     size = np.full(decided.shape, np.nan)
     size[1:] = decided[:-1]  # decided at a close, filled at the next open
+    start = time.perf_counter()
     pf = vbt.Portfolio.from_orders(close, size=size, size_type="targetpercent", price=price, fees=FEE,
                                    group_by=np.repeat(np.arange(n_combos), n_assets), cash_sharing=True,
                                    call_seq="auto", init_cash=100_000.0, update_value=True, freq="1D",
                                    max_orders=int(np.isfinite(size).sum()) + 1)
+    final = pf.final_value().to_numpy()
+    seconds = time.perf_counter() - start
     assert n == pf.wrapper.shape[1]
-    return pf.final_value().to_numpy()
+    return final, seconds
 
 
 def rss() -> int:
@@ -131,14 +141,12 @@ def child(spec: str, args: argparse.Namespace) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    start = time.perf_counter()
-    final = run(bars, target, mode, args.assets, combos)
-    seconds = time.perf_counter() - start
+    final, seconds = run(bars, target, mode, args.assets, combos)
     done.set()
     sampler.join()
     out = {"seconds": seconds, "peak_mb": (max(peak[0], rss()) - before) / 2**20, "bar_cols": args.bars * len(target.T)}
     if engine == "vbt":  # bt on the same subset, for the agreement figure
-        mine = run_bt(bars, target, mode, args.assets, combos)
+        mine, _ = run_bt(bars, target, mode, args.assets, combos)
         out["max_rel_diff"] = float(np.max(np.abs(mine - final) / np.abs(final)))
     print(json.dumps(out))
 

@@ -205,3 +205,31 @@ def first_gross_excess_nb(targets: np.ndarray, cols: np.ndarray, start: np.ndarr
                 first, first_g, first_gross, first_cap = i, g, gross, cap
                 break
     return first, first_g, first_gross, first_cap
+
+
+@njit(cache=True, nogil=True)
+def check_weights_nb(target: np.ndarray) -> tuple[int, int, int]:
+    """(row, column) of the first infinite target weight of the (T, N) ``target`` in
+    row order, or (-1, -1); and the number of non-NaN weights (decisions), in one pass
+    in the array's memory order."""
+    T, N = target.shape
+    n_inf = 0
+    decided = 0
+    if target.flags.f_contiguous:
+        for j in range(N):
+            for i in range(T):
+                v = target[i, j]
+                decided += v == v
+                n_inf += abs(v) == np.inf
+    else:
+        for i in range(T):
+            for j in range(N):
+                v = target[i, j]
+                decided += v == v
+                n_inf += abs(v) == np.inf
+    if n_inf:
+        for i in range(T):
+            for j in range(N):
+                if abs(target[i, j]) == np.inf:
+                    return i, j, decided
+    return -1, -1, decided

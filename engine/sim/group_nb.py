@@ -36,6 +36,8 @@ from mlbt.sim.rules_nb import (
     liquidation_fraction,
     liquidation_price,
     open_fill,
+    stop_reached,
+    time_exit_due,
     trail_update,
     weight_units,
 )
@@ -59,6 +61,52 @@ from mlbt.sim.state import (
     SettingArrays,
 )
 from mlbt.sim.stats_nb import add_bars, add_carry, add_fee, add_open, add_trade, finish, new_curve, new_trade_stats
+
+POSITION_FIELDS, BOOK_FIELDS, EXITS_FIELDS, ORDER_FIELDS = 6, 5, 11, 3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def get_position(a: np.ndarray, k: int) -> Position:
+    return Position(a[k, 0], a[k, 1], np.int64(a[k, 2]), a[k, 3], a[k, 4], a[k, 5])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def put_position(a: np.ndarray, k: int, p: Position) -> None:
+    a[k, 0], a[k, 1], a[k, 2], a[k, 3], a[k, 4], a[k, 5] = (p.side, p.units, p.entry_bar, p.entry_price,
+                                                             p.entry_fee, p.carried)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def get_book(a: np.ndarray, k: int) -> Book:
+    return Book(a[k, 0], a[k, 1], a[k, 2], a[k, 3], a[k, 4])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def put_book(a: np.ndarray, k: int, b: Book) -> None:
+    a[k, 0], a[k, 1], a[k, 2], a[k, 3], a[k, 4] = b.entered, b.entry_value, b.exited, b.exit_value, b.exit_fee
+
+
+@njit(cache=True, nogil=True, inline="always")
+def get_exits(a: np.ndarray, k: int) -> Exits:
+    return Exits(a[k, 0], a[k, 1], a[k, 2], np.int64(a[k, 3]), a[k, 4], a[k, 5], a[k, 6], a[k, 7], a[k, 8],
+                 a[k, 9], a[k, 10])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def put_exits(a: np.ndarray, k: int, e: Exits) -> None:
+    a[k, 0], a[k, 1], a[k, 2], a[k, 3], a[k, 4], a[k, 5] = (e.best, e.sl_level, e.protective, e.protective_reason,
+                                                             e.take_profit, e.trail)
+    a[k, 6], a[k, 7], a[k, 8], a[k, 9], a[k, 10] = e.max_hold, e.liquidation, e.mmr, e.lower, e.upper
+
+
+@njit(cache=True, nogil=True, inline="always")
+def get_order(a: np.ndarray, k: int) -> Order:
+    return Order(a[k, 0] != 0.0, a[k, 1], np.int64(a[k, 2]))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def put_order(a: np.ndarray, k: int, o: Order) -> None:
+    a[k, 0], a[k, 1], a[k, 2] = 1.0 if o.pending else 0.0, o.target, o.decision_bar
 
 
 @njit(cache=True, nogil=True)
@@ -175,18 +223,18 @@ def set_marks(out: np.ndarray, prices: Prices, group: Group, cols: np.ndarray, i
     the bar's rules.)"""
     for k in range(cols.shape[0]):
         a = group.asset[cols[k]]
-        price = prices.close[a, i] if at_close else prices.open[a, i]
+        price = prices.close[i, a] if at_close else prices.open[i, a]
         out[k] = price if price == price else last_close[k]
     return out
 
 
 @njit(cache=True, nogil=True)
-def account(cash: float, positions: list, mark: np.ndarray) -> tuple[float, float]:
-    """(equity, gross exposure) of a group: cash plus each position at ``mark``, and
-    the sum of |units| x mark."""
+def account(cash: float, pos: np.ndarray, mark: np.ndarray) -> tuple[float, float]:
+    """(equity, gross exposure) of a group: cash plus each position (rows of ``pos``)
+    at ``mark``, and the sum of |units| x mark."""
     equity, gross = cash, 0.0
-    for k in range(len(positions)):
-        u = positions[k].units
+    for k in range(pos.shape[0]):
+        u = pos[k, 1]
         if u != 0.0:
             equity += u * mark[k]
             gross += abs(u) * mark[k]
@@ -207,10 +255,17 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
     n = cols.shape[0]
     init_cash = flex(settings.cash, 0, cols[0])
     cash = init_cash
-    positions = [flat() for _ in range(n)]
-    books = [no_book() for _ in range(n)]
-    exits = [no_exits() for _ in range(n)]
-    orders = [no_order() for _ in range(n)]
+    # The columns' state, a row each (lists of NamedTuples cost reference counting on
+    # every access in a function this size: measured 3x slower).
+    pos = np.zeros((n, POSITION_FIELDS))
+    bks = np.zeros((n, BOOK_FIELDS))
+    exs = np.zeros((n, EXITS_FIELDS))
+    ords = np.zeros((n, ORDER_FIELDS))
+    for k in range(n):
+        put_position(pos, k, flat())
+        put_book(bks, k, no_book())
+        put_exits(exs, k, no_exits())
+        put_order(ords, k, no_order())
     ffilled = np.zeros(n) if not group.weights else np.full(n, np.nan)
     last_close = np.full(n, np.nan)
     mark_buf = np.empty(n)
@@ -230,63 +285,63 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
         n_open = 0
         for k in range(n):
             forced[k] = False
-            n_open += positions[k].side != 0.0
+            n_open += get_position(pos, k).side != 0.0
         if bankrupt_bar < 0 and n_open > 0:
             # rule 12: funding at the open of each position held into the bar
             if rules.carry:
                 for k in range(n):
                     c, a = cols[k], group.asset[cols[k]]
-                    p = positions[k]
-                    if p.side != 0.0 and p.entry_bar < i and prices.close[a, i] == prices.close[a, i]:
+                    p = get_position(pos, k)
+                    if p.side != 0.0 and p.entry_bar < i and prices.close[i, a] == prices.close[i, a]:
                         rate = flex(settings.funding_rate, i, c)
                         if rate == rate:
-                            amount = funding_payment(p, rate, prices.open[a, i])
+                            amount = funding_payment(p, rate, prices.open[i, a])
                             cash -= amount
-                            positions[k] = carried(p, amount)
+                            put_position(pos, k, carried(p, amount))
                             stats = add_carry(stats, amount, 0.0)
             # rule 14: the group's liquidation (with one position, rule 10's price)
             liquidated = False
             exposed_short = cash < 0.0
             for k in range(n):
-                exposed_short = exposed_short or positions[k].side < 0.0
+                exposed_short = exposed_short or get_position(pos, k).side < 0.0
             # With cash at or above zero and longs only, equity stays above any margin: no check.
             if n_open >= 2 and exposed_short:
                 e0, m0, e1, m1 = cash, 0.0, cash, 0.0
                 for k in range(n):
-                    p = positions[k]
+                    p = get_position(pos, k)
                     if p.side != 0.0:
                         a = group.asset[cols[k]]
-                        o = prices.open[a, i]
+                        o = prices.open[i, a]
                         if o != o:  # no prices on this bar: fixed at the last close
                             o = x = last_close[k]
                         else:
-                            x = prices.low[a, i] if p.side > 0.0 else prices.high[a, i]
+                            x = prices.low[i, a] if p.side > 0.0 else prices.high[i, a]
                         e0 += p.units * o
                         e1 += p.units * x
-                        m0 += exits[k].mmr * abs(p.units) * o
-                        m1 += exits[k].mmr * abs(p.units) * x
-                        if exits[k].liquidation == exits[k].liquidation:
-                            exits[k] = with_liquidation(p.side, exits[k], np.nan)
+                        m0 += get_exits(exs, k).mmr * abs(p.units) * o
+                        m1 += get_exits(exs, k).mmr * abs(p.units) * x
+                        if get_exits(exs, k).liquidation == get_exits(exs, k).liquidation:
+                            put_exits(exs, k, with_liquidation(p.side, get_exits(exs, k), np.nan))
                 move = liquidation_fraction(e0, m0, e1, m1)
                 if move == move:
                     liquidated = True
                     zero_margin = True
                     for k in range(n):
-                        p = positions[k]
+                        p = get_position(pos, k)
                         if p.side == 0.0:
                             continue
                         c, a = cols[k], group.asset[cols[k]]
-                        o = prices.open[a, i]
+                        o = prices.open[i, a]
                         if o != o:
                             price = last_close[k]
                         else:
-                            x = prices.low[a, i] if p.side > 0.0 else prices.high[a, i]
+                            x = prices.low[i, a] if p.side > 0.0 else prices.high[i, a]
                             price = o + move * (x - o)
-                        zero_margin = zero_margin and exits[k].mmr == 0.0
+                        zero_margin = zero_margin and get_exits(exs, k).mmr == 0.0
                         fee_, fixed_, slip_ = flex(settings.fee, i, c), flex(settings.fixed_fee, i, c), \
                             flex(settings.slippage, i, c)
                         cash_in, exit_price, fee_paid, book = close_fill(
-                            p, books[k], price, fee_ + flex(settings.liquidation_fee, i, c), fixed_, slip_)
+                            p, get_book(bks, k), price, fee_ + flex(settings.liquidation_fee, i, c), fixed_, slip_)
                         cash += cash_in
                         average, pnl, ret = trade_result(p, book, exit_price)
                         stats = add_trade(add_fee(stats, fee_paid), pnl, ret, i - p.entry_bar)
@@ -297,39 +352,45 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         record_close(trades, out.trade_offsets[c] + n_trades[k], p, book, i, average, pnl, ret,
                                      LIQUIDATION)
                         n_trades[k] += 1
-                        positions[k], books[k], orders[k] = flat(), no_book(), no_order()
+                        put_position(pos, k, flat())
+                        put_book(bks, k, no_book())
+                        put_order(ords, k, no_order())
                         forced[k] = True
                     n_open = 0
                     if cash <= 0.0 or zero_margin:  # rule 11
                         bankrupt_bar = np.int64(i)
             elif n_open >= 2:
                 for k in range(n):
-                    if positions[k].side != 0.0 and exits[k].liquidation == exits[k].liquidation:
-                        exits[k] = with_liquidation(positions[k].side, exits[k], np.nan)
+                    if pos[k, 0] != 0.0 and exs[k, 7] == exs[k, 7]:  # side, liquidation
+                        put_exits(exs, k, with_liquidation(pos[k, 0], get_exits(exs, k), np.nan))
             elif n_open == 1:
                 for k in range(n):
-                    p = positions[k]
+                    p = get_position(pos, k)
                     if p.side != 0.0:
-                        exits[k] = with_liquidation(p.side, exits[k],
-                                                    liquidation_price(cash, p, True, exits[k].mmr))
+                        put_exits(exs, k, with_liquidation(p.side, get_exits(exs, k),
+                                                           liquidation_price(cash, p, True, exs[k, 8])))
             # rules 5-7, 10: each column's stops and time exit
             if not liquidated:
                 for k in range(n):
-                    p = positions[k]
+                    p = get_position(pos, k)
                     c, a = cols[k], group.asset[cols[k]]
-                    close = prices.close[a, i]
+                    close = prices.close[i, a]
                     if p.side == 0.0 or p.entry_bar >= i or close != close:
                         continue
-                    high, low = prices.high[a, i], prices.low[a, i]
-                    price, reason = forced_exit(p, exits[k], i, prices.open[a, i], high, low, close, rules.fill_mode,
-                                                rules.stop_tie, orders[k].target if orders[k].pending else np.nan)
+                    high, low = prices.high[i, a], prices.low[i, a]
+                    ex = get_exits(exs, k)
+                    order = get_order(ords, k)
+                    price, reason = np.nan, NO_REASON
+                    if stop_reached(ex, high, low) or time_exit_due(i, p, ex):
+                        price, reason = forced_exit(p, ex, i, prices.open[i, a], high, low, close, rules.fill_mode,
+                                                    rules.stop_tie, order.target if order.pending else np.nan)
                     if price != price:
-                        if exits[k].trail == exits[k].trail:
-                            exits[k] = trail_update(p.side, exits[k], high, low)
+                        if get_exits(exs, k).trail == get_exits(exs, k).trail:
+                            put_exits(exs, k, trail_update(p.side, get_exits(exs, k), high, low))
                         continue
                     fee_ = flex(settings.fee, i, c) + (flex(settings.liquidation_fee, i, c)
                                                        if reason == LIQUIDATION else 0.0)
-                    cash_in, exit_price, fee_paid, book = close_fill(p, books[k], price, fee_,
+                    cash_in, exit_price, fee_paid, book = close_fill(p, get_book(bks, k), price, fee_,
                                                                      flex(settings.fixed_fee, i, c),
                                                                      flex(settings.slippage, i, c))
                     cash += cash_in
@@ -341,8 +402,10 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     n_fills += 1
                     record_close(trades, out.trade_offsets[c] + n_trades[k], p, book, i, average, pnl, ret, reason)
                     n_trades[k] += 1
-                    mmr = exits[k].mmr
-                    positions[k], books[k], orders[k] = flat(), no_book(), no_order()
+                    mmr = get_exits(exs, k).mmr
+                    put_position(pos, k, flat())
+                    put_book(bks, k, no_book())
+                    put_order(ords, k, no_order())
                     forced[k] = True
                     n_open -= 1
                     if n_open == 0 and bankrupt_after(cash, reason, mmr):  # rule 11
@@ -355,35 +418,35 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     c, a = cols[k], group.asset[cols[k]]
                     value = targets[c, i]
                     if value == value:
-                        fresh = is_fresh(value, ffilled[k], rules.reentry, positions[k].side == 0.0)
+                        fresh = is_fresh(value, ffilled[k], rules.reentry, get_position(pos, k).side == 0.0)
                         ffilled[k] = value
                         if fresh and not (forced[k] and rules.fill_mode == FILL_CLOSE):
-                            orders[k] = Order(True, value, np.int64(i))
-                    elif group.weights and ffilled[k] == ffilled[k] and not orders[k].pending:
+                            put_order(ords, k, Order(True, value, np.int64(i)))
+                    elif group.weights and ffilled[k] == ffilled[k] and not get_order(ords, k).pending:
                         drift = flex(group.drift, i, c)
-                        close = prices.close[a, i]
-                        if drift == drift and close == close and positions[k].side != 0.0:
+                        close = prices.close[i, a]
+                        if drift == drift and close == close and get_position(pos, k).side != 0.0:
                             mark = set_marks(mark_buf, prices, group, cols, i, True, last_close)
-                            equity, _ = account(cash, positions, mark)
-                            if equity > 0.0 and abs(positions[k].units * close / equity - ffilled[k]) > drift:
-                                orders[k] = Order(True, ffilled[k], np.int64(i))
+                            equity, _ = account(cash, pos, mark)
+                            if equity > 0.0 and abs(get_position(pos, k).units * close / equity - ffilled[k]) > drift:
+                                put_order(ords, k, Order(True, ffilled[k], np.int64(i)))
             if not fills or bankrupt_bar >= 0:
                 continue
             pending = False
             for k in range(n):
-                pending = pending or orders[k].pending
+                pending = pending or get_order(ords, k).pending
             if not pending:
                 continue
             at_close = phase == 1
             mark = set_marks(mark_buf, prices, group, cols, i, at_close, last_close)
-            equity, _ = account(cash, positions, mark)
+            equity, _ = account(cash, pos, mark)
             for step in range(2):  # exits, reductions and reversals; then entries and increases
                 for k in range(n):
-                    order = orders[k]
+                    order = get_order(ords, k)
                     c, a = cols[k], group.asset[cols[k]]
-                    if not order.pending or prices.close[a, i] != prices.close[a, i]:
+                    if not order.pending or prices.close[i, a] != prices.close[i, a]:
                         continue
-                    p = positions[k]
+                    p = get_position(pos, k)
                     price = mark[k]
                     fee_, fixed_, slip_ = flex(settings.fee, i, c), flex(settings.fixed_fee, i, c), \
                         flex(settings.slippage, i, c)
@@ -394,7 +457,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         reducing = (held != 0.0 and (w == 0.0 or (w > 0.0) != (held > 0.0))) or abs(w) < abs(held)
                         if reducing != (step == 0):
                             continue
-                        now_equity, gross = account(cash, positions, mark)
+                        now_equity, gross = account(cash, pos, mark)
                         want = weight_units(w, now_equity, price, flex(settings.lot, d, c)) if now_equity > 0.0 \
                             else 0.0
                     else:
@@ -405,7 +468,8 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     # a weight that leaves nothing of the position (or turns it) closes it
                     if step == 0 and p.side != 0.0 and (want == 0.0 or (want > 0.0) != (p.side > 0.0)
                                                         or abs(p.units) - abs(want) == abs(p.units)):
-                        cash_in, exit_price, fee_paid, book = close_fill(p, books[k], price, fee_, fixed_, slip_)
+                        cash_in, exit_price, fee_paid, book = close_fill(p, get_book(bks, k), price, fee_, fixed_,
+                                                                         slip_)
                         cash += cash_in
                         average, pnl, ret = trade_result(p, book, exit_price)
                         stats = add_trade(add_fee(stats, fee_paid), pnl, ret, i - p.entry_bar)
@@ -415,8 +479,9 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         n_fills += 1
                         record_close(trades, out.trade_offsets[c] + n_trades[k], p, book, i, average, pnl, ret, SIGNAL)
                         n_trades[k] += 1
-                        positions[k], books[k] = flat(), no_book()
-                        p = positions[k]
+                        put_position(pos, k, flat())
+                        put_book(bks, k, no_book())
+                        p = get_position(pos, k)
                         n_open -= 1
                         if n_open == 0 and bankrupt_after(cash, SIGNAL, 0.0):  # rule 11
                             bankrupt_bar = np.int64(i)
@@ -424,22 +489,24 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     elif step == 0 and group.weights and abs(want) < abs(p.units):  # a reduction
                         cut = abs(p.units) - abs(want)
                         q = fill_price(price, p.side < 0.0, slip_)
-                        cash_in, positions[k], books[k], fee_paid = cut_units(p, books[k], cut, q, fee_, fixed_)
+                        cash_in, cut_to, cut_book, fee_paid = cut_units(p, get_book(bks, k), cut, q, fee_, fixed_)
+                        put_position(pos, k, cut_to)
+                        put_book(bks, k, cut_book)
                         cash += cash_in
                         stats = add_fee(stats, fee_paid)
                         record_order(order_rows, out.order_offsets[c] + n_orders[k], c, i,
                                      cut if p.side < 0.0 else -cut, q, fee_paid, REBALANCE, n_fills)
                         n_orders[k] += 1
                         n_fills += 1
-                        orders[k] = no_order()
+                        put_order(ords, k, no_order())
                         continue
                     if step == 0 and not (group.weights and want != 0.0):
                         if order.target == 0.0 or group.weights:
-                            orders[k] = no_order()
+                            put_order(ords, k, no_order())
                         continue
                     # an entry or increase (step 1; a reversal's entry right after its exit)
-                    orders[k] = no_order()
-                    now_equity, gross = account(cash, positions, mark)
+                    put_order(ords, k, no_order())
+                    now_equity, gross = account(cash, pos, mark)
                     if group.weights:
                         side = 1.0 if want > 0.0 else -1.0
                         units = abs(want) - abs(p.units)
@@ -466,7 +533,8 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         if p.side == 0.0:
                             continue
                         cash += cash_in
-                        positions[k], books[k] = p, opened_book(p)
+                        put_position(pos, k, p)
+                        put_book(bks, k, opened_book(p))
                         stats = add_fee(stats, p.entry_fee)
                         record_entry(trades, out.trade_offsets[c] + n_trades[k], c, p)
                         record_order(order_rows, out.order_offsets[c] + n_orders[k], c, i, p.units, q, p.entry_fee,
@@ -476,10 +544,13 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         n_open += 1
                         mmr = flex(settings.mmr, d, c)
                         liquidation = liquidation_price(cash, p, flex(settings.size, d, c) > 1.0 or group.weights, mmr)
-                        exits[k] = arm(side, q, flex(settings.sl, d, c), flex(settings.tp, d, c),
-                                       flex(settings.trail, d, c), flex(settings.max_hold, d, c), liquidation, mmr)
+                        put_exits(exs, k, arm(side, q, flex(settings.sl, d, c), flex(settings.tp, d, c),
+                                              flex(settings.trail, d, c), flex(settings.max_hold, d, c), liquidation,
+                                              mmr))
                     else:
-                        cash_in, positions[k], books[k], fee_paid = add_units(p, books[k], units, q, fee_, fixed_)
+                        cash_in, added, added_book, fee_paid = add_units(p, get_book(bks, k), units, q, fee_, fixed_)
+                        put_position(pos, k, added)
+                        put_book(bks, k, added_book)
                         cash += cash_in
                         stats = add_fee(stats, fee_paid)
                         record_order(order_rows, out.order_offsets[c] + n_orders[k], c, i,
@@ -492,18 +563,18 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
         equity = cash
         for k in range(n):
             c, a = cols[k], group.asset[cols[k]]
-            close = prices.close[a, i]
-            p = positions[k]
+            close = prices.close[i, a]
+            p = get_position(pos, k)
             if close == close:
                 if rules.carry and p.side < 0.0 and not (rules.fill_mode == FILL_CLOSE and p.entry_bar == i):
                     cost = borrow_cost(p, flex(settings.borrow_rate, i, c), rules.periods_per_year, close)
                     if cost != 0.0:
                         cash -= cost
                         equity -= cost
-                        positions[k] = carried(p, cost)
+                        put_position(pos, k, carried(p, cost))
                         stats = add_carry(stats, 0.0, cost)
                 last_close[k] = close
-            value = positions[k].units * last_close[k] if positions[k].side != 0.0 else 0.0
+            value = get_position(pos, k).units * last_close[k] if get_position(pos, k).side != 0.0 else 0.0
             equity += value
             if record:
                 out.value[c, i] = value
@@ -520,9 +591,9 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
     buy_hold = 0.0
     for k in range(n):  # rule 9: open positions are marked at the last close
         c = cols[k]
-        p = positions[k]
+        p = get_position(pos, k)
         if p.side != 0.0:
-            book = books[k]
+            book = get_book(bks, k)
             rest = abs(p.units) * last_close[k]
             gain = book.exit_value + rest - book.entry_value
             pnl = (gain if p.side > 0.0 else -gain) - p.entry_fee - book.exit_fee - p.carried
@@ -533,7 +604,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
             n_trades[k] += 1
         out.trade_counts[c] = n_trades[k]
         out.order_counts[c] = n_orders[k]
-        first, last = valid_closes(prices.close[group.asset[c]])
+        first, last = valid_closes(prices.close[:, group.asset[c]])
         buy_hold += (last / first - 1.0) / n
     finish(curve, stats, out.stats[g], init_cash, rules.periods_per_year, buy_hold, bankrupt_bar)
 

@@ -21,6 +21,7 @@ from mlbt.sim.checks_nb import (
     PARTIAL_NAN,
     check_prices_nb,
     check_target_nb,
+    check_weights_nb,
     count_bad_bars_blocks_nb,
     count_target_columns_nb,
     first_bad_bar_nb,
@@ -156,12 +157,11 @@ def target_array(target: Any, index: pd.Index, columns: pd.Index, weights: bool 
     if not (a.flags.c_contiguous or a.flags.f_contiguous):
         a = np.ascontiguousarray(a)
     if weights:
-        bad = np.isinf(a)
-        if bad.any():
-            i, j = _first_bad(bad)
+        i, j, decided = check_weights_nb(a)
+        if i >= 0:
             raise ValueError(f"signals.target = {a[i, j]} at {where(index, columns, i, j)}: target weights must be "
                              "finite (+ long, - short, 0 flat) or NaN (keep)")
-        return a, int(np.count_nonzero(a == a))
+        return a, decided
     if a.shape[1] > 1 and a.flags.f_contiguous:  # columns in parallel threads (the pass is memory-bound)
         n_bad, n_orders = count_target_columns_nb(a)
         i, j = first_bad_target_nb(a) if n_bad else (-1, -1)

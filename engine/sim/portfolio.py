@@ -118,7 +118,7 @@ def simulate_groups(prices: tuple[np.ndarray, ...], target: np.ndarray, settings
     G = group.start.shape[0] - 1
     # Read-only views of every input (one compiled kernel, see ``simulation._readonly``).
     targets = readonly(np.ascontiguousarray(target.T))
-    rows = Prices(*(readonly(np.ascontiguousarray(a.T)) for a in prices))
+    rows = Prices(*(readonly(np.ascontiguousarray(a)) for a in prices))
     settings = SettingArrays(*(readonly(a) for a in settings))
     group = group._replace(cols=readonly(group.cols), start=readonly(group.start), asset=readonly(group.asset),
                            leverage=readonly(group.leverage), drift=readonly(group.drift))
