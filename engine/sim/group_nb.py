@@ -17,7 +17,8 @@ with close fills their fills, in the same two passes; borrow at the close (rule 
 import numpy as np
 from numba import njit, prange
 
-from mlbt.sim.kernel_nb import CHUNK, no_exits, no_order, record_entry, record_exit, valid_closes
+from mlbt.sim.kernel_nb import CHUNK, KERNEL_SOURCES, no_exits, no_order, record_entry, record_exit, valid_closes
+from mlbt.sim.numba_cache import bind_sources
 from mlbt.sim.rules_nb import (
     affordable_units,
     arm,
@@ -617,4 +618,7 @@ def simulate_groups_nb(prices: Prices, targets: np.ndarray, settings: SettingArr
         simulate_group_nb(np.int64(g), prices, targets, settings, rules, group, out)
 
 
-_ = (END, NO_REASON)
+# The group kernel inlines the rules, the accumulators, the column kernel's helpers
+# and the codes of ``state``: its cache goes stale when any of their sources changes.
+bind_sources([v for v in list(globals().values()) if hasattr(v, "_cache") and v.py_func.__module__ == __name__],
+             [__file__, *KERNEL_SOURCES])

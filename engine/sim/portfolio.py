@@ -17,15 +17,17 @@ from mlbt.sim.state import ORDER_DTYPE, TRADE_DTYPE, Group, GroupOutputs, Prices
 from mlbt.sim.stats_nb import N_STATS
 
 
-def group_codes(columns: pd.Index, group_by: Any, cash_sharing: bool) -> tuple[np.ndarray, pd.Index]:
+def group_codes(columns: pd.Index, group_by: Any, cash_sharing: bool,
+                multi_asset: bool = True) -> tuple[np.ndarray, pd.Index]:
     """(the group number of each signal column, the group labels). Without
     ``cash_sharing`` every column is its own group. ``group_by``: None (the parameter
     levels: every level but the last, the asset; one group when the columns have one
-    level), a level name or a list of them, N labels (one per column), or a dict
-    {group label: [column labels]} covering every column. ValueError naming the
-    label that matches no column."""
+    level; every column its own group when the bars are one asset, ``multi_asset``
+    False, as in a sweep of one asset), a level name or a list of them, N labels (one
+    per column), or a dict {group label: [column labels]} covering every column.
+    ValueError naming the label that matches no column."""
     N = len(columns)
-    if not cash_sharing:
+    if not cash_sharing or (group_by is None and not multi_asset):
         return np.arange(N), columns
     if group_by is None:
         if isinstance(columns, pd.MultiIndex) and columns.nlevels > 1:

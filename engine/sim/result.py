@@ -1,4 +1,5 @@
-"""Result: equity, trades, orders and metrics of a backtest, with Parquet round trip."""
+"""Result: equity, trades, orders and metrics of a backtest, with Parquet round trip;
+PortfolioResult: the same for shared cash and target weights, a row per group."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlbt.io import building_dir, plain
-from mlbt.sim.state import END, REASON_NAMES, TRADE_DTYPE
+from mlbt.sim.state import END, ORDER_DTYPE, ORDER_KINDS, REASON_NAMES, TRADE_DTYPE
 from mlbt.sim.stats_nb import STAT_NAMES
 
 # Read-only lookup tables for the trades frame, built once: the exit reason dtype,
@@ -171,10 +172,13 @@ class Result:
                 pd.DataFrame(self._trades).to_parquet(tmp / "trades.parquet")
             pd.DataFrame(index=self.index).to_parquet(tmp / "index.parquet")
             meta = {"settings": self.settings, "init_cash": list(map(float, self.init_cash)),
-                    "columns": {"names": [str(n) for n in self.columns.names],
-                                "values": [list(map(plain, _as_tuple(v))) for v in self.columns]}}
+                    "columns": _index_meta(self.columns)}
+            self._write_extra(tmp, meta)
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
         return path
+
+    def _write_extra(self, tmp: Path, meta: dict[str, Any]) -> None:
+        """What a subclass saves beside Result's files (nothing here)."""
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Result:
@@ -183,21 +187,51 @@ class Result:
         path = Path(path)
         meta = json.loads((path / "meta.json").read_text())
         index = pd.read_parquet(path / "index.parquet").index
-        names = meta["columns"]["names"]
-        values = [tuple(v) for v in meta["columns"]["values"]]
-        if len(names) > 1:
-            columns = pd.MultiIndex.from_tuples(values, names=names)
-        else:
-            columns = pd.Index([v[0] for v in values], name=None if names[0] == "None" else names[0])
+        columns = _index_from_meta(meta["columns"])
         equity = path / "equity.parquet"
         trades = path / "trades.parquet"
-        return cls(
+        fields = dict(
             index=index, columns=columns,
             stats=pd.read_parquet(path / "stats.parquet").reindex(columns=list(STAT_NAMES)).to_numpy(),
             equity=pd.read_parquet(equity).to_numpy() if equity.exists() else None,
             trades=_trade_records(pd.read_parquet(trades)) if trades.exists() else None,
             init_cash=np.asarray(meta["init_cash"]), settings=meta["settings"],
         )
+        if "portfolio" not in meta:
+            return cls(**fields)
+        extra = meta["portfolio"]
+
+        def frame(name: str) -> np.ndarray | None:
+            file = path / f"{name}.parquet"
+            return pd.read_parquet(file).to_numpy() if file.exists() else None
+
+        orders = path / "orders.parquet"
+        return PortfolioResult(
+            **fields, signal_columns=_index_from_meta(extra["signal_columns"]),
+            group_of=np.asarray(extra["group_of"], dtype=np.int64), asset_of=pd.Index(extra["asset_of"]),
+            cash=frame("cash"), value=frame("value"),
+            orders=_records(pd.read_parquet(orders), ORDER_DTYPE) if orders.exists() else None)
+
+
+def _index_meta(index: pd.Index) -> dict[str, Any]:
+    """An index of column labels as JSON: its level names and values."""
+    return {"names": [str(n) for n in index.names], "values": [list(map(plain, _as_tuple(v))) for v in index]}
+
+
+def _index_from_meta(meta: dict[str, Any]) -> pd.Index:
+    names = meta["names"]
+    values = [tuple(v) for v in meta["values"]]
+    if len(names) > 1:
+        return pd.MultiIndex.from_tuples(values, names=names)
+    return pd.Index([v[0] for v in values], name=None if names[0] == "None" else names[0])
+
+
+def _records(frame: pd.DataFrame, dtype: np.dtype) -> np.ndarray:
+    """Records of ``dtype`` from a saved table with a column per field."""
+    records = np.zeros(len(frame), dtype=dtype)
+    for name in dtype.names or ():
+        records[name] = frame[name].to_numpy()
+    return records
 
 
 def _trade_records(frame: pd.DataFrame) -> np.ndarray:
@@ -222,3 +256,108 @@ _LEGACY_FIELDS = ("col", "side", "entry_bar", "exit_bar", "units", "entry_price"
 
 def _as_tuple(v: Any) -> tuple:
     return v if isinstance(v, tuple) else (v,)
+
+
+_KINDS = pd.CategoricalDtype(list(ORDER_KINDS))
+
+
+class PortfolioResult(Result):
+    """A Result whose rows (``stats``, ``equity``) are groups: ``groups`` labels them,
+    ``signal_columns`` are the columns traded, ``group_of`` gives each column's group
+    number and ``asset_of`` its asset label.
+
+    equity, cash: per group and bar, at the close. value: each column's position
+    value at the bar's close (units x last close; negative for a short). weight:
+    value / its group's equity. orders: every fill, in time order (within a bar, in
+    the order the group filled them). trades: as ``Result.trades`` plus ``group`` and
+    ``asset``; a position changed by several fills (target weights) is one trade with
+    average prices. contributions: each column's trades' pnl over its group's initial
+    cash (they add up to the group's total return)."""
+
+    def __init__(self, *, signal_columns: pd.Index, group_of: np.ndarray, asset_of: pd.Index,
+                 cash: np.ndarray | None, value: np.ndarray | None, orders: np.ndarray | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.signal_columns = signal_columns
+        self.group_of = group_of
+        self.asset_of = asset_of
+        self._cash = cash
+        self._value = value
+        self._orders = orders
+
+    @property
+    def groups(self) -> pd.Index:
+        return self.columns
+
+    def __repr__(self) -> str:
+        n_trades = "?" if self._trades is None else len(self._trades)
+        return (f"PortfolioResult({len(self.index)} bars x {len(self.signal_columns)} columns in "
+                f"{len(self.columns)} groups, {n_trades} trades)")
+
+    def _recorded(self, a: np.ndarray | None, what: str) -> np.ndarray:
+        if a is None:
+            raise ValueError(f"{what} was not recorded: run backtest(..., record=True)")
+        return a
+
+    @property
+    def cash(self) -> pd.Series | pd.DataFrame:
+        """Cash per group and bar, at the close."""
+        return self._one(pd.DataFrame(self._recorded(self._cash, "cash"), index=self.index, columns=self.columns))
+
+    @property
+    def value(self) -> pd.DataFrame:
+        """Each column's position value at each close (units x last close)."""
+        return pd.DataFrame(self._recorded(self._value, "value"), index=self.index, columns=self.signal_columns)
+
+    @property
+    def weight(self) -> pd.DataFrame:
+        """Each column's value over its group's equity at each close."""
+        equity = self._recorded(self._equity, "equity")
+        return pd.DataFrame(self._recorded(self._value, "value") / equity[:, self.group_of], index=self.index,
+                            columns=self.signal_columns)
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        frame = Result(index=self.index, columns=self.signal_columns, stats=self._stats, equity=None,
+                       trades=self._trades, init_cash=self.init_cash, settings=self.settings).trades
+        col = frame["col"].to_numpy()
+        frame.insert(2, "group", self.columns.take(self.group_of[col]) if len(col) else [])
+        frame.insert(3, "asset", self.asset_of.take(col) if len(col) else [])
+        return frame
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        """Every fill: col, column, group, asset, bar, time, side (buy/sell), size
+        (units, positive), price (slippage included), fee, reason (entry, rebalance,
+        or the exit reason)."""
+        o = self._recorded(self._orders, "orders")
+        col, bar = o["col"], o["bar"]
+        return pd.DataFrame({
+            "col": col, "column": self.signal_columns.take(col) if len(o) else [],
+            "group": self.columns.take(self.group_of[col]) if len(o) else [],
+            "asset": self.asset_of.take(col) if len(o) else [],
+            "bar": bar, "time": self.index.take(bar), "side": np.where(o["units"] > 0, "buy", "sell"),
+            "size": np.abs(o["units"]), "price": o["price"], "fee": o["fee"],
+            "reason": pd.Categorical.from_codes(o["reason"], dtype=_KINDS),
+        })
+
+    @property
+    def contributions(self) -> pd.Series:
+        """Each column's share of its group's total return: its trades' pnl (open ones
+        marked at the last close) over the group's initial cash."""
+        t = self._recorded(self._trades, "trades")
+        pnl = np.bincount(t["col"], weights=t["pnl"], minlength=len(self.signal_columns))
+        return pd.Series(pnl / self.init_cash[self.group_of], index=self.signal_columns, name="contribution")
+
+    def _write_extra(self, tmp: Path, meta: dict[str, Any]) -> None:
+        """The group fields beside Result's files: cash, value, orders, and the columns'
+        groups and assets in meta.json."""
+        if self._cash is not None:
+            pd.DataFrame(self._cash, index=self.index, columns=[str(g) for g in range(len(self.columns))]).to_parquet(
+                tmp / "cash.parquet")
+        if self._value is not None:
+            pd.DataFrame(self._value, index=self.index,
+                         columns=[str(c) for c in range(len(self.signal_columns))]).to_parquet(tmp / "value.parquet")
+        if self._orders is not None:
+            pd.DataFrame(self._orders).to_parquet(tmp / "orders.parquet")
+        meta["portfolio"] = {"signal_columns": _index_meta(self.signal_columns), "group_of": self.group_of.tolist(),
+                             "asset_of": [plain(a) for a in self.asset_of]}

@@ -24,6 +24,10 @@ class Signals:
     trail: trailing stop distance (fraction of the best price since entry), or
         True to make ``sl`` trailing.
     max_hold: close at the first fill after this many bars in the trade.
+    leverage, mmr: the exposure cap and maintenance margin rate of each entry (read at
+        its decision bar); funding_rate, borrow_rate: carrying costs per bar;
+        rebalance_drift: the drift that rebalances a target weight, per bar (see
+        ``mlbt.settings`` for each).
     reentry: how a repeated target reads after a forced exit (stop, max_hold). False:
         the engine enters only on a change of the forward-filled target, so a target
         that stays +1 does not re-enter (execution rule 2). True: every bar with an
@@ -41,6 +45,11 @@ class Signals:
     tp: Any = None
     trail: Any = None
     max_hold: Any = None
+    leverage: Any = None
+    mmr: Any = None
+    funding_rate: Any = None
+    borrow_rate: Any = None
+    rebalance_drift: Any = None
     reentry: bool | None = None
 
     @property

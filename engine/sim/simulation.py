@@ -63,6 +63,29 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     return out.equity.T, trades, out.stats
 
 
+#: The engine settings that are flex arrays (a value per bar and column), by name.
+ARRAY_SETTINGS = ("size", "sl", "tp", "trail", "max_hold", "fee", "fixed_fee", "slippage", "lot", "cash", "leverage",
+                  "mmr", "liquidation_fee", "funding_rate", "borrow_rate", "rebalance_drift")
+
+
+def _setting_arrays(bars: pd.DataFrame, signals: Signals, keywords: dict[str, Any], index: pd.Index,
+                    columns: pd.Index) -> dict[str, np.ndarray]:
+    """Every per-bar-and-column setting as a checked flex array: the ``keywords`` of
+    backtest(), overridden by the fields ``signals`` sets; ``trail=True`` makes sl
+    trailing, a string funding_rate names a bars column; then the rules between
+    settings (size up to leverage)."""
+    values = {name: keywords[name] for name in ARRAY_SETTINGS}
+    values.update({name: value for name, value in signals.settings().items() if value is not None})
+    trail = bool(values["trail"]) if isinstance(values["trail"], np.bool_) else values["trail"]
+    values["sl"], values["trail"] = trailing_stops(values["sl"], trail)
+    values["funding_rate"] = _bars_column(bars, "funding_rate", values["funding_rate"])
+    arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
+    check_limits(arrays, index, columns)
+    if arrays["cash"].shape[0] > 1:
+        raise ValueError("cash: initial cash is per column, not per bar")
+    return arrays
+
+
 def _bars_column(bars: pd.DataFrame, name: str, value: object) -> object:
     """``value``, or the column of ``bars`` it names (a string)."""
     if not isinstance(value, str):
@@ -112,7 +135,8 @@ def backtest(
     bars: DataFrame with a sorted unique index and float columns open, high, low,
         close (MultiIndex columns (field, asset) give one asset per column).
     signals: Signals, or just the target (+1/-1/0/NaN per bar and column). Its fields
-        that are set (size, sl, tp, trail, max_hold) override the keywords.
+        that are set (size, sl, tp, trail, max_hold, leverage, mmr, funding_rate,
+        borrow_rate, rebalance_drift) override the keywords.
     reentry: after a forced exit (stop, max_hold), an explicit +1/-1 target re-enters
         at its fill (default: it needs a fresh change of the forward-filled target);
         ``Signals.reentry`` overrides it.
@@ -149,18 +173,8 @@ def backtest(
     target, n_orders = target_array(signals.target, index, columns)
     if target.shape[1] != len(columns):
         raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
-    given = dict(size=size, sl=sl, tp=tp, trail=trail, max_hold=max_hold)
-    given.update({name: value for name, value in signals.settings().items() if value is not None})
     reentry = bool(reentry if signals.reentry is None else signals.reentry)
-    trail_v = bool(given["trail"]) if isinstance(given["trail"], np.bool_) else given["trail"]
-    sl_v, trail_v = trailing_stops(given["sl"], trail_v)
-    values = dict(given, sl=sl_v, trail=trail_v, fee=fee, fixed_fee=fixed_fee, slippage=slippage, lot=lot, cash=cash,
-                  leverage=leverage, mmr=mmr, liquidation_fee=liquidation_fee, rebalance_drift=rebalance_drift,
-                  funding_rate=_bars_column(bars, "funding_rate", funding_rate), borrow_rate=borrow_rate)
-    arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
-    check_limits(arrays, index, columns)
-    if arrays["cash"].shape[0] > 1:
-        raise ValueError("cash: initial cash is per column, not per bar")
+    arrays = _setting_arrays(bars, signals, locals(), index, columns)
     if np.isnan(arrays["lot"]).all():
         arrays["lot"] = np.zeros((1, 1))  # the kernel's "no rounding"
     ppy = infer_ppy(index, scan) if periods_per_year is None else setting("periods_per_year").check(periods_per_year)
@@ -191,28 +205,18 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
         group_codes,
         simulate_groups,
     )
-    from mlbt.sim.portfolio_result import PortfolioResult
+    from mlbt.sim.result import PortfolioResult
 
     weights = kw["size_type"] == "target_weight"
     index = bars.index if isinstance(bars, pd.DataFrame) else None
     scan = scan_index(index)
-    codes, groups = group_codes(columns, kw["group_by"], kw["cash_sharing"])
     prices, asset_rows, asset_of = asset_prices(bars, columns, scan)
+    codes, groups = group_codes(columns, kw["group_by"], kw["cash_sharing"], multi_asset=prices[0].shape[1] > 1)
     target, _ = target_array(signals.target, index, columns, weights=weights)
     if target.shape[1] != len(columns):
         raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
-    given = dict(size=kw["size"], sl=kw["sl"], tp=kw["tp"], trail=kw["trail"], max_hold=kw["max_hold"])
-    given.update({name: value for name, value in signals.settings().items() if value is not None})
     reentry = bool(kw["reentry"] if signals.reentry is None else signals.reentry)
-    trail_v = bool(given["trail"]) if isinstance(given["trail"], np.bool_) else given["trail"]
-    sl_v, trail_v = trailing_stops(given["sl"], trail_v)
-    values = dict(given, sl=sl_v, trail=trail_v, **{name: kw[name] for name in (
-        "fee", "fixed_fee", "slippage", "lot", "cash", "leverage", "mmr", "liquidation_fee", "borrow_rate",
-        "rebalance_drift")}, funding_rate=_bars_column(bars, "funding_rate", kw["funding_rate"]))
-    arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
-    check_limits(arrays, index, columns)
-    if arrays["cash"].shape[0] > 1:
-        raise ValueError("cash: initial cash is per column, not per bar")
+    arrays = _setting_arrays(bars, signals, kw, index, columns)
     cash = np.broadcast_to(arrays["cash"], (1, len(columns)))[0]
     for g in range(len(groups)):
         inside = cash[codes == g]

@@ -58,3 +58,14 @@ def test_every_cached_kernel_function_is_bound_to_all_kernel_sources():
     assert len(cached) >= 30
     for d in cached.values():
         assert d._cache._cache_file._source_stamp[1] == digest, d
+
+
+def test_every_cached_group_kernel_function_is_bound_to_its_sources_and_the_kernels():
+    from mlbt.sim import group_nb
+
+    digest = sources_digest([group_nb.__file__, *kernel_nb.KERNEL_SOURCES])
+    cached = [v for v in vars(group_nb).values() if hasattr(getattr(v, "_cache", None), "_cache_file")
+              and v.py_func.__module__ == group_nb.__name__]
+    assert len(cached) >= 15
+    for d in cached:
+        assert d._cache._cache_file._source_stamp[1] == digest, d

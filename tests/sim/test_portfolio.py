@@ -194,3 +194,41 @@ def test_a_signal_asset_missing_from_the_bars_is_refused():
     columns = pd.MultiIndex.from_tuples([("p", "A"), ("p", "Z")])
     with pytest.raises(ValueError, match="column asset 'Z' is not an asset of the bars"):
         backtest(b, pd.DataFrame([[1.0, 1.0], [NAN, NAN]], index=b.index, columns=columns), cash_sharing=True)
+
+
+def test_a_portfolio_result_round_trips_through_parquet(tmp_path):
+    from mlbt import Result
+
+    b = bars([(10, 12, 10, 12)], [(10, 11, 10, 11)])
+    r = run(b, [0.6], [-0.3], size_type="target_weight", fee=0.001)
+    back = Result.read(r.to_parquet(tmp_path / "run"))
+    assert type(back).__name__ == "PortfolioResult"
+    for name in ("equity", "cash", "value", "weight", "trades", "orders", "contributions", "stats"):
+        got, want = getattr(back, name), getattr(r, name)
+        if isinstance(want, pd.DataFrame):
+            pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False,
+                                          check_index_type=False, check_categorical=False)
+        else:
+            np.testing.assert_array_equal(np.asarray(got, dtype=float), np.asarray(want, dtype=float))
+
+
+def test_on_one_asset_every_column_is_its_own_group():
+    # A sweep of one asset: the combinations do not share cash unless group_by says so.
+    b = bars()[[("open", "A"), ("high", "A"), ("low", "A"), ("close", "A")]].droplevel(1, axis=1)
+    columns = pd.MultiIndex.from_product([[1, 2], [0.1, 0.2]], names=["fast", "slow"])
+    target = pd.DataFrame([[1.0] * 4, [NAN] * 4], index=b.index, columns=columns)
+    alone = backtest(b, target, size=0.5)
+    shared = backtest(b, target, size=0.5, cash_sharing=True)
+    assert list(shared.groups) == list(columns)
+    np.testing.assert_array_equal(alone.equity.to_numpy(), shared.equity.to_numpy())
+
+
+def test_bt_run_takes_the_portfolio_options():
+    from tests.conftest import bt
+
+    returns = []
+    for options in ([], ["--cash-sharing"], ["--size-type", "target_weight"]):
+        done = bt("run", "strategies/sma_cross.py", *options, "--quiet", "--json", "--no-report")
+        assert done.returncode == 0, done.stderr
+        returns.append(__import__("json").loads(done.stdout)["stats"]["total_return"])
+    assert returns[0] == returns[1] == returns[2]  # one column, no fee: the same trades
