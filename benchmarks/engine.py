@@ -1,7 +1,7 @@
 """Engine benchmark: bt against its previous kernel, vectorbt and backtesting.py on
 identical signals, in one run.
 
-    python benchmarks/engine.py [--bars 100000] [--cols 200] [--baseline fb8e162]
+    python benchmarks/engine.py [--bars 100000] [--cols 200] [--baseline bc1fea2]
 
 Workloads (seeded synthetic GBM OHLC, labelled synthetic: the embedded real sample has
 only 20,106 bars):
@@ -15,11 +15,12 @@ only 20,106 bars):
   (about 1,388 fills), long only, no stops, no fee; bt with its metrics.
 
 The baseline is the engine of an earlier commit (``--baseline``, default the last one
-before the kernel was rewritten as named rules), taken with ``git archive`` into a
-temporary folder and imported beside this checkout's ``mlbt`` (its package is
-``engine``), so both run in this process, interleaved, on the same inputs. Every
-figure is the best of ``--repeat`` runs after a warm-up (numba compiled); the first
-call in a fresh process is timed with an empty and with a warm numba cache.
+before issue 14 changed the kernel: leverage, liquidation, funding, shared cash),
+taken with ``git archive`` into a temporary folder and imported beside this checkout's
+``mlbt`` (as ``engine`` for commits before the ``mlbt`` namespace, else as
+``mlbt_baseline``), so both run in this process, interleaved, on the same inputs.
+Every figure is the best of ``--repeat`` runs after a warm-up (numba compiled); the
+first call in a fresh process is timed with an empty and with a warm numba cache.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,7 +44,7 @@ from mlbt import Signals, backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 SL, TP, FEE = 0.02, 0.04, 0.001
-BASELINE = "fb8e162"  # the last commit with the previous kernel (flat engine/ package)
+BASELINE = "bc1fea2"  # the last commit before issue 14 (margin, carry, shared cash) changed the kernel
 
 
 def synthetic_bars(n: int, seed: int = 7, freq: str = "h") -> pd.DataFrame:
@@ -98,16 +100,30 @@ def race(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tuple
 
 
 def load_baseline(rev: str) -> ModuleType | None:
-    """The ``engine`` package of commit ``rev`` (None, with a note, where git cannot give it)."""
+    """The engine of commit ``rev`` (None, with a note, where git cannot give it): its
+    ``engine`` package as it was (commits before the ``mlbt`` namespace), or, for later
+    commits, its ``engine/``, ``data/`` and ``models/`` folders assembled as the package
+    ``mlbt_baseline`` with every ``mlbt`` import renamed to it, so that it cannot pick
+    up this checkout's modules."""
     folder = Path(tempfile.mkdtemp(prefix="bt-baseline-"))
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "engine"], capture_output=True, check=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "engine", "data", "models"],
+                                 capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"note: no baseline: git archive {rev} failed ({exc}); the old-vs-new rows are left out")
         return None
     sys.path.insert(0, str(folder))
-    return importlib.import_module("engine")
+    if "mlbt" not in (folder / "engine" / "__init__.py").read_text():
+        return importlib.import_module("engine")
+    package = folder / "mlbt_baseline"
+    (folder / "engine").rename(package)
+    for sub in ("data", "models"):
+        (folder / sub).rename(package / sub)
+    for source in package.rglob("*.py"):
+        text = source.read_text()
+        source.write_text(re.sub(r"\bmlbt\b(?=[ .])", "mlbt_baseline", text))
+    return importlib.import_module("mlbt_baseline")
 
 
 def vectorbt_signals(bars: pd.DataFrame, target: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
@@ -194,7 +210,7 @@ def first_call_seconds(cache_dir: str, package: str = "mlbt", path: str = "") ->
 def first_calls(baseline: ModuleType | None) -> None:
     rows = [("bt", "mlbt", "")]
     if baseline is not None:
-        rows.append(("previous kernel", "engine", str(Path(baseline.__file__).parents[1])))
+        rows.append(("previous kernel", baseline.__name__, str(Path(baseline.__file__).parents[1])))
     for name, package, path in rows:
         with tempfile.TemporaryDirectory() as cache:
             cold = first_call_seconds(cache, package, path)

@@ -89,7 +89,7 @@ def put_book(a: np.ndarray, k: int, b: Book) -> None:
 
 @njit(cache=True, nogil=True, inline="always")
 def get_exits(a: np.ndarray, k: int) -> Exits:
-    return Exits(a[k, 0], a[k, 1], a[k, 2], np.int64(a[k, 3]), a[k, 4], a[k, 5], a[k, 6], a[k, 7], a[k, 8],
+    return Exits(a[k, 0], a[k, 1], a[k, 2], int(a[k, 3]), a[k, 4], a[k, 5], a[k, 6], a[k, 7], a[k, 8],
                  a[k, 9], a[k, 10])
 
 

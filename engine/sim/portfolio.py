@@ -22,8 +22,8 @@ def group_codes(columns: pd.Index, group_by: Any, cash_sharing: bool,
     """(the group number of each signal column, the group labels). Without
     ``cash_sharing`` every column is its own group. ``group_by``: None (the parameter
     levels: every level but the last, the asset; one group when the columns have one
-    level; every column its own group when the bars are one asset, ``multi_asset``
-    False, as in a sweep of one asset), a level name or a list of them, N labels (one
+    level; every column its own group when the bars have no (field, asset) columns,
+    ``multi_asset`` False, as in a sweep of one asset), a level name or a list of them, N labels (one
     per column), or a dict {group label: [column labels]} covering every column.
     ValueError naming the label that matches no column."""
     N = len(columns)

@@ -211,7 +211,8 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
     index = bars.index if isinstance(bars, pd.DataFrame) else None
     scan = scan_index(index)
     prices, asset_rows, asset_of = asset_prices(bars, columns, scan)
-    codes, groups = group_codes(columns, kw["group_by"], kw["cash_sharing"], multi_asset=prices[0].shape[1] > 1)
+    by_asset = isinstance(bars.columns, pd.MultiIndex)  # (field, asset) columns, even of one asset
+    codes, groups = group_codes(columns, kw["group_by"], kw["cash_sharing"], multi_asset=by_asset)
     target, _ = target_array(signals.target, index, columns, weights=weights)
     if target.shape[1] != len(columns):
         raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
