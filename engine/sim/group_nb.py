@@ -130,7 +130,7 @@ def with_liquidation(side: float, exits: Exits, liquidation: float) -> Exits:
                  exits.trail, exits.max_hold, liquidation, exits.mmr, lower, upper)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def record_order(orders: np.ndarray, row: int, c: int, bar: int, units: float, price: float, fee: float,
                  reason: int, seq: int) -> None:
     """Write one fill, the group's ``seq``-th, to order record ``row`` (if the buffer has it)."""
@@ -145,7 +145,7 @@ def record_order(orders: np.ndarray, row: int, c: int, bar: int, units: float, p
         o["reason"] = reason
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def record_close(trades: np.ndarray, row: int, position: Position, book: Book, bar: int, price: float, pnl: float,
                  ret: float, reason: int) -> None:
     """Write the close of the trade in record ``row`` (if the buffer has it), with the
@@ -215,7 +215,7 @@ def cut_units(position: Position, book: Book, units: float, price: float, fee: f
         book.exit_fee + fee_paid), fee_paid
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # a call passing arrays costs reference counting
 def set_marks(out: np.ndarray, prices: Prices, group: Group, cols: np.ndarray, i: int, at_close: bool,
               last_close: np.ndarray) -> np.ndarray:
     """``out``, set to the price each column of a group is marked at for a fill on bar
@@ -229,7 +229,7 @@ def set_marks(out: np.ndarray, prices: Prices, group: Group, cols: np.ndarray, i
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def account(cash: float, pos: np.ndarray, mark: np.ndarray) -> tuple[float, float]:
     """(equity, gross exposure) of a group: cash plus each position (rows of ``pos``)
     at ``mark``, and the sum of |units| x mark."""
