@@ -61,7 +61,17 @@ from mlbt.sim.state import (
     Rules,
     SettingArrays,
 )
-from mlbt.sim.stats_nb import add_bars, add_carry, add_fee, add_open, add_trade, finish, new_curve, new_trade_stats
+from mlbt.sim.stats_nb import (
+    TradeStats,
+    add_bars,
+    add_carry,
+    add_fee,
+    add_open,
+    add_trade,
+    finish,
+    new_curve,
+    new_trade_stats,
+)
 
 POSITION_FIELDS, BOOK_FIELDS, EXITS_FIELDS, ORDER_FIELDS = 6, 5, 11, 3
 
@@ -135,8 +145,8 @@ def record_order(orders: np.ndarray, row: int, c: int, bar: int, units: float, p
                  reason: int, seq: int) -> None:
     """Write one fill, the group's ``seq``-th, to order record ``row`` (if the buffer has it)."""
     if row < orders.shape[0]:
-        orders[row]["seq"] = seq
         o = orders[row]
+        o["seq"] = seq
         o["col"] = c
         o["bar"] = bar
         o["units"] = units
@@ -183,6 +193,26 @@ def trade_result(position: Position, book: Book, exit_price: float) -> tuple[flo
     gain = book.exit_value - book.entry_value
     pnl = (gain if position.side > 0.0 else -gain) - position.entry_fee - book.exit_fee - position.carried
     return average, pnl, pnl / book.entry_value
+
+
+@njit(cache=True, nogil=True, inline="always")  # in the bar loop: a call passing arrays costs reference counting
+def close_trade(k: int, c: int, bar: int, position: Position, book: Book, price: float, fee: float, fixed_fee: float,
+                slippage: float, reason: int, stats: TradeStats, n_fills: int, n_orders: np.ndarray,
+                n_trades: np.ndarray, orders: np.ndarray, trades: np.ndarray,
+                out: GroupOutputs) -> tuple[float, TradeStats, int]:
+    """Close all of column ``c``'s ``position`` (the group's k-th column) at the bar's
+    ``price`` with exit ``reason``: the fill (``close_fill``), its order record, the
+    trade record and the trade statistics. Returns (the cash it adds, the trade
+    statistics, the group's fills so far)."""
+    cash_in, exit_price, fee_paid, book = close_fill(position, book, price, fee, fixed_fee, slippage)
+    average, pnl, ret = trade_result(position, book, exit_price)
+    stats = add_trade(add_fee(stats, fee_paid), pnl, ret, bar - position.entry_bar)
+    record_order(orders, out.order_offsets[c] + n_orders[k], c, bar, -position.units, exit_price, fee_paid, reason,
+                 n_fills)
+    n_orders[k] += 1
+    record_close(trades, out.trade_offsets[c] + n_trades[k], position, book, bar, average, pnl, ret, reason)
+    n_trades[k] += 1
+    return cash_in, stats, n_fills + 1
 
 
 @njit(cache=True, nogil=True)
@@ -341,18 +371,10 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         zero_margin = zero_margin and get_exits(exs, k).mmr == 0.0
                         fee_, fixed_, slip_ = flex(settings.fee, i, c), flex(settings.fixed_fee, i, c), \
                             flex(settings.slippage, i, c)
-                        cash_in, exit_price, fee_paid, book = close_fill(
-                            p, get_book(bks, k), price, fee_ + flex(settings.liquidation_fee, i, c), fixed_, slip_)
+                        cash_in, stats, n_fills = close_trade(
+                            k, c, i, p, get_book(bks, k), price, fee_ + flex(settings.liquidation_fee, i, c), fixed_,
+                            slip_, LIQUIDATION, stats, n_fills, n_orders, n_trades, order_rows, trades, out)
                         cash += cash_in
-                        average, pnl, ret = trade_result(p, book, exit_price)
-                        stats = add_trade(add_fee(stats, fee_paid), pnl, ret, i - p.entry_bar)
-                        record_order(order_rows, out.order_offsets[c] + n_orders[k], c, i, -p.units, exit_price,
-                                     fee_paid, LIQUIDATION, n_fills)
-                        n_orders[k] += 1
-                        n_fills += 1
-                        record_close(trades, out.trade_offsets[c] + n_trades[k], p, book, i, average, pnl, ret,
-                                     LIQUIDATION)
-                        n_trades[k] += 1
                         put_position(pos, k, flat())
                         put_book(bks, k, no_book())
                         put_order(ords, k, no_order())
@@ -391,18 +413,11 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         continue
                     fee_ = flex(settings.fee, i, c) + (flex(settings.liquidation_fee, i, c)
                                                        if reason == LIQUIDATION else 0.0)
-                    cash_in, exit_price, fee_paid, book = close_fill(p, get_book(bks, k), price, fee_,
-                                                                     flex(settings.fixed_fee, i, c),
-                                                                     flex(settings.slippage, i, c))
+                    cash_in, stats, n_fills = close_trade(
+                        k, c, i, p, get_book(bks, k), price, fee_, flex(settings.fixed_fee, i, c),
+                        flex(settings.slippage, i, c), reason, stats, n_fills, n_orders, n_trades, order_rows, trades,
+                        out)
                     cash += cash_in
-                    average, pnl, ret = trade_result(p, book, exit_price)
-                    stats = add_trade(add_fee(stats, fee_paid), pnl, ret, i - p.entry_bar)
-                    record_order(order_rows, out.order_offsets[c] + n_orders[k], c, i, -p.units, exit_price, fee_paid,
-                                 reason, n_fills)
-                    n_orders[k] += 1
-                    n_fills += 1
-                    record_close(trades, out.trade_offsets[c] + n_trades[k], p, book, i, average, pnl, ret, reason)
-                    n_trades[k] += 1
                     mmr = get_exits(exs, k).mmr
                     put_position(pos, k, flat())
                     put_book(bks, k, no_book())
@@ -469,17 +484,10 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     # a weight that leaves nothing of the position (or turns it) closes it
                     if step == 0 and p.side != 0.0 and (want == 0.0 or (want > 0.0) != (p.side > 0.0)
                                                         or abs(p.units) - abs(want) == abs(p.units)):
-                        cash_in, exit_price, fee_paid, book = close_fill(p, get_book(bks, k), price, fee_, fixed_,
-                                                                         slip_)
+                        cash_in, stats, n_fills = close_trade(
+                            k, c, i, p, get_book(bks, k), price, fee_, fixed_, slip_, SIGNAL, stats, n_fills,
+                            n_orders, n_trades, order_rows, trades, out)
                         cash += cash_in
-                        average, pnl, ret = trade_result(p, book, exit_price)
-                        stats = add_trade(add_fee(stats, fee_paid), pnl, ret, i - p.entry_bar)
-                        record_order(order_rows, out.order_offsets[c] + n_orders[k], c, i, -p.units, exit_price,
-                                     fee_paid, SIGNAL, n_fills)
-                        n_orders[k] += 1
-                        n_fills += 1
-                        record_close(trades, out.trade_offsets[c] + n_trades[k], p, book, i, average, pnl, ret, SIGNAL)
-                        n_trades[k] += 1
                         put_position(pos, k, flat())
                         put_book(bks, k, no_book())
                         p = get_position(pos, k)

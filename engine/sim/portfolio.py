@@ -12,7 +12,7 @@ import pandas as pd
 from mlbt.sim import group_nb
 from mlbt.sim.checks_nb import first_gross_excess_nb
 from mlbt.sim.inputs import price_arrays, readonly, where
-from mlbt.sim.rules_nb import count_entries
+from mlbt.sim.kernel_nb import entry_bounds_nb
 from mlbt.sim.state import ORDER_DTYPE, TRADE_DTYPE, Group, GroupOutputs, Prices, Rules, SettingArrays
 from mlbt.sim.stats_nb import N_STATS
 
@@ -90,11 +90,11 @@ def asset_prices(bars: pd.DataFrame, columns: pd.Index, scan: Any) -> tuple[tupl
     return arrays, rows.astype(np.int64), pd.Index(names)
 
 
-def check_gross_weights(target: np.ndarray, leverage: np.ndarray, codes: np.ndarray, index: pd.Index,
-                        groups: pd.Index) -> None:
+def check_gross_weights(target: np.ndarray, leverage: np.ndarray, cols: np.ndarray, start: np.ndarray,
+                        index: pd.Index, groups: pd.Index) -> None:
     """ValueError at the first bar where a group's target weights (NaN: the last one
-    kept) add up, in absolute value, above its leverage (the largest of its columns)."""
-    cols, start = group_arrays(codes)
+    kept) add up, in absolute value, above its leverage (the largest of its columns).
+    ``cols`` and ``start``: the groups, as ``group_arrays`` gives them."""
     i, g, gross, cap = first_gross_excess_nb(readonly(target.T), readonly(cols), readonly(start), readonly(leverage))
     if i >= 0:
         raise ValueError(f"signals.target: gross target weight {gross:g} at {where(index, groups, i)} of "
@@ -107,7 +107,7 @@ def _bounds(targets: np.ndarray, weights: bool, drift: bool, reentry: bool) -> t
     if weights:
         decided = np.count_nonzero(targets == targets, axis=1)
         return decided, 3 * decided + (targets.shape[1] if drift else 0)
-    entries = np.array([count_entries(row, reentry) for row in targets], dtype=np.int64)
+    entries = entry_bounds_nb(targets, reentry)
     return entries, 2 * entries
 
 

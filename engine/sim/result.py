@@ -227,10 +227,12 @@ def _index_from_meta(meta: dict[str, Any]) -> pd.Index:
 
 
 def _records(frame: pd.DataFrame, dtype: np.dtype) -> np.ndarray:
-    """Records of ``dtype`` from a saved table with a column per field."""
+    """Records of ``dtype`` from a saved table with a column per field (a field the
+    table lacks, added since it was saved, is 0)."""
     records = np.zeros(len(frame), dtype=dtype)
     for name in dtype.names or ():
-        records[name] = frame[name].to_numpy()
+        if name in frame.columns:
+            records[name] = frame[name].to_numpy()
     return records
 
 
@@ -240,13 +242,9 @@ def _trade_records(frame: pd.DataFrame) -> np.ndarray:
     in the order col, side, entry_bar, exit_bar, units, entry_price, exit_price,
     entry_fee, exit_fee, pnl, return, reason). A field the saved table lacks (funding,
     added later) is 0."""
-    records = np.zeros(len(frame), dtype=TRADE_DTYPE)
     if list(frame.columns) == [str(k) for k in range(len(_LEGACY_FIELDS))]:
         frame = frame.set_axis(list(_LEGACY_FIELDS), axis=1)
-    for name in TRADE_DTYPE.names or ():
-        if name in frame.columns:
-            records[name] = frame[name].to_numpy()
-    return records
+    return _records(frame, TRADE_DTYPE)
 
 
 #: The fields of the float matrix in which runs were saved before the records were named.

@@ -219,13 +219,16 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
     reentry = bool(kw["reentry"] if signals.reentry is None else signals.reentry)
     arrays = _setting_arrays(bars, signals, kw, index, columns)
     cash = np.broadcast_to(arrays["cash"], (1, len(columns)))[0]
-    for g in range(len(groups)):
+    cols, start = group_arrays(codes)
+    first = cols[start[:-1]]  # each group's first column
+    differs = cash != cash[first][codes]
+    if differs.any():
+        g = codes[int(np.argmax(differs))]
         inside = cash[codes == g]
-        if (inside != inside[0]).any():
-            raise ValueError(f"cash: the columns of group {groups[g]!r} have different initial cash "
-                             f"({inside.min():g} and {inside.max():g}); a group has one cash account")
+        raise ValueError(f"cash: the columns of group {groups[g]!r} have different initial cash "
+                         f"({inside.min():g} and {inside.max():g}); a group has one cash account")
     if weights:
-        check_gross_weights(target, arrays["leverage"], codes, index, groups)
+        check_gross_weights(target, arrays["leverage"], cols, start, index, groups)
     if np.isnan(arrays["lot"]).all():
         arrays["lot"] = np.zeros((1, 1))
     else:
@@ -234,7 +237,6 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
     ppy = infer_ppy(index, scan) if periods is None else setting("periods_per_year").check(periods)
     settings = SettingArrays(**{name: arrays[name] for name in SettingArrays._fields})
     carry = bool((arrays["funding_rate"] == arrays["funding_rate"]).any() or (arrays["borrow_rate"] > 0).any())
-    cols, start = group_arrays(codes)
     group = Group(cols=cols, start=start, asset=asset_rows, leverage=arrays["leverage"],
                   drift=arrays["rebalance_drift"], weights=weights, skip=kw["insufficient_cash"] == "skip")
     fill, stop_tie = kw["fill"], kw["stop_tie"]
@@ -244,7 +246,6 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
     record = kw["record"]
     run_settings = dict(fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry,
                         cash_sharing=kw["cash_sharing"], size_type=kw["size_type"])
-    first = cols[start[:-1]]
     return PortfolioResult(
         index=index, columns=groups, stats=out["stats"], equity=out["equity"] if record else None,
         trades=out["trades"] if record else None, init_cash=cash[first], settings=run_settings,
