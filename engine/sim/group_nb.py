@@ -300,7 +300,15 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
     ffilled = np.zeros(n) if not group.weights else np.full(n, np.nan)
     last_close = np.full(n, np.nan)
     mark_buf = np.empty(n)
-    forced = np.zeros(n, dtype=np.bool_)
+    assets = np.empty(n, dtype=np.int64)  # each column's row of the prices
+    for k in range(n):
+        assets[k] = group.asset[cols[k]]
+    forced_at = np.full(n, -1, dtype=np.int64)  # the bar of each column's last forced exit
+    # Kept from bar to bar rather than recounted: the open positions, the shorts among
+    # them, whether a column may hold a liquidation price of its own (rule 10, set at
+    # an entry or while one position is open) and whether an order may be pending.
+    n_open, n_short = np.int64(0), np.int64(0)
+    armed, maybe_pending = False, False
     n_trades = np.zeros(n, dtype=np.int64)
     n_orders = np.zeros(n, dtype=np.int64)
     trades, order_rows = out.trades, out.orders
@@ -313,15 +321,11 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
     n_fills = np.int64(0)
     record = out.equity.shape[1] > 0
     for i in range(T):
-        n_open = 0
-        for k in range(n):
-            forced[k] = False
-            n_open += get_position(pos, k).side != 0.0
         if bankrupt_bar < 0 and n_open > 0:
             # rule 12: funding at the open of each position held into the bar
             if rules.carry:
                 for k in range(n):
-                    c, a = cols[k], group.asset[cols[k]]
+                    c, a = cols[k], assets[k]
                     p = get_position(pos, k)
                     if p.side != 0.0 and p.entry_bar < i and prices.close[i, a] == prices.close[i, a]:
                         rate = flex(settings.funding_rate, i, c)
@@ -332,27 +336,26 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                             stats = add_carry(stats, amount, 0.0)
             # rule 14: the group's liquidation (with one position, rule 10's price)
             liquidated = False
-            exposed_short = cash < 0.0
-            for k in range(n):
-                exposed_short = exposed_short or get_position(pos, k).side < 0.0
             # With cash at or above zero and longs only, equity stays above any margin: no check.
-            if n_open >= 2 and exposed_short:
+            if n_open >= 2 and (n_short > 0 or cash < 0.0):
                 e0, m0, e1, m1 = cash, 0.0, cash, 0.0
                 for k in range(n):
-                    p = get_position(pos, k)
-                    if p.side != 0.0:
-                        a = group.asset[cols[k]]
+                    side, units = pos[k, 0], pos[k, 1]
+                    if side != 0.0:
+                        a = assets[k]
                         o = prices.open[i, a]
                         if o != o:  # no prices on this bar: fixed at the last close
                             o = x = last_close[k]
                         else:
-                            x = prices.low[i, a] if p.side > 0.0 else prices.high[i, a]
-                        e0 += p.units * o
-                        e1 += p.units * x
-                        m0 += get_exits(exs, k).mmr * abs(p.units) * o
-                        m1 += get_exits(exs, k).mmr * abs(p.units) * x
-                        if get_exits(exs, k).liquidation == get_exits(exs, k).liquidation:
-                            put_exits(exs, k, with_liquidation(p.side, get_exits(exs, k), np.nan))
+                            x = prices.low[i, a] if side > 0.0 else prices.high[i, a]
+                        e0 += units * o
+                        e1 += units * x
+                        mmr = exs[k, 8]
+                        m0 += mmr * abs(units) * o
+                        m1 += mmr * abs(units) * x
+                        if armed and exs[k, 7] == exs[k, 7]:  # liquidation
+                            put_exits(exs, k, with_liquidation(side, get_exits(exs, k), np.nan))
+                armed = False
                 move = liquidation_fraction(e0, m0, e1, m1)
                 if move == move:
                     liquidated = True
@@ -361,7 +364,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         p = get_position(pos, k)
                         if p.side == 0.0:
                             continue
-                        c, a = cols[k], group.asset[cols[k]]
+                        c, a = cols[k], assets[k]
                         o = prices.open[i, a]
                         if o != o:
                             price = last_close[k]
@@ -378,27 +381,34 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         put_position(pos, k, flat())
                         put_book(bks, k, no_book())
                         put_order(ords, k, no_order())
-                        forced[k] = True
-                    n_open = 0
+                        forced_at[k] = i
+                    n_open, n_short = np.int64(0), np.int64(0)
                     if cash <= 0.0 or zero_margin:  # rule 11
                         bankrupt_bar = np.int64(i)
             elif n_open >= 2:
-                for k in range(n):
-                    if pos[k, 0] != 0.0 and exs[k, 7] == exs[k, 7]:  # side, liquidation
-                        put_exits(exs, k, with_liquidation(pos[k, 0], get_exits(exs, k), np.nan))
+                if armed:
+                    for k in range(n):
+                        if pos[k, 0] != 0.0 and exs[k, 7] == exs[k, 7]:  # side, liquidation
+                            put_exits(exs, k, with_liquidation(pos[k, 0], get_exits(exs, k), np.nan))
+                    armed = False
             elif n_open == 1:
                 for k in range(n):
                     p = get_position(pos, k)
                     if p.side != 0.0:
                         put_exits(exs, k, with_liquidation(p.side, get_exits(exs, k),
                                                            liquidation_price(cash, p, True, exs[k, 8])))
+                armed = True
             # rules 5-7, 10: each column's stops and time exit
             if not liquidated:
                 for k in range(n):
+                    # flat, or no stop, trailing reference or max_hold to watch (exits: trail, max_hold, lower, upper)
+                    if pos[k, 0] == 0.0 or (exs[k, 5] != exs[k, 5] and exs[k, 6] != exs[k, 6] and exs[k, 9] != exs[k, 9]
+                                            and exs[k, 10] != exs[k, 10]):
+                        continue
                     p = get_position(pos, k)
-                    c, a = cols[k], group.asset[cols[k]]
+                    c, a = cols[k], assets[k]
                     close = prices.close[i, a]
-                    if p.side == 0.0 or p.entry_bar >= i or close != close:
+                    if p.entry_bar >= i or close != close:
                         continue
                     high, low = prices.high[i, a], prices.low[i, a]
                     ex = get_exits(exs, k)
@@ -422,21 +432,23 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                     put_position(pos, k, flat())
                     put_book(bks, k, no_book())
                     put_order(ords, k, no_order())
-                    forced[k] = True
+                    forced_at[k] = i
                     n_open -= 1
+                    n_short -= p.side < 0.0
                     if n_open == 0 and bankrupt_after(cash, reason, mmr):  # rule 11
                         bankrupt_bar = np.int64(i)
         # rule 1: the orders decided at the earlier close fill at this open; then this bar's decisions
         for phase in range(2):
             fills = (phase == 0) == (rules.fill_mode == FILL_NEXT_OPEN)
             if phase == 1 and bankrupt_bar < 0:
+                maybe_pending = False
                 for k in range(n):
-                    c, a = cols[k], group.asset[cols[k]]
+                    c, a = cols[k], assets[k]
                     value = targets[c, i]
                     if value == value:
                         fresh = is_fresh(value, ffilled[k], rules.reentry, get_position(pos, k).side == 0.0)
                         ffilled[k] = value
-                        if fresh and not (forced[k] and rules.fill_mode == FILL_CLOSE):
+                        if fresh and not (forced_at[k] == i and rules.fill_mode == FILL_CLOSE):
                             put_order(ords, k, Order(True, value, np.int64(i)))
                     elif group.weights and ffilled[k] == ffilled[k] and not get_order(ords, k).pending:
                         drift = flex(group.drift, i, c)
@@ -446,21 +458,20 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                             equity, _ = account(cash, pos, mark)
                             if equity > 0.0 and abs(get_position(pos, k).units * close / equity - ffilled[k]) > drift:
                                 put_order(ords, k, Order(True, ffilled[k], np.int64(i)))
-            if not fills or bankrupt_bar >= 0:
-                continue
-            pending = False
-            for k in range(n):
-                pending = pending or get_order(ords, k).pending
-            if not pending:
+                    maybe_pending = maybe_pending or ords[k, 0] != 0.0  # pending
+            # (forced exits only cancel orders: none is pending unless the last decisions left one)
+            if not fills or bankrupt_bar >= 0 or not maybe_pending:
                 continue
             at_close = phase == 1
             mark = set_marks(mark_buf, prices, group, cols, i, at_close, last_close)
             equity, _ = account(cash, pos, mark)
             for step in range(2):  # exits, reductions and reversals; then entries and increases
                 for k in range(n):
+                    if ords[k, 0] == 0.0:  # not pending
+                        continue
                     order = get_order(ords, k)
-                    c, a = cols[k], group.asset[cols[k]]
-                    if not order.pending or prices.close[i, a] != prices.close[i, a]:
+                    c, a = cols[k], assets[k]
+                    if prices.close[i, a] != prices.close[i, a]:
                         continue
                     p = get_position(pos, k)
                     price = mark[k]
@@ -490,8 +501,9 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         cash += cash_in
                         put_position(pos, k, flat())
                         put_book(bks, k, no_book())
-                        p = get_position(pos, k)
                         n_open -= 1
+                        n_short -= p.side < 0.0
+                        p = get_position(pos, k)
                         if n_open == 0 and bankrupt_after(cash, SIGNAL, 0.0):  # rule 11
                             bankrupt_bar = np.int64(i)
                             break
@@ -551,6 +563,8 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
                         n_orders[k] += 1
                         n_fills += 1
                         n_open += 1
+                        n_short += side < 0.0
+                        armed = True
                         mmr = flex(settings.mmr, d, c)
                         liquidation = liquidation_price(cash, p, flex(settings.size, d, c) > 1.0 or group.weights, mmr)
                         put_exits(exs, k, arm(side, q, flex(settings.sl, d, c), flex(settings.tp, d, c),
@@ -571,7 +585,7 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
         # rule 13: borrow at the close of each short held over the bar; then the bar's equity
         equity = cash
         for k in range(n):
-            c, a = cols[k], group.asset[cols[k]]
+            c, a = cols[k], assets[k]
             close = prices.close[i, a]
             p = get_position(pos, k)
             if close == close:

@@ -78,12 +78,28 @@ def _setting_arrays(bars: pd.DataFrame, signals: Signals, keywords: dict[str, An
     values.update({name: value for name, value in signals.settings().items() if value is not None})
     trail = bool(values["trail"]) if isinstance(values["trail"], np.bool_) else values["trail"]
     values["sl"], values["trail"] = trailing_stops(values["sl"], trail)
-    values["funding_rate"] = _bars_column(bars, "funding_rate", values["funding_rate"])
+    values["funding_rate"] = _funding_rates(bars, values["funding_rate"])
     arrays = {name: flex_array(setting(name), value, index, columns) for name, value in values.items()}
     check_limits(arrays, index, columns)
     if arrays["cash"].shape[0] > 1:
         raise ValueError("cash: initial cash is per column, not per bar")
     return arrays
+
+
+def _funding_rates(bars: pd.DataFrame, value: object) -> object:
+    """The funding rates ``value`` stands for: a number, a per-bar series (NaN: no funding on
+    that bar) or the bars column it names. A rate is required where it is one number for
+    every bar, and a named column must hold at least one: a NaN there is a ValueError."""
+    name = "funding_rate"
+    if isinstance(value, float) and value != value:
+        raise ValueError(f"{name} = nan: a single rate applies to every bar, so it must be a number; leave "
+                         f"{name} unset for no funding, or give a per-bar series with NaN on the bars without funding")
+    rates = _bars_column(bars, name, value)
+    if isinstance(value, str) and len(bars) and bool(pd.isna(rates).all()):
+        raise ValueError(f"{name} = {value!r}: bars column {value!r} has no rate on any of its {len(bars):,} bars "
+                         "(NaN means no funding on that bar); name the column that holds the rates, or leave "
+                         f"{name} unset")
+    return rates
 
 
 def _bars_column(bars: pd.DataFrame, name: str, value: object) -> object:

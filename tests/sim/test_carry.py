@@ -80,3 +80,15 @@ def test_a_funding_column_that_is_not_there_is_named():
         run(b, [1], funding_rate="funding")
     with pytest.raises(ValueError, match=r"funding_rate = 1.5 at row 2 .*: funding_rate is a fraction of notional"):
         run(b, [1], funding_rate=pd.Series([NAN, NAN, 1.5], index=b.index))
+
+
+def test_a_nan_funding_rate_where_a_rate_is_required_is_refused():
+    # One number is the rate of every bar, so NaN there is no rate; a named column must
+    # hold at least one rate. A per-bar series may hold NaN (no funding on those bars).
+    b = bars([10, 10, 10], funding=[NAN, NAN, NAN])
+    with pytest.raises(ValueError, match=r"funding_rate = nan: a single rate applies to every bar"):
+        run(b, [1], funding_rate=NAN)
+    with pytest.raises(ValueError, match=r"funding_rate = 'funding_rate': bars column 'funding_rate' has no rate "
+                                         r"on any of its 3 bars"):
+        run(b, [1], funding_rate="funding_rate")
+    assert run(b, [1], funding_rate=b["funding_rate"]).stats["funding_paid"] == 0.0
