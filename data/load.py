@@ -19,7 +19,7 @@ header). A newest-first file is sorted silently; rows that break the file's orde
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,12 +28,13 @@ import pandas as pd
 
 from mlbt.data.columns import ALIASES, FIELDS, canonical, resolve
 from mlbt.data.errors import DataError
-from mlbt.data.readers import OTHER_DELIMITERS, SQLITE_SUFFIXES, read_table, suffix
+from mlbt.data.readers import OTHER_DELIMITERS, SQLITE_SUFFIXES, read_table, sqlite_symbols, suffix
 from mlbt.data.repair import REPAIRS, drop_duplicates, fill_gaps
 from mlbt.data.resample import resample
 from mlbt.data.samples import SAMPLES, samples
-from mlbt.data.synthetic import is_synthetic, synthetic
+from mlbt.data.synthetic import asset_count, asset_names, is_synthetic, synthetic, synthetic_assets
 from mlbt.data.timestamps import to_utc_index, utc_offsets
+from mlbt.data.universe import choose, collection_files, combine, file_symbol, is_collection, parse_symbols
 from mlbt.data.validate import SHOW, check
 
 
@@ -41,6 +42,7 @@ def load(
     source: str | Path,
     *,
     symbol: str | None = None,
+    symbols: str | Sequence[str] | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     timeframe: str | None = None,
@@ -55,10 +57,18 @@ def load(
     source: an embedded sample name (``data.samples()``), a path to a .csv, .csv.gz,
         .parquet, .feather or .sqlite/.db file, or a ``synthetic:`` spec. A CSV is
         comma-separated, or ``;``-, tab- or ``|``-separated when its header line
-        has no comma (see data.readers); decimals are written with ``.``.
+        has no comma (see data.readers); decimals are written with ``.``. With
+        ``symbols``, also a directory or a glob pattern of files, one per symbol,
+        each named by its symbol (``BTC.csv``).
     symbol: for a SQLite ``candles`` table or a CSV with a ``symbol`` column, the
         rows of that symbol; for a wide CSV (``BTC:open, ..., ETH:open, ...``), that
-        symbol's columns.
+        symbol's columns. Messages then name the file and the asset.
+    symbols: several symbols as one universe (``["BTC", "ETH"]``, ``"BTC,ETH"``, or
+        ``"all"``: every symbol of the source; a synthetic spec with ``assets`` above
+        1 is a universe without it): bars with (field, asset) columns on the union of
+        the assets' timestamps, NaN on the bars an asset lacks (see data.universe).
+        Each asset is read, repaired, sliced and validated on its own, as with
+        ``symbol``; ``min_bars`` applies to the union.
     start, end: inclusive bounds on the bar timestamps (naive values are UTC).
     timeframe: aggregate to coarser bars (``4h``, ``1D``; see data.resample).
     repair: explicit repairs, any of ``"duplicates"`` (keep the last row per
@@ -76,7 +86,67 @@ def load(
     unknown = [r for r in repair if r not in REPAIRS]
     if unknown:
         raise DataError(f"repair={unknown!r}: unknown repair; choose from {', '.join(REPAIRS)}")
-    name, frame, is_synth, rows, stamps = _read(source, symbol=symbol, tz=tz)
+    if symbols is None and symbol is None and is_synthetic(source) and asset_count(str(source)) > 1:
+        symbols = "all"
+    if symbols is not None:
+        if symbol is not None:
+            raise DataError(f"{source}: give one symbol (symbol=, --symbol) or several (symbols=), not both")
+        return _universe(source, symbols, start=start, end=end, timeframe=timeframe, repair=repair,
+                         min_bars=min_bars, tz=tz, warn=warn, validate=validate)
+    return _finish(_read(source, symbol=symbol, tz=tz), symbol=symbol, start=start, end=end, timeframe=timeframe,
+                   repair=repair, min_bars=min_bars, warn=warn, validate=validate, stacklevel=4)
+
+
+def load_assets(source: str | Path, symbols: str | Sequence[str], *, start: str | pd.Timestamp | None = None,
+                end: str | pd.Timestamp | None = None, timeframe: str | None = None, repair: Iterable[str] = (),
+                tz: str | None = None, warn: bool = True, validate: bool = True,
+                stacklevel: int = 2) -> dict[str, pd.DataFrame]:
+    """Each asset of a universe as its own bars (only the bars it has), by symbol in the
+    universe's order: what ``load(source, symbols=...)`` combines. The keywords are
+    ``load``'s, applied to each asset; warnings are attributed ``stacklevel`` frames up."""
+    frames: dict[str, pd.DataFrame] = {}
+    for sym, read in _asset_reads(source, parse_symbols(symbols), tz):
+        frames[sym] = _finish(read, symbol=sym, start=start, end=end, timeframe=timeframe, repair=tuple(repair),
+                              min_bars=None, warn=warn, validate=validate, stacklevel=stacklevel + 2)
+    return frames
+
+
+def source_symbols(source: str | Path) -> list[str]:
+    """The symbols ``source`` holds, in its order ([] for a source of one instrument
+    without a symbol): what ``symbols="all"`` loads."""
+    if is_synthetic(source):
+        n = asset_count(str(source))
+        return asset_names(n) if n > 1 else []
+    if not (isinstance(source, str) and source in SAMPLES) and is_collection(source):
+        return [file_symbol(f) for f in collection_files(source)]
+    path, name = _path(source)
+    if name in SAMPLES and SAMPLES[name].symbol:
+        return []
+    if suffix(path) in SQLITE_SUFFIXES:
+        return sqlite_symbols(path)
+    return _symbols_in(read_table(path))
+
+
+def _universe(source: str | Path, symbols: str | Sequence[str], *, min_bars: int | None, tz: str | None,
+              **options: Any) -> pd.DataFrame:
+    frames = load_assets(source, symbols, tz=tz, stacklevel=4, **options)
+    bars = combine(frames)
+    name = str(source)
+    if min_bars is not None and len(bars) < min_bars:
+        raise DataError(f"{name}: {len(bars)} bars from {bars.index[0]} to {bars.index[-1]} in the union of "
+                        f"{len(frames)} assets, but this use needs at least {min_bars}; load a longer range "
+                        "(start/end) or more data")
+    bars.attrs.update(source=name, symbol=None, synthetic=any(f.attrs.get("synthetic") for f in frames.values()),
+                      timeframe=options.get("timeframe"))
+    return bars
+
+
+def _finish(read: _Read, *, symbol: str | None, start: Any, end: Any, timeframe: str | None,
+            repair: tuple[str, ...], min_bars: int | None, warn: bool, validate: bool,
+            stacklevel: int) -> pd.DataFrame:
+    """Sort, repair, slice and validate one instrument's bars as read (warnings
+    attributed ``stacklevel`` frames up from the report's)."""
+    name, frame, is_synth, rows, stamps = read
     order = _order_note(frame.index, rows)
     mixed = _offset_mix(stamps, rows) if stamps is not None and (order or frame.index.has_duplicates) else None
     if rows is not None:
@@ -106,7 +176,7 @@ def load(
         raise DataError(f"{name}: {len(frame)} bars from {frame.index[0]} to {frame.index[-1]}, but this use needs "
                         f"at least {min_bars}; load a longer range (start/end) or more data")
     if warn and validate:
-        report.emit_warnings(stacklevel=3)
+        report.emit_warnings(stacklevel=stacklevel)
     frame.attrs.update(source=name, symbol=symbol, synthetic=is_synth, timeframe=timeframe)
     return frame
 
@@ -125,29 +195,97 @@ class _Read(NamedTuple):
 def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
     if is_synthetic(source):
         if symbol is not None:
-            raise DataError(f"{source}: synthetic data has no symbols; leave out symbol={symbol!r} "
-                            "(--symbol)")
+            if asset_count(str(source)) == 1:
+                raise DataError(f"{source}: synthetic data has no symbols; leave out symbol={symbol!r} (--symbol)")
+            assets = synthetic_assets(str(source))
+            return _Read(_named(str(source), symbol), assets[choose([symbol], list(assets), str(source))[0]], True,
+                         None, None)
         return _Read(str(source), synthetic(str(source)), True, None, None)
-    if isinstance(source, str) and source in SAMPLES:
-        path, name = SAMPLES[source].path, source
-        if symbol is not None:
-            raise DataError(f"{source}: an embedded sample holds one instrument; leave out "
-                            f"symbol={symbol!r} (--symbol)")
-    else:
-        path, name = Path(source).expanduser(), str(source)
-        if not path.exists():
-            raise DataError(
-                f"{source}: no such file, and not an embedded sample ({', '.join(samples())}) or a "
-                "synthetic: spec (e.g. synthetic:gbm?bars=100000&seed=7&freq=1min)"
-            )
+    path, name = _path(source)
+    if symbol is not None and name in SAMPLES and SAMPLES[name].symbol:
+        raise DataError(f"{source}: an embedded sample holds one instrument; leave out symbol={symbol!r} (--symbol)")
     raw = read_table(path, symbol=symbol)
     sqlite = suffix(path) in SQLITE_SUFFIXES
     raw = raw.reset_index(drop=True)  # labels = positions in the file, kept by the symbol selection
     if not sqlite:
         raw = _select_symbol(raw, symbol, name)
+    return _from_raw(raw, _named(name, symbol), tz, sqlite)
+
+
+def _named(name: str, symbol: str | None) -> str:
+    """How messages name the source: the file, and the asset when one is selected."""
+    return name if symbol is None else f"{name} (asset {symbol})"
+
+
+def _path(source: str | Path) -> tuple[Path, str]:
+    """The file of a sample name or a path, and how messages name it."""
+    if isinstance(source, str) and source in SAMPLES:
+        return SAMPLES[source].path, source
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"{source}: no such file, and not an embedded sample ({', '.join(samples())}) or a "
+            "synthetic: spec (e.g. synthetic:gbm?bars=100000&seed=7&freq=1min)"
+        )
+    return path, str(source)
+
+
+def _from_raw(raw: pd.DataFrame, name: str, tz: str | None, sqlite: bool) -> _Read:
+    """One instrument's records, normalized (``raw``'s labels: positions in the file)."""
     frame = _normalize(raw, name, tz)
     rows = None if sqlite else raw.index.to_numpy(dtype="int64") + 1  # a table's rows have no order to cite
     return _Read(name, frame, False, rows, raw[_timestamp_column(raw)])
+
+
+def _asset_reads(source: str | Path, asked: list[str] | None, tz: str | None) -> list[tuple[str, _Read]]:
+    """(symbol, its bars as read) of each asset of a universe: ``asked`` (None: all),
+    in that order, else in the source's order (a directory's: by file name)."""
+    if is_synthetic(source):
+        frames = synthetic_assets(str(source))
+        return [(s, _Read(_named(str(source), s), frames[s], True, None, None))
+                for s in choose(asked, list(frames), str(source))]
+    if not (isinstance(source, str) and source in SAMPLES) and is_collection(source):
+        files = {file_symbol(f): f for f in collection_files(source)}
+        return [(s, _read(files[s], symbol=None, tz=tz)._replace(name=f"{files[s]} (asset {s})"))
+                for s in choose(asked, list(files), str(source))]
+    path, name = _path(source)
+    if suffix(path) in SQLITE_SUFFIXES:
+        found = sqlite_symbols(path)
+        if not found:
+            return _one_instrument(path, name, asked, tz, True)
+        return [(s, _from_raw(read_table(path, symbol=s).reset_index(drop=True), _named(name, s), tz, True))
+                for s in choose(asked, found, name)]
+    raw = read_table(path).reset_index(drop=True)
+    found = _symbols_in(raw)
+    if not found:
+        return _one_instrument(path, name, asked, tz, False, raw)
+    return [(s, _from_raw(_select_symbol(raw, s, name), _named(name, s), tz, False))
+            for s in choose(asked, found, name)]
+
+
+def _one_instrument(path: Path, name: str, asked: list[str] | None, tz: str | None, sqlite: bool,
+                    raw: pd.DataFrame | None = None) -> list[tuple[str, _Read]]:
+    """A source of one instrument as a universe of one: the sample's symbol, or the
+    file's name without its suffix."""
+    symbol = SAMPLES[name].symbol if name in SAMPLES else file_symbol(path)
+    choose(asked, [symbol], f"{name} (one instrument, named {symbol!r})")
+    raw = read_table(path).reset_index(drop=True) if raw is None else raw
+    return [(symbol, _from_raw(raw, _named(name, symbol), tz, sqlite))]
+
+
+def _symbols_in(raw: pd.DataFrame) -> list[str]:
+    """The symbols of a file's records in file order: a long file's symbol column, or a
+    wide file's column prefixes ([] for one instrument)."""
+    symbol_col = next((c for c in raw.columns if canonical(c) == "symbol"), None)
+    if symbol_col is not None:
+        return [str(s) for s in pd.unique(raw[symbol_col].astype(str))]
+    if any(canonical(c) == "close" for c in raw.columns):
+        return []
+    prefixes: list[str] = []
+    for c in raw.columns:
+        if ":" in str(c) and _is_field(str(c).split(":", 1)[1]) and str(c).split(":", 1)[0] not in prefixes:
+            prefixes.append(str(c).split(":", 1)[0])
+    return prefixes
 
 
 def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataFrame:
@@ -160,7 +298,7 @@ def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataF
         if symbol is None:
             if len(found) > 1:
                 raise DataError(f"{name}: column {symbol_col!r} holds several symbols ({', '.join(found[:20])}); "
-                                "pick one with symbol=... (--symbol)")
+                                "pick one with symbol=... (--symbol), or several with symbols=...")
             return raw.drop(columns=symbol_col)
         if symbol not in found:
             raise DataError(f"{name}: no symbol {symbol!r} in column {symbol_col!r}; symbols here: "
@@ -170,12 +308,14 @@ def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataF
         if symbol is None or symbol not in prefixes:
             what = "holds several symbols" if symbol is None else f"has no symbol {symbol!r}"
             raise DataError(f"{name}: the file {what} (column prefixes {', '.join(prefixes)}); pick one with "
-                            "symbol=... (--symbol)")
+                            "symbol=... (--symbol), or several with symbols=...")
         keep = [c for c in raw.columns if c not in wide]
         mine = [c for c in wide if str(c).startswith(f"{symbol}:")]
         out = raw[keep + mine].rename(columns={c: str(c).split(":", 1)[1] for c in mine})
+        # Rows where the symbol has no cell at all are bars it lacks (before its listing,
+        # after its delisting, or missing), not bars with bad values.
         listed = out[[c for c in out.columns if c not in keep]].notna().any(axis=1).to_numpy()
-        return out.iloc[int(np.argmax(listed)):] if listed.any() else out.iloc[:0]  # rows before listing are empty
+        return out[listed]
     if symbol is not None:
         raise DataError(f"{name}: the file has no symbol column or SYM:field columns; leave out "
                         f"symbol={symbol!r} (--symbol)")

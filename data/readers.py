@@ -100,17 +100,36 @@ def _with_index_column(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _candles(con: sqlite3.Connection, path: Path) -> list[str]:
+    """The columns of the ``candles`` table (DataError when there is none)."""
+    tables = [r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")]
+    if SQLITE_TABLE not in tables:
+        raise DataError(
+            f"{path}: no table {SQLITE_TABLE!r}; tables here: {', '.join(tables) or 'none'}. "
+            f"bt reads a {SQLITE_TABLE!r} table (timestamp, open, high, low, close, volume, symbol)"
+        )
+    return [r[1] for r in con.execute(f"pragma table_info({SQLITE_TABLE})")]
+
+
+def sqlite_symbols(path: Path) -> list[str]:
+    """The symbols of a SQLite file's ``candles`` table, sorted ([] without a symbol column)."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            if "symbol" not in _candles(con, path):
+                return []
+            return [str(r[0]) for r in con.execute(f"select distinct symbol from {SQLITE_TABLE} order by symbol")]
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: cannot read as SQLite ({exc}); check the file is complete and of that type") \
+            from exc
+
+
 def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        tables = [r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")]
-        if SQLITE_TABLE not in tables:
-            raise DataError(
-                f"{path}: no table {SQLITE_TABLE!r}; tables here: {', '.join(tables) or 'none'}. "
-                f"bt reads a {SQLITE_TABLE!r} table (timestamp, open, high, low, close, volume, symbol)"
-            )
-        columns = [r[1] for r in con.execute(f"pragma table_info({SQLITE_TABLE})")]
+        columns = _candles(con, path)
         if "symbol" not in columns:
             if symbol is not None:
                 raise DataError(f"{path}: table {SQLITE_TABLE!r} has no symbol column; leave out symbol={symbol!r} "
@@ -121,7 +140,7 @@ def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
             if len(symbols) > 1:
                 raise DataError(
                     f"{path}: table {SQLITE_TABLE!r} holds several symbols ({', '.join(map(str, symbols))}); "
-                    "pick one with symbol=... (--symbol)"
+                    "pick one with symbol=... (--symbol), or several with symbols=..."
                 )
             symbol = symbols[0] if symbols else None
         if symbol not in symbols:

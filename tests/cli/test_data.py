@@ -9,13 +9,32 @@ def test_data_list_shows_samples_with_bars_and_range():
     out = bt("data", "list")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].split()[:3] == ["name", "instrument", "frequency"]
+    assert lines[0].split()[:4] == ["name", "instrument", "symbols", "frequency"]
     btc = next(line for line in lines if line.startswith("btcusd_1h"))
     assert "20,106" in btc and "2017-07-01 11:00 .. 2019-10-17 09:00" in btc
     spx = next(line for line in lines if line.startswith("spx_vix_1d"))
     assert "1,257" in spx and "2014-01-03 00:00 .. 2018-12-31 00:00" in spx
+    coins = next(line for line in lines if line.startswith("coins_1d"))
+    assert "BTC,ETH,LTC" in coins and "1,865" in coins and "2014-11-28 00:00 .. 2020-01-17 00:00" in coins
     rows = json.loads(bt("data", "list", "--json").stdout)
-    assert [r["name"] for r in rows] == ["btcusd_1h", "spx_vix_1d"] and rows[1]["columns"][-1] == "ivx"
+    assert [r["name"] for r in rows] == ["btcusd_1h", "coins_1d", "spx_vix_1d"] and rows[2]["columns"][-1] == "ivx"
+    assert rows[1]["symbols"] == ["BTC", "ETH", "LTC"] and rows[0]["symbols"] == ["BTC"]
+
+
+def test_data_show_a_universe_has_a_line_per_asset(tmp_path):
+    out = bt("data", "show", "coins_1d")  # a source of several symbols is shown whole
+    assert out.returncode == 0, out.stderr
+    assert "symbols      3: BTC, ETH, LTC" in out.stdout and "bars         1,865" in out.stdout
+    eth = next(line for line in out.stdout.splitlines() if line.strip().startswith("ETH"))
+    assert eth.split()[:3] == ["ETH", "788", "2017-11-09"]
+    assert "warning: coins_1d (asset LTC): 1 zero-volume bar(s)" in out.stdout
+    report = json.loads(bt("data", "show", "synthetic:gbm?bars=200&assets=4&seed=2", "--symbols", "A2,A4",
+                           "--json").stdout)
+    assert report["symbols"] == ["A2", "A4"] and [a["bars"] for a in report["assets"]] == [200, 200]
+    one = bt("data", "show", "coins_1d", "--symbol", "LTC")
+    assert "bars         925" in one.stdout and "asset" not in one.stdout.split("fingerprint")[1].split()[0]
+    both = bt("data", "show", "coins_1d", "--symbol", "LTC", "--symbols", "BTC")
+    assert both.returncode == 2 and "not both" in both.stderr and "Traceback" not in both.stderr
 
 
 def test_data_show_summary_and_report():

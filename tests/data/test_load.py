@@ -26,7 +26,7 @@ def assert_bars(bars: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def test_embedded_samples_are_valid_bars():
-    assert samples() == ["btcusd_1h", "spx_vix_1d"]
+    assert samples() == ["btcusd_1h", "coins_1d", "spx_vix_1d"]
     btc = load("btcusd_1h")
     assert len(btc) == 20_106 and list(btc.columns) == FIELDS
     assert str(btc.index[0]) == "2017-07-01 11:00:00+00:00" and str(btc.index[-1]) == "2019-10-17 09:00:00+00:00"
@@ -259,7 +259,8 @@ def test_start_end_are_inclusive_and_strings_are_partial_dates():
 
 
 def test_unknown_source_and_type(tmp_path):
-    with pytest.raises(DataError, match=r"no_such: no such file, and not an embedded sample \(btcusd_1h, spx_vix_1d\)"):
+    with pytest.raises(DataError, match=r"no_such: no such file, and not an embedded sample "
+                                        r"\(btcusd_1h, coins_1d, spx_vix_1d\)"):
         load("no_such")
     (tmp_path / "x.xlsx").write_text("nope")
     with pytest.raises(DataError, match=r"unknown file type '.xlsx'"):

