@@ -31,7 +31,8 @@ class Setting:
     when: which bar's value applies when it varies by bar: "fill" (the fill's bar),
     "entry" (the entry's decision bar), "bar" (each bar), "" (one value per column or
     per run).
-    sweep: a sweep may give each column its own value. cli: an option of ``bt run`` and
+    sweep: a sweep may give each column its own value (a switch or a choice: each of its
+    values in an engine pass of its own, ``PER_PASS``). cli: an option of ``bt run`` and
     ``bt sweep``. (Which settings a plugin may also set per bar are the fields of
     ``Signals``.)
     """
@@ -164,16 +165,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cash", float, 100_000.0, "Initial cash of each column (with cash_sharing, of each group: the "
             "columns of a group must agree).", "an amount of currency", low=0.0, low_open=True),
     Setting("cash_sharing", bool, False, "The columns of a group (group_by; by default the assets of one "
-            "parameter combination) share one cash account and one equity curve.", sweep=False),
+            "parameter combination) share one cash account and one equity curve."),
     Setting("size_type", str, "entry_fraction", "What the target is: 'entry_fraction' (+1/-1/0 enters with size "
             "x equity) or 'target_weight' (the weight of group equity to hold in each column, NaN keep).",
-            choices=("entry_fraction", "target_weight"), sweep=False),
+            choices=("entry_fraction", "target_weight")),
     Setting("rebalance_drift", float, None, "With target weights, also rebalance when a column's weight at a "
             "close has drifted from its target by more than this.", "a weight difference", low=0.0,
             optional=True, none="rebalance only when the target changes", when="bar"),
     Setting("insufficient_cash", str, "reduce", "An entry or rebalance that would take gross exposure above "
             "leverage x equity is 'reduce'd to what the account can afford, or 'skip'ped.",
-            choices=("reduce", "skip"), sweep=False),
+            choices=("reduce", "skip")),
     Setting("fill", str, "next_open", "Where a decision at bar t fills: 'next_open' (bar t+1's open) or "
             "'close' (bar t's close; optimistic, opt-in).", choices=("next_open", "close"), sweep=False),
     Setting("stop_tie", str, "sl", "Which stop fills when the protective stop and the take-profit are both "
@@ -217,6 +218,9 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 #: Settings a sweep may vary per column (``--grid NAME=...``).
 SWEEPABLE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.sweep)
+#: Of those, the ones that hold for a whole engine pass (a switch or a choice, not a
+#: number per column): a sweep runs one pass per combination of their values.
+PER_PASS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.sweep and (s.kind is bool or s.choices))
 
 
 def trailing_stops(sl: Any, trail: Any) -> tuple[Any, Any]:

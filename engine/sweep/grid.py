@@ -4,8 +4,9 @@ A spec is ``NAME=v1,v2,...`` (a list) or ``NAME=start:stop:step`` (an arithmetic
 range, *stop included* when it lies on the step: ``fast=5:20:5`` is 5, 10, 15, 20).
 NAME is a param of the plugin or one of the engine settings a sweep may vary per
 column (``mlbt.settings.SWEEPABLE``: fees, slippage, size, lot, stops, max_hold,
-cash); ``none`` is a valid value of the optional ones (sl, tp, trail, max_hold: no
-stop; lot: no rounding). Every value is converted to the
+cash, leverage, margin and carrying costs, and the switches and choices cash_sharing,
+size_type and insufficient_cash, which run one engine pass per value); ``none`` is a
+valid value of the optional ones (sl, tp, trail, max_hold: no stop; lot: no rounding). Every value is converted to the
 param's type and checked against its declared range when the grid is built, so a bad
 value fails before any work starts.
 
@@ -96,7 +97,8 @@ def combos_hash(combos: pd.DataFrame) -> str:
     for name in combos.columns:
         values = np.ascontiguousarray(combos[name].to_numpy())
         h.update(f"|{name}|{values.dtype.str}|".encode())
-        h.update(values.tobytes())
+        # text values (an engine setting's choices) by their characters, not their object pointers
+        h.update(json.dumps(values.tolist()).encode() if values.dtype == object else values.tobytes())
     return h.hexdigest()
 
 

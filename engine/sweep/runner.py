@@ -38,7 +38,7 @@ import pandas as pd
 
 from mlbt.data import fingerprint
 from mlbt.io import plain
-from mlbt.settings import BY_NAME, SETTINGS, EngineSettings
+from mlbt.settings import BY_NAME, PER_PASS, SETTINGS, EngineSettings
 from mlbt.sim import LOWER_IS_BETTER, STAT_NAMES, Signals, backtest, periods_per_year
 from mlbt.strategy import Context, Strategy, prepare
 from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
@@ -318,6 +318,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     arrays: dict[str, np.ndarray] = {}
     trail_flag: set = set()
     reentry: set = set()
+    passes: dict[str, set] = {name: set() for name in PER_PASS}
     folds = []
     for k in range(1, len(bounds) - 1):
         a, b = bounds[k], bounds[k + 1]
@@ -328,6 +329,9 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         merged = dict(kwargs)
         merged.update(fields)
         reentry.add(bool(merged.get("reentry", False)))
+        for name in PER_PASS:
+            value = merged.get(name, job.engine[name])
+            passes[name].add(value[0] if isinstance(value, np.ndarray) else value)
         for name in PER_BAR:
             value = merged.get(name)
             if name == "trail" and isinstance(value, bool | np.bool_):
@@ -344,6 +348,11 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
         raise ValueError("walk-forward: the chosen combinations disagree on Signals.reentry; make it one value")
     if len(trail_flag) > 1:
         raise ValueError("walk-forward: the chosen combinations disagree on trail=True/False; sweep a trail distance")
+    for name, chosen in passes.items():
+        if len(chosen) > 1:
+            raise ValueError(f"walk-forward: the folds chose different {name} ({', '.join(sorted(map(str, chosen)))}), "
+                             "and one continuous out-of-sample run has one; fix it with --"
+                             f"{name.replace('_', '-')} instead of sweeping it")
     kw: dict[str, Any] = {k: (None if np.isnan(v).all() else v) for k, v in arrays.items()}
     for name in PER_BAR:
         if kw[name] is None and BY_NAME[name].default is not None:
@@ -355,6 +364,7 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     signals = Signals(pd.Series(target, index=oos.index), reentry=reentry.pop() if reentry else None)
     result = backtest(oos, signals, cash=job.engine.cash, fill=job.engine.fill, stop_tie=job.engine.stop_tie,
                       periods_per_year=job.engine.periods_per_year, trail=trail,
+                      **{name: chosen.pop() for name, chosen in passes.items()},
                       **{k: (pd.Series(v, index=oos.index) if isinstance(v, np.ndarray) else v)
                          for k, v in kw.items()}, record=True)
     equity = result.equity.to_numpy()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mlbt.io import plain
-from mlbt.settings import SWEEPABLE, EngineSettings
+from mlbt.settings import PER_PASS, SWEEPABLE, EngineSettings
 from mlbt.sim import STAT_NAMES, Signals, backtest
 from mlbt.strategy import Context, PluginError, Strategy, load_strategy, make_signals, prepare
 from mlbt.sweep.store import sort_table
@@ -101,8 +101,9 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
                  engine: EngineSettings) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Run the signal rule for ``combos`` (one engine column each, in row order) and
     return (target (T, N) float64, the Signals fields it set, backtest keywords) with
-    swept engine settings as per-column arrays. ValueError when the rule fails or
-    sets a field that is also swept."""
+    swept engine settings as per-column arrays (those of ``PER_PASS`` as object arrays
+    of their values, which ``simulate_columns`` runs a pass each). ValueError when the
+    rule fails or sets a field that is also swept."""
     signal_names, engine_names = _split_names(strategy, combos.columns)
     frame = combos[signal_names].reset_index(drop=True) if signal_names else pd.DataFrame(index=range(len(combos)))
     try:
@@ -122,7 +123,10 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
         fields["reentry"] = bool(signals.reentry)
     kwargs = engine.to_dict()
     for name in engine_names:
-        kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
+        if name in PER_PASS:
+            kwargs[name] = combos[name].to_numpy(dtype=object)  # (N,): a pass per value
+        else:
+            kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
     if "trail" in engine_names and engine.trail is True:
         raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
     return signals.target.to_numpy(), fields, kwargs
@@ -150,21 +154,52 @@ def simulate_chunk(ctx: Context, combos: pd.DataFrame, inputs: tuple[np.ndarray,
                    folds: Sequence[int] | None = None) -> pd.DataFrame:
     """The simulation half of ``evaluate_chunk``, on ``inputs`` from ``chunk_inputs``."""
     target, fields, kwargs = inputs
-    bars, T, n = ctx.bars, len(ctx.bars), len(combos)
+    bars, T = ctx.bars, len(ctx.bars)
     head = pd.DataFrame({"combo": combos.index.to_numpy(dtype="int64")})
     head = pd.concat([head, combos.reset_index(drop=True)], axis=1)
     if not folds:
-        result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
-        stats = pd.DataFrame(np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES))), columns=list(STAT_NAMES))
+        stats = pd.DataFrame(simulate_columns(bars, target, fields, kwargs), columns=list(STAT_NAMES))
         return pd.concat([head, stats], axis=1)
     frames = []
     for k, end in enumerate(folds, start=1):
         sub_fields = {name: _rows(v, end, T) for name, v in fields.items()}
         sub_kwargs = {name: _rows(v, end, T) for name, v in kwargs.items()}
-        result = backtest(bars.iloc[:end], Signals(target[:end], **sub_fields), **sub_kwargs, record=False)
-        stats = pd.DataFrame(np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES))), columns=list(STAT_NAMES))
+        stats = pd.DataFrame(simulate_columns(bars.iloc[:end], target[:end], sub_fields, sub_kwargs),
+                             columns=list(STAT_NAMES))
         frames.append(pd.concat([head.assign(fold=k), stats], axis=1))
     return sort_table(pd.concat(frames, ignore_index=True))
+
+
+def simulate_columns(bars: pd.DataFrame, target: np.ndarray, fields: dict[str, Any],
+                     kwargs: dict[str, Any]) -> np.ndarray:
+    """The metrics (N, len(STAT_NAMES)) of the N columns of ``target``, metrics only:
+    one engine pass, or one per combination of the ``PER_PASS`` settings' values when
+    they are swept (object arrays in ``kwargs``), each pass on its own columns."""
+    n = target.shape[1]
+    split = [name for name in PER_PASS if isinstance(kwargs.get(name), np.ndarray)]
+    if not split:
+        result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
+        return np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES)))
+    keys = pd.MultiIndex.from_arrays([kwargs[name] for name in split])
+    codes, uniques = pd.factorize(keys)
+    out = np.empty((n, len(STAT_NAMES)))
+    for code, values in enumerate(uniques):
+        cols = np.flatnonzero(codes == code)
+        sub_kwargs = {name: _columns(v, cols, n) for name, v in kwargs.items() if name not in split}
+        sub_kwargs.update(dict(zip(split, values, strict=True)))
+        sub_fields = {name: _columns(v, cols, n) for name, v in fields.items()}
+        result = backtest(bars, Signals(target[:, cols], **sub_fields), **sub_kwargs, record=False)
+        out[cols] = np.reshape(result.stats.to_numpy(), (len(cols), len(STAT_NAMES)))
+    return out
+
+
+def _columns(value: Any, cols: np.ndarray, n: int) -> Any:
+    """``value`` restricted to columns ``cols`` when it has one per column (n)."""
+    if isinstance(value, pd.DataFrame) and value.shape[1] == n:
+        return value.iloc[:, cols]
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == n and n > 1:
+        return value[:, cols]
+    return value
 
 
 def bytes_per_column(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings) -> int:

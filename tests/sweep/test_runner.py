@@ -316,3 +316,37 @@ def test_walk_forward_refuses_folds_that_disagree_on_reentry(tmp_path, bars, mon
     monkeypatch.setattr(runner, "rank", alternate)
     with pytest.raises(ValueError, match="disagree on Signals.reentry"):
         run_sweep(str(path), grid, bars, walk_forward=3, engine=EngineSettings(fee=0.001, sl=0.01))
+
+
+def test_switches_and_choices_are_sweep_dimensions_with_a_pass_each(bars, sma):
+    # cash_sharing, size_type and insufficient_cash hold for a whole engine pass: the
+    # sweep runs a pass per combination of their values, each row equal to its backtest.
+    grid = build_grid(["fast=10,20", "slow=50", "size_type=entry_fraction,target_weight", "cash_sharing=false,true",
+                       "leverage=1,2"], sma.params)
+    assert grid.hash == build_grid(["fast=10,20", "slow=50", "size_type=entry_fraction,target_weight",
+                                    "cash_sharing=false,true", "leverage=1,2"], sma.params).hash
+    result = run_sweep(SMA, grid, bars, engine=EngineSettings(fee=0.001, size=0.5), chunk_size=5, deflate=False)
+    table = result.table
+    assert len(table) == 16 and set(table["size_type"]) == {"entry_fraction", "target_weight"}
+    for row in table.itertuples(index=False):
+        alone = single_stats(bars, row.fast, row.slow, fee=0.001, size=0.5, size_type=row.size_type,
+                             cash_sharing=bool(row.cash_sharing), leverage=row.leverage)
+        assert_same(np.asarray(row[6:], dtype="float64"), alone)
+    by = table.set_index(["fast", "size_type", "cash_sharing", "leverage"])["total_return"]
+    assert by[(10, "entry_fraction", False, 1.0)] != by[(10, "target_weight", False, 1.0)]  # the choice matters
+    with pytest.raises(ValueError, match=r"size_type = 'weights'.*one of 'entry_fraction', 'target_weight'"):
+        build_grid(["size_type=weights"], sma.params)
+
+
+def test_walk_forward_runs_out_of_sample_with_the_engine_s_choices(bars, sma):
+    grid = build_grid(["fast=10,20", "slow=60"], sma.params)
+    engine = EngineSettings(fee=0.001, size=0.5, size_type="target_weight", cash_sharing=True)  # size: no weight
+    wf = run_sweep(SMA, grid, bars, walk_forward=2, engine=engine).walk_forward
+    start = 10053
+    s = load_strategy(SMA, **wf["folds"][0]["params"])
+    target = make_signals(s, prepare(s, bars).ctx).target.to_numpy()[start:, 0]
+    oos = backtest(bars.iloc[start:], Signals(target), fee=0.001, size=0.5, size_type="target_weight",
+                   cash_sharing=True)
+    assert wf["stats"] == pytest.approx(oos.stats.to_dict(), nan_ok=True)
+    half = backtest(bars.iloc[start:], Signals(target), fee=0.001, size=0.5)  # entry fractions: half the exposure
+    assert wf["stats"]["total_return"] != pytest.approx(half.stats["total_return"])
