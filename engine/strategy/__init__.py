@@ -7,6 +7,8 @@ from mlbt.strategy.funnel import funnel_lines, signal_funnel
 from mlbt.strategy.lookahead import StageResult, audit
 from mlbt.strategy.pipeline import Prepared, features_of, make_signals, prepare
 from mlbt.strategy.plugins import PluginError, load_strategy
+from mlbt.strategy.universe import ALLOCATIONS, prepare_assets, universe_signals
 
-__all__ = ["Conditions", "Context", "Grid", "Param", "PluginError", "Prepared", "StageResult", "Strategy", "audit",
-           "features_of", "funnel_lines", "load_strategy", "make_signals", "prepare", "signal_funnel"]
+__all__ = ["ALLOCATIONS", "Conditions", "Context", "Grid", "Param", "PluginError", "Prepared", "StageResult",
+           "Strategy", "audit", "features_of", "funnel_lines", "load_strategy", "make_signals", "prepare",
+           "prepare_assets", "signal_funnel", "universe_signals"]
