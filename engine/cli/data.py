@@ -10,7 +10,7 @@ import click
 import pandas as pd
 
 from mlbt.cli.errors import UserError, fail
-from mlbt.cli.options import json_option, selection_options
+from mlbt.cli.options import json_option, selection_options, symbols_option
 from mlbt.data import check, fingerprint, load, load_assets, source_symbols
 from mlbt.data.samples import SAMPLES
 from mlbt.data.synthetic import is_synthetic
@@ -62,15 +62,14 @@ def _close(bars: pd.DataFrame) -> dict[str, float]:
 @data_group.command("show")
 @click.argument("source")
 @selection_options
-@click.option("--symbols", default=None, metavar="SYMBOLS",
-              help="Several symbols as one universe: BTC,ETH,LTC, or all. Default: every symbol of a source that holds "
-                   "several (one --symbol shows that one alone).")
+@symbols_option
 @json_option("the summary and the validation report")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def show(source: str, symbol: str | None, start: str | None, end: str | None, timeframe: str | None,
          repair: tuple[str, ...], symbols: str | None, as_json: bool, debug: bool) -> None:
     """Summary and validation report of SOURCE (sample name, file path, directory of one
-    file per symbol, or synthetic: spec); a universe gets a line per asset.
+    file per symbol, or synthetic: spec); a universe gets a line per asset. A source of
+    several symbols is shown whole unless --symbol picks one.
 
     Exits 2 when the data has errors (every error is listed)."""
     selection: dict[str, Any] = {"start": start, "end": end, "timeframe": timeframe, "repair": tuple(repair),

@@ -42,6 +42,11 @@ selection_options = apply(
                       "flat zero-volume bars (repeat for both)."),
 )
 
+#: Several symbols as one universe (the commands that take a universe so far).
+symbols_option = click.option(
+    "--symbols", default=None, metavar="SYMBOLS",
+    help="Several symbols as one universe: BTC,ETH,LTC, or all (every symbol of the source; bt data show lists them).")
+
 #: The data a plugin runs on: ``--data`` and the selection options.
 data_options = apply(
     click.option("--data", "source", default=None, metavar="SOURCE",
@@ -131,10 +136,13 @@ def plugin_with_sets(plugin: str, sets: Sequence[str]) -> Strategy:
 
 
 def load_bars(source: str, *, symbol: str | None = None, start: str | None = None, end: str | None = None,
-              timeframe: str | None = None, repair: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+              timeframe: str | None = None, repair: Sequence[str] = (),
+              symbols: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """``mlbt.data.load``, with its DataWarnings collected as strings (the caller prints
-    them once the command has succeeded, so an error stays the only line on failure)."""
+    them once the command has succeeded, so an error stays the only line on failure);
+    a universe with ``symbols``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        bars = load(source, symbol=symbol, start=start, end=end, timeframe=timeframe, repair=tuple(repair))
+        bars = load(source, symbol=symbol, symbols=symbols, start=start, end=end, timeframe=timeframe,
+                    repair=tuple(repair))
     return bars, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]

@@ -23,11 +23,13 @@ from mlbt.cli.options import (
     plugin_argument,
     plugin_with_sets,
     set_option,
+    symbols_option,
 )
 from mlbt.cli.progress import reporting
+from mlbt.data.universe import asset_bars, assets
 from mlbt.io import json_safe
 from mlbt.sim import backtest
-from mlbt.strategy import Strategy, audit, make_signals, prepare
+from mlbt.strategy import StageResult, Strategy, audit, make_signals, prepare
 
 common = apply(plugin_argument, data_options, set_option, model_options, output_options)
 
@@ -35,8 +37,25 @@ common = apply(plugin_argument, data_options, set_option, model_options, output_
 def _strategy_and_bars(plugin: str, sets: tuple[str, ...], options: dict[str, Any]) -> tuple[Strategy, pd.DataFrame]:
     strategy = plugin_with_sets(plugin, sets)
     bars, _ = load_bars(options["source"] or strategy.data, symbol=options["symbol"], start=options["start"],
-                        end=options["end"], timeframe=options["timeframe"], repair=options["repair"])
+                        end=options["end"], timeframe=options["timeframe"], repair=options["repair"],
+                        symbols=options.get("symbols"))
     return strategy, bars
+
+
+def _stage_json(s: StageResult, index: pd.Index) -> dict[str, Any]:
+    return {"stage": s.stage, "passed": s.passed, "cuts": s.cuts, "compared": s.compared,
+            "failures": [{"cut_bar": t, "cut_time": str(index[t]), "column": col, "first_changed": when}
+                         for t, col, when in s.failures]}
+
+
+def _stage_line(s: StageResult, index: pd.Index, asset: str | None) -> str:
+    who = f"{asset:<8} " if asset is not None else ""
+    if s.passed:
+        return f"PASS  {who}{s.stage:<12} {s.cuts} cut points, {s.compared:,} values unchanged"
+    t, col, when = s.failures[0]
+    failed = len({cut for cut, _, _ in s.failures})
+    return (f"FAIL  {who}{s.stage:<12} {failed} of {s.cuts} cut points changed a value; first: {col!r} at {when} "
+            f"when the data was cut after bar {t} ({index[t]}): it uses later data")
 
 
 @click.command()
@@ -45,37 +64,43 @@ def _strategy_and_bars(plugin: str, sets: tuple[str, ...], options: dict[str, An
               help="Cut points that retrain the model on the prefix.")
 @click.option("--rule-cuts", type=click.IntRange(min=0), default=200, show_default=True,
               help="More cut points that rerun only the features and the signal rule (cheap).")
+@symbols_option
 @json_option("the verdict of each stage")
 def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool, cuts: int,
           rule_cuts: int, as_json: bool, **options: Any) -> None:
     """No-lookahead audit of PLUGIN: features, predictions and signals (with the rule's
     conditions and details) at bar t must not change when the bars after t are removed.
-    One line per stage; exit 1 on failure.
+    One line per stage (per asset and stage with --symbols: each asset audited on its
+    own bars); exit 1 on failure.
 
     Models are retrained on each of --cuts prefixes (nothing cached is reused); shrink
     them for a quick audit with e.g. --set epochs=1."""
     try:
         strategy, bars = _strategy_and_bars(plugin, sets, options)
+        names: list[str | None] = list(assets(bars)) if options.get("symbols") else [None]
+        audited: list[tuple[str | None, pd.DataFrame, list[StageResult]]] = []
         with reporting(quiet):
-            stages = audit(strategy, bars, cuts=cuts, rule_cuts=rule_cuts, device="cpu" if device == "auto" else device,
-                           profile="fast" if profile == "auto" else profile)
+            for asset in names:
+                own = asset_bars(bars, asset) if asset is not None else bars
+                audited.append((asset, own, audit(strategy, own, cuts=cuts, rule_cuts=rule_cuts,
+                                                  device="cpu" if device == "auto" else device,
+                                                  profile="fast" if profile == "auto" else profile)))
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
+    passed = all(s.passed for _, _, stages in audited for s in stages)
     if as_json:
-        click.echo(json.dumps({"strategy": strategy.name, "passed": all(s.passed for s in stages), "stages": [
-            {"stage": s.stage, "passed": s.passed, "cuts": s.cuts, "compared": s.compared,
-             "failures": [{"cut_bar": t, "cut_time": str(bars.index[t]), "column": col, "first_changed": when}
-                          for t, col, when in s.failures]} for s in stages]}))
-        sys.exit(0 if all(s.passed for s in stages) else 1)
-    for s in stages:
-        if s.passed:
-            click.echo(f"PASS  {s.stage:<12} {s.cuts} cut points, {s.compared:,} values unchanged")
+        doc: dict[str, Any] = {"strategy": strategy.name, "passed": passed}
+        if names == [None]:
+            doc["stages"] = [_stage_json(s, bars.index) for s in audited[0][2]]
         else:
-            t, col, when = s.failures[0]
-            failed = len({cut for cut, _, _ in s.failures})
-            click.echo(f"FAIL  {s.stage:<12} {failed} of {s.cuts} cut points changed a value; first: {col!r} at {when} "
-                       f"when the data was cut after bar {t} ({bars.index[t]}): it uses later data")
-    if not all(s.passed for s in stages):
+            doc["assets"] = [{"asset": a, "passed": all(s.passed for s in stages),
+                              "stages": [_stage_json(s, own.index) for s in stages]} for a, own, stages in audited]
+        click.echo(json.dumps(doc))
+        sys.exit(0 if passed else 1)
+    for asset, own, stages in audited:
+        for s in stages:
+            click.echo(_stage_line(s, own.index, asset))
+    if not passed:
         sys.exit(1)
 
 

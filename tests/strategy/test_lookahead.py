@@ -1,5 +1,6 @@
 """``bt check``: the no-lookahead audit passes honest plugins and fails a leaky one."""
 
+import json
 import os
 
 from tests.conftest import bt
@@ -166,3 +167,16 @@ def test_details_that_peek_fail_the_audit(tmp_path):
     bars = load("btcusd_1h", start="2018-01-01", end="2018-02-01", warn=False)
     stage = audit(_rare(tmp_path, threshold="ctx.bars.close.shift(-1) * 0.01"), bars)[-1]
     assert not stage.passed and {col for _, col, _ in stage.failures} == {"details.threshold[0]"}
+
+
+def test_check_audits_each_asset_of_a_universe_on_its_own_bars():
+    leaky = bt("check", "tests/plugins/leaky.py", "--data", "coins_1d", "--symbols", "BTC,ETH", "--start", "2018-01-01",
+               "--end", "2018-04-01", "--quiet")
+    assert leaky.returncode == 1
+    lines = leaky.stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [["FAIL", "BTC", "signals"], ["FAIL", "ETH", "signals"]]
+    clean = bt("check", "strategies/sma_cross.py", "--data", "coins_1d", "--symbols", "all", "--start", "2018-01-01",
+               "--rule-cuts", "20", "--quiet", "--json")
+    doc = json.loads(clean.stdout)
+    assert clean.returncode == 0 and doc["passed"] is True
+    assert [(a["asset"], a["passed"]) for a in doc["assets"]] == [("BTC", True), ("ETH", True), ("LTC", True)]
