@@ -124,7 +124,7 @@ def source_symbols(source: str | Path) -> list[str]:
         return []
     if suffix(path) in SQLITE_SUFFIXES:
         return sqlite_symbols(path)
-    return _symbols_in(read_table(path))
+    return _symbols_in(read_table(path).reset_index(drop=True), name)
 
 
 def _universe(source: str | Path, symbols: str | Sequence[str], *, min_bars: int | None, tz: str | None,
@@ -201,6 +201,14 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
             return _Read(_named(str(source), symbol), assets[choose([symbol], list(assets), str(source))[0]], True,
                          None, None)
         return _Read(str(source), synthetic(str(source)), True, None, None)
+    if not (isinstance(source, str) and source in SAMPLES) and is_collection(source):
+        files = {file_symbol(f): f for f in collection_files(source)}
+        if symbol is None and len(files) > 1:
+            raise DataError(f"{source}: a directory of {len(files)} files, one per symbol ({', '.join(list(files)[:8])}"
+                            f"{' ...' if len(files) > 8 else ''}); load several with symbols=..., or one with "
+                            "symbol=... (--symbol)")
+        chosen = choose([symbol] if symbol is not None else None, list(files), str(source))[0]
+        return _read(files[chosen], symbol=None, tz=tz)._replace(name=f"{files[chosen]} (asset {chosen})")
     path, name = _path(source)
     if symbol is not None and name in SAMPLES and SAMPLES[name].symbol:
         raise DataError(f"{source}: an embedded sample holds one instrument; leave out symbol={symbol!r} (--symbol)")
@@ -256,7 +264,7 @@ def _asset_reads(source: str | Path, asked: list[str] | None, tz: str | None) ->
         return [(s, _from_raw(read_table(path, symbol=s).reset_index(drop=True), _named(name, s), tz, True))
                 for s in choose(asked, found, name)]
     raw = read_table(path).reset_index(drop=True)
-    found = _symbols_in(raw)
+    found = _symbols_in(raw, name)
     if not found:
         return _one_instrument(path, name, asked, tz, False, raw)
     return [(s, _from_raw(_select_symbol(raw, s, name), _named(name, s), tz, False))
@@ -273,12 +281,23 @@ def _one_instrument(path: Path, name: str, asked: list[str] | None, tz: str | No
     return [(symbol, _from_raw(raw, _named(name, symbol), tz, sqlite))]
 
 
-def _symbols_in(raw: pd.DataFrame) -> list[str]:
+def _symbol_values(raw: pd.DataFrame, column: Any, name: str) -> list[str]:
+    """The distinct symbols of a long file's symbol ``column`` in file order; DataError
+    when a row has none (it would belong to no asset)."""
+    empty = raw[column].isna().to_numpy()
+    if empty.any():
+        row = int(raw.index[int(np.argmax(empty))]) + 1
+        raise DataError(f"{name}: column {column!r} is empty on {int(empty.sum())} row(s), first at data row {row}; "
+                        "give every row its symbol")
+    return [str(s) for s in pd.unique(raw[column].astype(str))]
+
+
+def _symbols_in(raw: pd.DataFrame, name: str) -> list[str]:
     """The symbols of a file's records in file order: a long file's symbol column, or a
     wide file's column prefixes ([] for one instrument)."""
     symbol_col = next((c for c in raw.columns if canonical(c) == "symbol"), None)
     if symbol_col is not None:
-        return [str(s) for s in pd.unique(raw[symbol_col].astype(str))]
+        return _symbol_values(raw, symbol_col, name)
     if any(canonical(c) == "close" for c in raw.columns):
         return []
     prefixes: list[str] = []
@@ -294,7 +313,7 @@ def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataF
     wide = [c for c in raw.columns if ":" in str(c) and _is_field(str(c).split(":", 1)[1])]
     prefixes = sorted({str(c).split(":", 1)[0] for c in wide})
     if symbol_col is not None:
-        found = pd.unique(raw[symbol_col].astype(str))
+        found = _symbol_values(raw, symbol_col, name)
         if symbol is None:
             if len(found) > 1:
                 raise DataError(f"{name}: column {symbol_col!r} holds several symbols ({', '.join(found[:20])}); "

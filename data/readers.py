@@ -64,13 +64,23 @@ def _read_csv(path: Path) -> pd.DataFrame:
     default = "\t" if suffix(path) == ".tsv" else ","
     lines = _head(path, 2)
     sep = delimiter(lines[0] if lines else "", default)
-    frame = pd.read_csv(path, sep=sep)
+    frame = pd.read_csv(path, sep=sep, dtype=_symbols_as_text(path, sep, 0))
     if not _has_timestamp(frame.columns) and len(frame):
         sep = delimiter(lines[1] if len(lines) > 1 else "", default)
-        banner = pd.read_csv(path, sep=sep, skiprows=1)  # a banner line above the header
+        # a banner line above the header
+        banner = pd.read_csv(path, sep=sep, skiprows=1, dtype=_symbols_as_text(path, sep, 1))
         if _has_timestamp(banner.columns):
             return banner
     return frame
+
+
+def _symbols_as_text(path: Path, sep: str, skip: int) -> dict[str, type]:
+    """A symbol column read as text (``001`` stays ``001``, not the number 1)."""
+    try:
+        header = pd.read_csv(path, sep=sep, skiprows=skip, nrows=0).columns
+    except (ValueError, OSError):
+        return {}
+    return {c: str for c in header if canonical(c) == "symbol"}
 
 
 def delimiter(header: str, default: str = ",") -> str:
@@ -119,7 +129,8 @@ def sqlite_symbols(path: Path) -> list[str]:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
             if "symbol" not in _candles(con, path):
                 return []
-            return [str(r[0]) for r in con.execute(f"select distinct symbol from {SQLITE_TABLE} order by symbol")]
+            return [r[0] for r in con.execute(f"select distinct cast(symbol as text) from {SQLITE_TABLE} "
+                                              "order by symbol")]
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path}: cannot read as SQLite ({exc}); check the file is complete and of that type") \
             from exc
@@ -135,7 +146,8 @@ def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
                 raise DataError(f"{path}: table {SQLITE_TABLE!r} has no symbol column; leave out symbol={symbol!r} "
                                 "(--symbol)")
             return pd.read_sql_query(f"select * from {SQLITE_TABLE}", con)
-        symbols = [r[0] for r in con.execute(f"select distinct symbol from {SQLITE_TABLE} order by symbol")]
+        symbols = [r[0] for r in con.execute(f"select distinct cast(symbol as text) from {SQLITE_TABLE} "
+                                             "order by symbol")]
         if symbol is None:
             if len(symbols) > 1:
                 raise DataError(
@@ -148,5 +160,6 @@ def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
                 f"{path}: no symbol {symbol!r} in table {SQLITE_TABLE!r}; symbols here: "
                 f"{', '.join(map(str, symbols)) or 'none'}"
             )
-        frame = pd.read_sql_query(f"select * from {SQLITE_TABLE} where symbol = ?", con, params=(symbol,))
+        frame = pd.read_sql_query(f"select * from {SQLITE_TABLE} where cast(symbol as text) = ?", con,
+                                  params=(str(symbol),))
     return frame.drop(columns="symbol")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob as globbing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -97,6 +98,9 @@ def combine(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     the union of their timestamps, NaN where an asset has no bar."""
     if not frames:
         raise DataError("a universe needs at least one symbol")
+    # (an asset's repeated timestamps are a validation error; where validation only
+    # reports, as in bt data show, the last row of each stands in the universe)
+    frames = {s: fr[~fr.index.duplicated(keep="last")] if fr.index.has_duplicates else fr for s, fr in frames.items()}
     index = frames[next(iter(frames))].index
     for frame in list(frames.values())[1:]:
         index = index.union(frame.index)
@@ -119,12 +123,12 @@ def is_universe(bars: pd.DataFrame) -> bool:
     return isinstance(bars.columns, pd.MultiIndex) and bars.columns.nlevels == 2 and "close" in bars.columns
 
 
-def assets(bars: pd.DataFrame) -> list[str]:
-    """The assets of universe ``bars`` in column order ([] for one instrument's bars)."""
-    return [str(a) for a in bars["close"].columns] if is_universe(bars) else []
+def assets(bars: pd.DataFrame) -> list:
+    """The asset labels of universe ``bars`` in column order ([] for one instrument's bars)."""
+    return list(bars["close"].columns) if is_universe(bars) else []
 
 
-def asset_bars(bars: pd.DataFrame, asset: str, *, listed: bool = True) -> pd.DataFrame:
+def asset_bars(bars: pd.DataFrame, asset: Any, *, listed: bool = True) -> pd.DataFrame:
     """One asset's bars out of a universe: its fields as plain columns; with ``listed``
     only the bars it has (no NaN-only rows)."""
     frame = bars.xs(asset, axis=1, level="asset")

@@ -19,6 +19,10 @@ from mlbt.strategy.plugins import PluginError
 log = logging.getLogger(__name__)
 
 
+class NoFoldError(ValueError):
+    """The bars are too short for the strategy's first walk-forward fold."""
+
+
 @dataclass
 class Prepared:
     """Everything before the signal rule: the context, and where predictions came
@@ -75,7 +79,7 @@ def prepare(
 
     result, hit = cached(cache, parts, compute, n_bars=len(bars), refresh=retrain)
     if not result.folds:
-        raise ValueError(f"{len(bars):,} bars give {strategy.name} no walk-forward fold: the first needs "
+        raise NoFoldError(f"{len(bars):,} bars give {strategy.name} no walk-forward fold: the first needs "
                          f"min_train = {wf.min_train:,} training samples (windows of lookback = {wf.lookback} "
                          "bars with every feature and a label) before the bars it predicts; load more data "
                          "(an earlier --start) or lower it with --set min_train=...")

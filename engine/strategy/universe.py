@@ -7,15 +7,17 @@ Allocations (``ALLOCATIONS``) scale each entry's size (the plugin's, else the en
 - ``equal``: 1 / the number of assets, so each asset's entry commits an equal share
   of its group's equity (1/3 each for three assets at size 1);
 - ``inverse_vol``: in proportion to 1 / each asset's volatility, the standard
-  deviation of its last ``VOL_WINDOW`` close-to-close returns up to the decision bar
-  (so the share is known at that bar's close), over the assets that have one there;
-  an asset without that many returns yet gets the equal share;
+  deviation of its last ``VOL_WINDOW`` close-to-close returns on its own bars up to
+  the decision bar (so the share is known at that bar's close). An asset without
+  that many returns yet (or not listed yet) keeps the equal share 1/n, and the
+  assets with a volatility share the rest, so the shares add up to 1;
 - ``plugin``: the plugin's own sizes, unscaled.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from mlbt.data.universe import asset_bars, assets
 from mlbt.settings import DEFAULTS
 from mlbt.sim import Signals
 from mlbt.strategy.base import Grid, Strategy
-from mlbt.strategy.pipeline import Prepared, make_signals, prepare
+from mlbt.strategy.pipeline import NoFoldError, Prepared, make_signals, prepare
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +44,23 @@ def prepare_assets(strategy: Strategy, bars: pd.DataFrame, **options: Any) -> di
         own = asset_bars(bars, asset)
         try:
             out[asset] = prepare(strategy, own, **options)
-        except ValueError as exc:
-            if "no walk-forward fold" not in str(exc):
-                raise
+        except NoFoldError:
             log.warning("%s: asset %s stays flat: its %s bars give the model no walk-forward fold (min_train = %s)",
                         strategy.name, asset, f"{len(own):,}", f"{strategy.walk_forward().min_train:,}")
             out[asset] = None
     return out
 
 
-def universe_signals(strategy: Strategy, bars: pd.DataFrame, prepared: dict[str, Prepared | None],
+def universe_signals(strategy: Strategy, bars: pd.DataFrame, prepared: Mapping[Any, Prepared | None],
                      grid: Grid | None = None, allocation: str = "equal",
-                     size: float = DEFAULTS["size"]) -> Signals:
+                     engine: Mapping[str, Any] | None = None) -> Signals:
     """The plugin's signals for every asset of universe ``bars``: target columns
     (params..., asset), each combination's assets side by side, on the universe's
-    bars (NaN, keep, where an asset has no bar; 0 for an asset that stays flat). The
-    other fields the rule sets become (bars, columns) frames. ``size``: the engine's
-    size, scaled by the ``allocation`` where the plugin sets none."""
+    bars (NaN, keep, where an asset has no bar; 0 for an asset that stays flat). A
+    field the rule sets becomes a (bars, columns) frame, holding the ``engine``'s
+    value (``backtest()`` keywords; default the engine defaults) wherever an asset
+    has none (no bar, flat, or not set by the rule); ``trail=True``/``False`` stays a
+    flag, the same for every asset. The allocation scales each entry's size."""
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation {allocation!r}: choose one of {', '.join(ALLOCATIONS)}")
     names = assets(bars)
@@ -81,21 +83,32 @@ def universe_signals(strategy: Strategy, bars: pd.DataFrame, prepared: dict[str,
     for a, asset in enumerate(names):
         own = per_asset[asset].target
         target[:, a::len(names)] = own.reindex(index).to_numpy(dtype="float64")
+    engine = {**DEFAULTS, **(engine or {})}
     fields: dict[str, Any] = {}
     for name in Signals(target).settings():
         values = [per_asset[asset].settings()[name] for asset in names]
         if all(v is None for v in values):
             continue
-        full = np.full((len(index), n * len(names)), np.nan)
+        given = [v for v in values if v is not None]
+        flags = {bool(v) for v in given if isinstance(v, bool | np.bool_)}
+        if flags:  # a flag (trail=True: sl trails) is one value for the run
+            if len(flags) > 1 or not all(isinstance(v, bool | np.bool_) for v in given):
+                raise ValueError(f"{strategy.name}.signals sets {name}=True/False differently across assets (or "
+                                 "mixes it with distances); make it one value")
+            fields[name] = flags.pop()
+            continue
+        default = engine[name]
+        full = np.full((len(index), n * len(names)), np.nan if default is None else float(default))
         for a, (asset, value) in enumerate(zip(names, values, strict=True)):
             if value is not None:
-                own = per_asset[asset].target.index
-                full[:, a::len(names)] = _frame(value, own, n).reindex(index).to_numpy()
+                own = _frame(value, per_asset[asset].target.index, n).reindex(index).to_numpy()
+                column = full[:, a::len(names)]
+                full[:, a::len(names)] = np.where(np.isnan(own), column, own)
         fields[name] = pd.DataFrame(full, index=index, columns=columns)
     share = allocation_shares(bars, allocation)
     if share is not None:
         own_size = fields.get("size")
-        base = own_size.to_numpy() if own_size is not None else np.full(target.shape, float(size))
+        base = own_size.to_numpy() if own_size is not None else np.full(target.shape, float(engine["size"]))
         fields["size"] = pd.DataFrame(base * np.tile(share, (1, n)), index=index, columns=columns)
     return Signals(pd.DataFrame(target, index=index, columns=columns), **fields,
                    reentry=reentry.pop() if reentry else None)
@@ -109,12 +122,19 @@ def allocation_shares(bars: pd.DataFrame, allocation: str) -> np.ndarray | None:
         return None
     if allocation == "equal":
         return np.full((len(bars), len(names)), 1.0 / len(names))
-    close = bars["close"][names]
-    vol = close.pct_change(fill_method=None).rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std().to_numpy()
+    n = len(names)
+    vol = np.full((len(bars), n), np.nan)
+    for a, asset in enumerate(names):  # on the asset's own bars, then held over the bars it lacks
+        close = asset_bars(bars, asset)["close"]
+        own = close.pct_change(fill_method=None).rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
+        vol[:, a] = own.reindex(bars.index).ffill().to_numpy() if len(own) else np.nan
+    inverse = np.where(vol > 0.0, 1.0 / np.where(vol > 0.0, vol, 1.0), np.nan)
+    known = np.isfinite(inverse)
+    rest = 1.0 - (n - known.sum(axis=1, keepdims=True)) / n  # what the assets with a volatility share
+    total = np.where(known, inverse, 0.0).sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = np.where(vol > 0.0, 1.0 / vol, np.nan)
-        share = inverse / np.nansum(inverse, axis=1, keepdims=True)
-    return np.where(np.isfinite(share), share, 1.0 / len(names))
+        share = np.where(known, rest * np.where(known, inverse, 0.0) / total, 1.0 / n)
+    return share
 
 
 def _columns(combos: pd.Index, names: list[str]) -> pd.MultiIndex:

@@ -163,7 +163,7 @@ def simulate_chunk(ctx: Context, combos: pd.DataFrame, inputs: tuple[np.ndarray,
     frames = []
     for k, end in enumerate(folds, start=1):
         sub_fields = {name: _rows(v, end, T) for name, v in fields.items()}
-        sub_kwargs = {name: _rows(v, end, T) for name, v in kwargs.items()}
+        sub_kwargs = {name: v if name in PER_PASS else _rows(v, end, T) for name, v in kwargs.items()}
         stats = pd.DataFrame(simulate_columns(bars.iloc[:end], target[:end], sub_fields, sub_kwargs),
                              columns=list(STAT_NAMES))
         frames.append(pd.concat([head.assign(fold=k), stats], axis=1))
@@ -177,28 +177,38 @@ def simulate_columns(bars: pd.DataFrame, target: np.ndarray, fields: dict[str, A
     they are swept (object arrays in ``kwargs``), each pass on its own columns."""
     n = target.shape[1]
     split = [name for name in PER_PASS if isinstance(kwargs.get(name), np.ndarray)]
+    if any(len(kwargs[name]) != n for name in split):
+        raise RuntimeError("bt bug: a swept engine switch has not one value per column")
     if not split:
         result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
         return np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES)))
     keys = pd.MultiIndex.from_arrays([kwargs[name] for name in split])
     codes, uniques = pd.factorize(keys)
     out = np.empty((n, len(STAT_NAMES)))
+    T = target.shape[0]
     for code, values in enumerate(uniques):
         cols = np.flatnonzero(codes == code)
-        sub_kwargs = {name: _columns(v, cols, n) for name, v in kwargs.items() if name not in split}
+        sub_kwargs = {name: _columns(v, cols, n, T) for name, v in kwargs.items() if name not in split}
         sub_kwargs.update(dict(zip(split, values, strict=True)))
-        sub_fields = {name: _columns(v, cols, n) for name, v in fields.items()}
+        sub_fields = {name: _columns(v, cols, n, T) for name, v in fields.items()}
         result = backtest(bars, Signals(target[:, cols], **sub_fields), **sub_kwargs, record=False)
         out[cols] = np.reshape(result.stats.to_numpy(), (len(cols), len(STAT_NAMES)))
     return out
 
 
-def _columns(value: Any, cols: np.ndarray, n: int) -> Any:
-    """``value`` restricted to columns ``cols`` when it has one per column (n)."""
+def _columns(value: Any, cols: np.ndarray, n: int, T: int) -> Any:
+    """``value`` (a Signals field or backtest keyword for ``n`` columns of ``T`` bars)
+    restricted to columns ``cols`` where it has one value per column: a (T|1, n) frame
+    or array, or an (n,) array or Series (as ``backtest`` reads them: not when n is
+    also the number of bars)."""
+    if n == 1:
+        return value
     if isinstance(value, pd.DataFrame) and value.shape[1] == n:
         return value.iloc[:, cols]
-    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == n and n > 1:
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == n:
         return value[:, cols]
+    if isinstance(value, np.ndarray | pd.Series) and getattr(value, "ndim", 1) == 1 and len(value) == n != T:
+        return value.iloc[cols] if isinstance(value, pd.Series) else value[cols]
     return value
 
 

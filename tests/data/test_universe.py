@@ -165,3 +165,48 @@ def test_each_asset_alone_and_the_selection_applied_to_each(long_csv):
     assert str(frames["BTC"].index[0]) == "2024-01-04 00:00:00+00:00" and len(frames["ETH"]) == 3
     with pytest.raises(DataError, match=r"in the union of 2 assets, but this use needs at least 10"):
         load(long_csv, symbols="all", min_bars=10)
+
+
+def test_symbols_are_text_in_csv_and_sqlite(tmp_path, long_csv):
+    frame = pd.read_csv(long_csv)
+    frame["symbol"] = frame["symbol"].map({"BTC": "001", "ETH": "002"})
+    path = tmp_path / "codes.csv"
+    frame.to_csv(path, index=False)
+    assert assets(quiet_load(path, symbols="001,002")) == ["001", "002"]  # not the numbers 1 and 2
+    db = tmp_path / "numbers.db"
+    with sqlite3.connect(db) as con:
+        frame.assign(symbol=frame["symbol"].astype(int)).to_sql("candles", con, index=False)
+    assert assets(quiet_load(db, symbols="all")) == ["1", "2"]
+    assert len(quiet_load(db, symbol="2")) == 4
+
+
+def test_a_row_without_a_symbol_is_named(tmp_path, long_csv):
+    frame = pd.read_csv(long_csv)
+    frame.loc[3, "symbol"] = None
+    path = tmp_path / "blank.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"blank.csv: column 'symbol' is empty on 1 row\(s\), first at data row 4"):
+        load(path, symbols="all")
+
+
+def test_a_directory_needs_symbols_unless_it_holds_one_file(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pd.DataFrame(bar_rows("BTC", DAYS, 100.0)).drop(columns="symbol").to_csv(folder / "BTC.csv", index=False)
+    assert len(quiet_load(folder)) == 7  # one file: that instrument
+    pd.DataFrame(bar_rows("ETH", DAYS, 10.0)).drop(columns="symbol").to_csv(folder / "ETH.csv", index=False)
+    with pytest.raises(DataError, match=r"a directory of 2 files, one per symbol \(BTC, ETH\); load several with "
+                                        r"symbols=\.\.\., or one with symbol="):
+        load(folder)
+    assert quiet_load(folder, symbol="ETH")["open"].iloc[0] == 10.0
+
+
+def test_bt_data_show_reports_an_asset_s_repeated_timestamps(tmp_path, long_csv):
+    from tests.conftest import bt
+
+    frame = pd.read_csv(long_csv)
+    path = tmp_path / "dup.csv"
+    pd.concat([frame, frame.iloc[[8]]]).to_csv(path, index=False)  # an ETH bar twice
+    out = bt("data", "show", str(path), "--symbols", "all")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "dup.csv (asset ETH): column 'timestamp': 1 timestamp(s) on more than one row" in out.stdout

@@ -41,7 +41,7 @@ def test_each_asset_runs_the_plugin_s_own_rule_on_its_own_bars(coins):
     assert result.contributions.sum() == pytest.approx(result.stats["total_return"])
     # the plugin's own sizes: unscaled, here the engine's (none set)
     assert universe_signals(strategy, coins, prepare_assets(strategy, coins), allocation="plugin").size is None
-    half = universe_signals(strategy, coins, prepare_assets(strategy, coins), size=0.6)
+    half = universe_signals(strategy, coins, prepare_assets(strategy, coins), engine={"size": 0.6})
     np.testing.assert_allclose(half.size.to_numpy(), 0.2)
 
 
@@ -93,3 +93,54 @@ def test_bad_allocations_and_bars_are_refused(coins):
         universe_signals(strategy, coins, {}, allocation="kelly")
     with pytest.raises(ValueError, match=r"needs bars with \(field, asset\) columns"):
         universe_signals(strategy, asset_bars(coins, "BTC"), {})
+
+
+PLUGIN = '''
+import numpy as np
+from mlbt import Param, Signals, Strategy
+
+
+class Sized(Strategy):
+    name = "sized"
+    params = {"window": Param(5, low=1, high=100)}
+
+    def signals(self, ctx, p):
+        close = ctx.bars.close.to_numpy()[:, None]
+        past = ctx.bars.close.shift(1).to_numpy()[:, None]
+        target = np.where(close > past, 1.0, 0.0) * np.ones((1, len(p)))
+        cheap = ctx.bars.close.iloc[0] < 100  # LTC's first close is 40.9, BTC's and ETH's above 300
+        return Signals(target, size=0.5, sl=0.05 if cheap else None, trail=TRAIL)
+'''
+
+
+def test_the_plugin_s_fields_hold_the_engine_s_values_where_an_asset_has_none(coins, tmp_path):
+    path = tmp_path / "sized.py"
+    path.write_text(PLUGIN.replace("TRAIL", "None"))
+    strategy = load_strategy(path)
+    signals = universe_signals(strategy, coins, prepare_assets(strategy, coins), engine={"sl": 0.2})
+    size, sl = (getattr(signals, f).xs(5, axis=1, level="window") for f in ("size", "sl"))
+    for asset in ("BTC", "ETH", "LTC"):  # on its bars, the plugin's size, an equal share of it
+        np.testing.assert_allclose(size[asset].loc[asset_bars(coins, asset).index], 0.5 / 3)
+    assert (size["ETH"].loc[:"2017-11-08"] == 1 / 3).all()  # no bar of its own: the engine's size, shared
+    assert (sl["LTC"].loc[asset_bars(coins, "LTC").index] == 0.05).all()
+    assert (sl["BTC"] == 0.2).all() and (sl["ETH"] == 0.2).all()  # set by no rule: the engine's
+    result = backtest(coins, signals, cash_sharing=True, fee=0.001)
+    assert result.stats["trades"] > 0
+    path.write_text(PLUGIN.replace("TRAIL", "True"))
+    trailing = load_strategy(path)
+    assert universe_signals(trailing, coins, prepare_assets(trailing, coins)).trail is True
+
+
+def test_inverse_volatility_shares_add_up_to_one_with_late_listings_and_missing_bars():
+    rng = np.random.default_rng(3)
+    index = pd.date_range("2024-01-01", periods=80, freq="D", tz="UTC")
+    frames = {}
+    for name, sigma, start in (("A", 0.01, 0), ("B", 0.02, 0), ("C", 0.03, 30)):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, sigma, len(index))))
+        frame = pd.DataFrame({"open": close, "high": close * 1.05, "low": close * 0.95, "close": close,
+                              "volume": 1.0}, index=index).iloc[start:]
+        frames[name] = frame.drop(index[45]) if name == "B" else frame  # B misses a bar
+    share = allocation_shares(combine(frames), "inverse_vol")
+    np.testing.assert_allclose(share.sum(axis=1), 1.0)
+    assert share[46, 1] < share[46, 0]  # B keeps its volatility over its missing bar: less than A
+    np.testing.assert_allclose(share[40, 2], 1 / 3)  # C, listed 10 bars ago: the equal share

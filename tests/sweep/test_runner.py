@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mlbt import Signals, backtest, load_strategy
+from mlbt import Signals, backtest, load, load_strategy
 from mlbt.cli import main
 from mlbt.sim.stats_nb import STAT_NAMES
 from mlbt.sim.stats_nb import probabilistic_sharpe_nb as probabilistic_sharpe
@@ -350,3 +350,46 @@ def test_walk_forward_runs_out_of_sample_with_the_engine_s_choices(bars, sma):
     assert wf["stats"] == pytest.approx(oos.stats.to_dict(), nan_ok=True)
     half = backtest(bars.iloc[start:], Signals(target), fee=0.001, size=0.5)  # entry fractions: half the exposure
     assert wf["stats"]["total_return"] != pytest.approx(half.stats["total_return"])
+
+
+PER_COLUMN = '''
+import numpy as np
+from mlbt import Param, Signals, Strategy
+
+
+class Momentum(Strategy):
+    name = "momentum_sl"
+    params = {"window": Param(5, low=1, high=100)}
+
+    def signals(self, ctx, p):
+        close = ctx.bars.close.to_numpy()[:, None]
+        past = np.column_stack([ctx.bars.close.shift(int(w)).to_numpy() for w in p.window[0]])
+        return Signals(np.where(close > past, 1.0, -1.0), sl=SL)
+'''
+
+
+def test_a_pass_per_switch_value_splits_the_plugin_s_per_column_fields(tmp_path):
+    path = tmp_path / "momentum_sl.py"
+    bars = load("synthetic:gbm?bars=30&seed=4&freq=1D")
+    # (N,): one stop per column, 20 columns on 30 bars
+    path.write_text(PER_COLUMN.replace("SL", "np.linspace(0.01, 0.05, len(p))"))
+    grid = build_grid(["window=1:10:1", "cash_sharing=false,true"], load_strategy(path).params)
+    table = run_sweep(str(path), grid, bars, chunk_size=20, deflate=False).table
+    for row in table.itertuples(index=False):
+        strategy = load_strategy(path, window=row.window)
+        target = make_signals(strategy, prepare(strategy, bars).ctx).target
+        alone = backtest(bars, Signals(target, sl=np.linspace(0.01, 0.05, 20)[row.combo]),
+                         cash_sharing=bool(row.cash_sharing)).stats.to_numpy()
+        assert_same(np.asarray(row[3:], dtype="float64"), alone)
+    # 30 columns on 30 bars, walk-forward: the switch's values are per column, not cut to a fold's bars
+    path.write_text(PER_COLUMN.replace("SL", "np.linspace(0.01, 0.05, len(p))[None, :]"))
+    grid = build_grid(["window=1:15:1", "cash_sharing=false,true"], load_strategy(path).params)
+    assert len(grid) == 30 == len(bars)
+    table = run_sweep(str(path), grid, bars, walk_forward=3, chunk_size=30, deflate=False).table
+    for row in table.itertuples(index=False):
+        strategy = load_strategy(path, window=row.window)
+        part = bars.iloc[:10 * row.fold]
+        target = make_signals(strategy, prepare(strategy, part).ctx).target
+        alone = backtest(part, Signals(target, sl=np.linspace(0.01, 0.05, 30)[row.combo]),
+                         cash_sharing=bool(row.cash_sharing)).stats.to_numpy()
+        assert_same(np.asarray(row[4:], dtype="float64"), alone)
