@@ -117,7 +117,7 @@ def source_symbols(source: str | Path) -> list[str]:
     if is_synthetic(source):
         n = asset_count(str(source))
         return asset_names(n) if n > 1 else []
-    if not (isinstance(source, str) and source in SAMPLES) and is_collection(source):
+    if _is_collection(source):
         return [file_symbol(f) for f in collection_files(source)]
     path, name = _path(source)
     if name in SAMPLES and SAMPLES[name].symbol:
@@ -197,18 +197,16 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
         if symbol is not None:
             if asset_count(str(source)) == 1:
                 raise DataError(f"{source}: synthetic data has no symbols; leave out symbol={symbol!r} (--symbol)")
-            assets = synthetic_assets(str(source))
-            return _Read(_named(str(source), symbol), assets[choose([symbol], list(assets), str(source))[0]], True,
-                         None, None)
+            return _synthetic_reads(source, [symbol])[0][1]
         return _Read(str(source), synthetic(str(source)), True, None, None)
-    if not (isinstance(source, str) and source in SAMPLES) and is_collection(source):
+    if _is_collection(source):
         files = {file_symbol(f): f for f in collection_files(source)}
         if symbol is None and len(files) > 1:
             raise DataError(f"{source}: a directory of {len(files)} files, one per symbol ({', '.join(list(files)[:8])}"
                             f"{' ...' if len(files) > 8 else ''}); load several with symbols=..., or one with "
                             "symbol=... (--symbol)")
         chosen = choose([symbol] if symbol is not None else None, list(files), str(source))[0]
-        return _read(files[chosen], symbol=None, tz=tz)._replace(name=f"{files[chosen]} (asset {chosen})")
+        return _file_read(files[chosen], chosen, tz)
     path, name = _path(source)
     if symbol is not None and name in SAMPLES and SAMPLES[name].symbol:
         raise DataError(f"{source}: an embedded sample holds one instrument; leave out symbol={symbol!r} (--symbol)")
@@ -218,6 +216,23 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
     if not sqlite:
         raw = _select_symbol(raw, symbol, name)
     return _from_raw(raw, _named(name, symbol), tz, sqlite)
+
+
+def _is_collection(source: str | Path) -> bool:
+    """A directory or glob of one file per symbol (a sample's name never is one)."""
+    return not (isinstance(source, str) and source in SAMPLES) and is_collection(source)
+
+
+def _file_read(path: Path, symbol: str, tz: str | None) -> _Read:
+    """The one instrument of a collection's file ``path``, named as asset ``symbol``."""
+    return _read(path, symbol=None, tz=tz)._replace(name=f"{path} (asset {symbol})")
+
+
+def _synthetic_reads(source: str | Path, asked: list[str] | None) -> list[tuple[str, _Read]]:
+    """(name, bars) of the assets ``asked`` (None: all) of a synthetic spec."""
+    names = choose(asked, asset_names(asset_count(str(source))), str(source))
+    return [(s, _Read(_named(str(source), s), frame, True, None, None))
+            for s, frame in synthetic_assets(str(source), names).items()]
 
 
 def _named(name: str, symbol: str | None) -> str:
@@ -249,13 +264,10 @@ def _asset_reads(source: str | Path, asked: list[str] | None, tz: str | None) ->
     """(symbol, its bars as read) of each asset of a universe: ``asked`` (None: all),
     in that order, else in the source's order (a directory's: by file name)."""
     if is_synthetic(source):
-        frames = synthetic_assets(str(source))
-        return [(s, _Read(_named(str(source), s), frames[s], True, None, None))
-                for s in choose(asked, list(frames), str(source))]
-    if not (isinstance(source, str) and source in SAMPLES) and is_collection(source):
+        return _synthetic_reads(source, asked)
+    if _is_collection(source):
         files = {file_symbol(f): f for f in collection_files(source)}
-        return [(s, _read(files[s], symbol=None, tz=tz)._replace(name=f"{files[s]} (asset {s})"))
-                for s in choose(asked, list(files), str(source))]
+        return [(s, _file_read(files[s], s, tz)) for s in choose(asked, list(files), str(source))]
     path, name = _path(source)
     if suffix(path) in SQLITE_SUFFIXES:
         found = sqlite_symbols(path)

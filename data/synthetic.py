@@ -20,6 +20,7 @@ lognormal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -70,10 +71,13 @@ def synthetic(source: str) -> pd.DataFrame:
     return _series(source, 0)
 
 
-def synthetic_assets(source: str) -> dict[str, pd.DataFrame]:
-    """Every asset of a ``synthetic:`` spec by name (A1, A2, ...; zero-padded), each its
-    own seeded series: asset k > 0 draws from the seed sequence (seed, k)."""
-    return {name: _series(source, k) for k, name in enumerate(asset_names(asset_count(source)))}
+def synthetic_assets(source: str, names: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The assets ``names`` (default: every one) of a ``synthetic:`` spec by name (A1, A2,
+    ...; zero-padded), each its own seeded series: asset k > 0 draws from the seed
+    sequence (seed, k). Only the assets asked for are generated."""
+    every = asset_names(asset_count(source))
+    position = {name: k for k, name in enumerate(every)}
+    return {name: _series(source, position[name]) for name in (every if names is None else names)}
 
 
 def asset_names(n: int) -> list[str]:

@@ -128,13 +128,11 @@ def allocation_shares(bars: pd.DataFrame, allocation: str) -> np.ndarray | None:
         close = asset_bars(bars, asset)["close"]
         own = close.pct_change(fill_method=None).rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
         vol[:, a] = own.reindex(bars.index).ffill().to_numpy() if len(own) else np.nan
-    inverse = np.where(vol > 0.0, 1.0 / np.where(vol > 0.0, vol, 1.0), np.nan)
-    known = np.isfinite(inverse)
+    known = vol > 0.0  # (NaN compares False)
+    inverse = np.where(known, 1.0 / np.where(known, vol, 1.0), 0.0)
     rest = 1.0 - (n - known.sum(axis=1, keepdims=True)) / n  # what the assets with a volatility share
-    total = np.where(known, inverse, 0.0).sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(known, rest * np.where(known, inverse, 0.0) / total, 1.0 / n)
-    return share
+    total = inverse.sum(axis=1, keepdims=True)
+    return np.where(known, rest * inverse / np.where(total > 0.0, total, 1.0), 1.0 / n)
 
 
 def _columns(combos: pd.Index, names: list[str]) -> pd.MultiIndex:
