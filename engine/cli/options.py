@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlbt.data import DataWarning, load
 from mlbt.settings import SETTINGS, EngineSettings, Setting, help_text
-from mlbt.strategy import Strategy, load_strategy
+from mlbt.strategy import ALLOCATIONS, VOL_WINDOW, Strategy, is_cross_sectional, load_strategy
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -46,6 +46,12 @@ selection_options = apply(
 symbols_option = click.option(
     "--symbols", default=None, metavar="SYMBOLS",
     help="Several symbols as one universe: BTC,ETH,LTC, or all (every symbol of the source; bt data show lists them).")
+
+#: How a universe's entries share group equity (``mlbt.strategy.ALLOCATIONS``).
+allocation_option = click.option(
+    "--allocation", type=click.Choice(ALLOCATIONS), default="equal", show_default=True,
+    help="A universe's share of group equity per asset entry: equal (1/n), inverse_vol (in proportion to "
+         f"1 / the asset's {VOL_WINDOW}-bar volatility) or plugin (the plugin's own sizes).")
 
 #: The data a plugin runs on: ``--data`` and the selection options.
 data_options = apply(
@@ -88,8 +94,8 @@ def _setting_option(s: Setting) -> Decorator:
         return click.option("--trail", "trail", is_flag=False, flag_value="sl", default=None, metavar="[FRACTION]",
                             help=help_text(s).replace("True to make sl trailing", "--trail alone to make --sl "
                                                                                    "trailing"))
-    if s.kind is bool:  # a flag: on when given
-        return click.option(s.option, s.name, is_flag=True, default=None, help=help_text(s))
+    if s.kind is bool:  # a switch: --name on, --no-name off, unset: the plugin's or the table's default
+        return click.option(f"{s.option}/--no-{s.option[2:]}", s.name, default=None, help=help_text(s))
     metavar = "|".join(s.choices) if s.choices else _METAVAR.get(s.kind, "VALUE")
     return click.option(s.option, s.name, default=None, metavar=metavar,
                         help=help_text(s, plugin_default=hasattr(Strategy, s.name)))
@@ -146,3 +152,14 @@ def load_bars(source: str, *, symbol: str | None = None, start: str | None = Non
         bars = load(source, symbol=symbol, symbols=symbols, start=start, end=end, timeframe=timeframe,
                     repair=tuple(repair))
     return bars, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+
+def plugin_bars(strategy: Strategy, options: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """``load_bars`` of a command's data options (``--data``, else the plugin's
+    source): a universe with ``--symbols``, and every symbol of the source for a plugin
+    that ranks assets (``weights``) when neither ``--symbol`` nor ``--symbols`` is given."""
+    symbols = options.get("symbols")
+    if symbols is None and options.get("symbol") is None and is_cross_sectional(strategy):
+        symbols = "all"
+    return load_bars(options["source"] or strategy.data, symbol=options["symbol"], start=options["start"],
+                     end=options["end"], timeframe=options["timeframe"], repair=options["repair"], symbols=symbols)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 import numpy as np
@@ -16,29 +16,41 @@ from mlbt.cli.options import (
     apply,
     cache_option,
     data_options,
+    engine_settings,
     json_option,
-    load_bars,
     model_options,
     output_options,
     plugin_argument,
+    plugin_bars,
     plugin_with_sets,
     set_option,
     symbols_option,
 )
 from mlbt.cli.progress import reporting
-from mlbt.data.universe import asset_bars, assets
+from mlbt.data.universe import asset_bars, assets, is_universe
 from mlbt.io import json_safe
-from mlbt.sim import backtest
-from mlbt.strategy import StageResult, Strategy, audit, make_signals, prepare
+from mlbt.sim import PortfolioResult, backtest
+from mlbt.strategy import (
+    Prepared,
+    StageResult,
+    Strategy,
+    audit,
+    audit_cross,
+    is_cross_sectional,
+    make_signals,
+    prepare,
+    prepare_assets,
+    universe_signals,
+)
+
+CROSS_CUTS = 50  # cut points of the cross-sectional stage (features of every asset again at each)
 
 common = apply(plugin_argument, data_options, set_option, model_options, output_options)
 
 
 def _strategy_and_bars(plugin: str, sets: tuple[str, ...], options: dict[str, Any]) -> tuple[Strategy, pd.DataFrame]:
     strategy = plugin_with_sets(plugin, sets)
-    bars, _ = load_bars(options["source"] or strategy.data, symbol=options["symbol"], start=options["start"],
-                        end=options["end"], timeframe=options["timeframe"], repair=options["repair"],
-                        symbols=options.get("symbols"))
+    bars, _ = plugin_bars(strategy, options)
     return strategy, bars
 
 
@@ -71,22 +83,27 @@ def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
     """No-lookahead audit of PLUGIN: features, predictions and signals (with the rule's
     conditions and details) at bar t must not change when the bars after t are removed.
     One line per stage (per asset and stage with --symbols: each asset audited on its
-    own bars); exit 1 on failure.
+    own bars; a plugin that ranks assets with weights() also gets a cross-section
+    stage over the universe); exit 1 on failure.
 
     Models are retrained on each of --cuts prefixes (nothing cached is reused); shrink
     them for a quick audit with e.g. --set epochs=1."""
     try:
         strategy, bars = _strategy_and_bars(plugin, sets, options)
-        names: list[str | None] = list(assets(bars)) if options.get("symbols") else [None]
+        names: list[str | None] = list(assets(bars)) if is_universe(bars) else [None]
         audited: list[tuple[str | None, pd.DataFrame, list[StageResult]]] = []
+        device, profile = "cpu" if device == "auto" else device, "fast" if profile == "auto" else profile
         with reporting(quiet):
             for asset in names:
                 own = asset_bars(bars, asset) if asset is not None else bars
-                audited.append((asset, own, audit(strategy, own, cuts=cuts, rule_cuts=rule_cuts,
-                                                  device="cpu" if device == "auto" else device,
-                                                  profile="fast" if profile == "auto" else profile)))
+                audited.append((asset, own, audit(strategy, own, cuts=cuts, rule_cuts=rule_cuts, device=device,
+                                                  profile=profile)))
+            cross = audit_cross(strategy, bars, cuts=min(rule_cuts, CROSS_CUTS) or 1, device=device,
+                                profile=profile) if is_cross_sectional(strategy) and is_universe(bars) else None
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
+    if cross is not None:  # the rule across the assets: one stage for the universe
+        audited.append(("all", bars, [cross]))
     passed = all(s.passed for _, _, stages in audited for s in stages)
     if as_json:
         doc: dict[str, Any] = {"strategy": strategy.name, "passed": passed}
@@ -107,25 +124,69 @@ def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
 @click.command()
 @common
 @cache_option
+@symbols_option
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the output is always JSON.")
 def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool,
            cache_dir: str | None, as_json: bool, **options: Any) -> None:
-    """The latest bar's decision of PLUGIN as one JSON object."""
+    """The latest bar's decision of PLUGIN as one JSON object (with --symbols: an entry
+    per asset, and the shared-cash portfolio's positions and weights)."""
     try:
         strategy, bars = _strategy_and_bars(plugin, sets, options)
         with reporting(quiet):
-            prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
-        ctx = prepared.ctx
-        signals = make_signals(strategy, ctx)
-        details = strategy.details(ctx)
-        trades = backtest(bars, signals).trades
+            if is_universe(bars):
+                ready = prepare_assets(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
+                engine = engine_settings(strategy, {"cash_sharing": True})  # the plugin's own settings
+                signals = universe_signals(strategy, bars, ready, engine=engine)
+                result = cast(PortfolioResult, backtest(bars, signals, **engine))
+            else:
+                prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
+                signals = make_signals(strategy, prepared.ctx)
+                trades = backtest(bars, signals).trades
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
-    target = signals.target.iloc[:, 0]
+    if not is_universe(bars):
+        out = _decision(strategy, bars, prepared, signals.target.iloc[:, 0], bool(signals.reentry),
+                        trades[(trades["col"] == 0) & trades["is_open"]], cache_dir,
+                        bars.attrs.get("symbol") or options["source"] or strategy.data)
+        click.echo(json.dumps(json_safe(out), default=str))
+        return
+    held = result.trades
+    held = held[held["is_open"] & (held["group"] == result.groups[0])]
+    entries = []
+    for k, asset in enumerate(assets(bars)):
+        own = asset_bars(bars, asset)
+        target = signals.target.iloc[:, k].reindex(own.index)
+        if ready[asset] is None:
+            entries.append({"asset": asset, "timestamp": str(own.index[-1]), "flat": True,
+                            "reason": "no walk-forward fold on its bars", "signal": 0, "position": 0})
+            continue
+        entries.append({"asset": asset, **_decision(strategy, own, ready[asset], target, bool(signals.reentry),
+                                                    held[held["asset"].astype(str) == str(asset)], cache_dir,
+                                                    str(asset))})
+    cols = np.flatnonzero(result.group_of == 0)
+    weight, value = result.weight.iloc[-1, cols], result.value.iloc[-1, cols]
+    names = [str(a) for a in result.asset_of.take(cols)]
+    portfolio = {
+        "timestamp": str(bars.index[-1]), "equity": float(np.asarray(result.equity)[-1].ravel()[0]),
+        "cash": float(np.asarray(result.cash)[-1].ravel()[0]),
+        "positions": {a: {"units": float(u), "side": side, "since": str(t)} for a, u, side, t in
+                      zip(held["asset"].astype(str), held["size"], held["side"], held["entry_time"], strict=True)},
+        "values": dict(zip(names, map(float, value), strict=True)),
+        "weights": dict(zip(names, map(float, weight), strict=True)),
+    }
+    click.echo(json.dumps(json_safe({"strategy": strategy.name, "synthetic": bool(bars.attrs.get("synthetic")),
+                                     "symbols": names, "assets": entries, "portfolio": portfolio}), default=str))
+
+
+def _decision(strategy: Strategy, bars: pd.DataFrame, prepared: Any, target: pd.Series, reentry: bool,
+              held: pd.DataFrame, cache_dir: str | None, ticker: str) -> dict[str, Any]:
+    """The decision at the last bar of ``bars`` (one asset): the signal, the position
+    held (``held``: its open trade, if any), the model's numbers and the indicators."""
+    ctx = prepared.ctx
+    details = strategy.details(ctx)
     # the rule's decision at the last bar: with reentry a bar without an explicit signal is
     # neutral (0); otherwise a NaN target keeps the standing one
-    decision = target.fillna(0.0) if signals.reentry else target.ffill().fillna(0.0)
-    held = trades[(trades["col"] == 0) & trades["is_open"]]
+    decision = target.fillna(0.0) if reentry else target.ffill().fillna(0.0)
 
     def last(values: Any) -> float | None:
         v = float(np.asarray(values, dtype="float64").ravel()[-1]) if values is not None else float("nan")
@@ -145,8 +206,8 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
             "lookback": strategy.walk_forward().lookback, "folds": len(prepared.folds),
             "cache_hit": prepared.cache_hit,
         }
-    out = {
-        "timestamp": str(bars.index[-1]), "ticker": bars.attrs.get("symbol") or options["source"] or strategy.data,
+    return {
+        "timestamp": str(bars.index[-1]), "ticker": ticker,
         "strategy": strategy.name, "synthetic": bool(bars.attrs.get("synthetic")),
         "signal": int(decision.iloc[-1]),
         "position": int(1 if held["side"].iloc[0] == "long" else -1) if len(held) else 0,
@@ -158,26 +219,37 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
         "indicators": {k: (None if not np.isfinite(v) else float(v)) for k, v in ctx.features.iloc[-1].items()},
         "model_info": model_info,
     }
-    click.echo(json.dumps(json_safe(out), default=str))
 
 
 @click.command()
 @common
 @cache_option
 @click.option("--retrain/--no-retrain", default=True, show_default=True, help="Train even when cached.")
+@symbols_option
 def train(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool,
           cache_dir: str | None, retrain: bool, **options: Any) -> None:
-    """Train PLUGIN's walk-forward models into the cache (or refresh them)."""
+    """Train PLUGIN's walk-forward models into the cache (or refresh them); with
+    --symbols, one per asset of the universe, each on its own bars."""
     try:
         strategy, bars = _strategy_and_bars(plugin, sets, options)
         if not strategy.network:
             raise ValueError(f"{strategy.name} has no model to train")
+        ready: dict[Any, Prepared | None]
         with reporting(quiet):
-            prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain)
+            if is_universe(bars):
+                ready = prepare_assets(strategy, bars, device=device, profile=profile, cache_dir=cache_dir,
+                                       retrain=retrain)
+            else:
+                ready = {None: prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir,
+                                       retrain=retrain)}
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     from mlbt.models import PredictionCache  # mlbt.models loads torch: only for a model
 
-    click.echo(f"{strategy.name}: {len(prepared.folds)} folds, "
-               f"{'from cache' if prepared.cache_hit else 'trained'}, "
-               f"stored in {PredictionCache(cache_dir).path(str(prepared.cache_key))}")
+    for asset, prepared in ready.items():
+        who = f"{strategy.name} ({asset})" if asset is not None else strategy.name
+        if prepared is None:
+            click.echo(f"{who}: flat, no walk-forward fold on its bars")
+            continue
+        click.echo(f"{who}: {len(prepared.folds)} folds, {'from cache' if prepared.cache_hit else 'trained'}, "
+                   f"stored in {PredictionCache(cache_dir).path(str(prepared.cache_key))}")

@@ -10,25 +10,37 @@ import click
 
 from mlbt.cli.errors import fail
 from mlbt.cli.options import (
+    allocation_option,
     cache_option,
     data_options,
     engine_options,
     engine_settings,
     given_settings,
     json_option,
-    load_bars,
     model_options,
     output_options,
     plugin_argument,
+    plugin_bars,
     plugin_with_sets,
     retrain_option,
     set_option,
+    symbols_option,
 )
 from mlbt.cli.progress import reporting
+from mlbt.data.universe import is_universe
 from mlbt.io import json_safe
 from mlbt.report.outputs import check_outputs, finish_run, run_report_path
 from mlbt.sim import backtest
-from mlbt.strategy import funnel_lines, make_signals, prepare, signal_funnel
+from mlbt.strategy import (
+    check_cross,
+    funnel_lines,
+    is_cross_sectional,
+    make_signals,
+    prepare,
+    prepare_assets,
+    signal_funnel,
+    universe_signals,
+)
 
 
 def _fmt(v: Any) -> str:
@@ -40,6 +52,8 @@ def _fmt(v: Any) -> str:
 @click.command()
 @plugin_argument
 @data_options
+@symbols_option
+@allocation_option
 @set_option
 @engine_options
 @model_options
@@ -54,16 +68,39 @@ def _fmt(v: Any) -> str:
 @output_options
 def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: bool, cache_dir: str | None,
         as_json: bool, report_path: str | None, no_report: bool, save_dir: str | None, quiet: bool, debug: bool,
-        **options: Any) -> None:
-    """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics."""
+        allocation: str, **options: Any) -> None:
+    """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics.
+
+    With --symbols (or a source that is a universe) the plugin's rule runs on each
+    asset's own features and walk-forward predictions, and the assets trade as one
+    portfolio with shared cash, each entry sized by --allocation."""
     try:
         strategy = plugin_with_sets(plugin, sets)
-        engine = engine_settings(strategy, given_settings(options))
+        given = given_settings(options)
+        engine = engine_settings(strategy, given)
         report_path = run_report_path(strategy.name, report_path, no_report, as_json)
         check_outputs(report=report_path, save=save_dir, cache_dir=cache_dir, model=bool(strategy.network))
         source = options["source"] or strategy.data
-        bars, data_warnings = load_bars(source, symbol=options["symbol"], start=options["start"], end=options["end"],
-                                        timeframe=options["timeframe"], repair=options["repair"])
+        bars, data_warnings = plugin_bars(strategy, options)
+        if is_cross_sectional(strategy):  # before any training: a universe, and weights as targets
+            check_cross(strategy, bars, engine.size_type)
+        if is_universe(bars):
+            if given.get("cash_sharing") is False:
+                raise ValueError("--no-cash-sharing: a run over a universe is one portfolio with shared cash; "
+                                 "run each asset on its own cash with --symbol ASSET, or drop --no-cash-sharing")
+            engine = engine_settings(strategy, {**given, "cash_sharing": True})
+            with reporting(quiet):
+                ready = prepare_assets(strategy, bars, device=device, profile=profile, cache_dir=cache_dir,
+                                       retrain=retrain)
+            result = backtest(bars, universe_signals(strategy, bars, ready, allocation=allocation, engine=engine),
+                              **engine)
+            per_ml = {a: m for a, p in ready.items() if p is not None and (m := strategy.ml_metrics(p.ctx))}
+            written = finish_run(report=report_path, save=save_dir, strategy=strategy, bars=bars, result=result,
+                                 prepared=ready, ml=per_ml, source=source, symbol=None, engine=engine, device=device,
+                                 allocation=allocation)
+            _universe_output(strategy, bars, source, engine, allocation, ready, result, per_ml, data_warnings,
+                             written, as_json, quiet)
+            return
         with reporting(quiet):
             prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain)
         result = backtest(bars, make_signals(strategy, prepared.ctx), **engine)
@@ -98,6 +135,56 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         click.echo(f"model: {prepared.model['network']} ({prepared.model['profile']} profile), "
                    f"{len(prepared.folds)} walk-forward folds, {origin}")
     for line in (*_metric_lines(stats.to_dict(), ml), *funnel_lines(funnel), *written):
+        click.echo(line)
+
+
+def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocation: str, ready: dict,
+                     result: Any, ml: dict, data_warnings: list[str], written: list[str], as_json: bool,
+                     quiet: bool) -> None:
+    """What ``bt run`` prints for a universe: the first group's metrics and a line per asset."""
+    names = [str(a) for a in ready]
+    stats = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
+    cols = [int(c) for c in (result.group_of == 0).nonzero()[0]]
+    contribution = result.contributions.iloc[cols]
+    trades = result.trades
+    trades = trades[trades["group"] == result.groups[0]]
+    per_asset = [{"asset": a, "flat": ready[a] is None, "contribution": float(contribution.iloc[k]),
+                  "trades": int((trades["asset"].astype(str) == a).sum()), "ml": ml.get(a, {}),
+                  "folds": len(ready[a].folds) if ready[a] is not None else 0,
+                  "cache_hit": ready[a].cache_hit if ready[a] is not None else None}
+                 for k, a in enumerate(names)]
+    if as_json:
+        click.echo(json.dumps(json_safe({
+            "strategy": strategy.name, "params": strategy.values, "data": source, "symbols": names,
+            "allocation": allocation, "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars),
+            "start": str(bars.index[0]), "end": str(bars.index[-1]), "engine": engine.to_dict(),
+            "fill": engine.fill, "fee": engine.fee, "data_warnings": data_warnings, "stats": stats.to_dict(),
+            "assets": per_asset}), default=str))
+        for line in written if not quiet else ():
+            click.echo(line, err=True)
+        return
+    if not quiet:
+        for line in data_warnings:
+            click.echo(f"warning: {line}", err=True)
+    label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
+    click.echo(f"{strategy!r} on {source}{label}: {len(names)} assets ({', '.join(names)}), {len(bars):,} bars "
+               f"{bars.index[0]} .. {bars.index[-1]}, shared cash, allocation {allocation}, fill={engine.fill}, "
+               f"fee={engine.fee}")
+    models = [p for p in ready.values() if p is not None and p.model is not None]
+    if models:
+        hits = sum(bool(p.cache_hit) for p in models)
+        click.echo(f"models: {models[0].model['network']} ({models[0].model['profile']} profile), one per asset, "
+                   f"{sum(len(p.folds) for p in models)} walk-forward folds, {hits} of {len(models)} from cache")
+    for line in _metric_lines(stats.to_dict(), {}):
+        click.echo(line)
+    keys = list(dict.fromkeys(k for m in ml.values() for k in m))[:3]
+    width = max(len(a) for a in names)
+    click.echo(f"{'asset':<{width}}  {'contribution':>12}  {'trades':>6}" + "".join(f"  {k:>14}" for k in keys))
+    for row in per_asset:
+        note = "  flat: no walk-forward fold" if row["flat"] else ""
+        click.echo(f"{row['asset']:<{width}}  {row['contribution']:>12.4f}  {row['trades']:>6}"
+                   + "".join(f"  {_fmt(row['ml'].get(k, float('nan'))):>14}" for k in keys) + note)
+    for line in written:
         click.echo(line)
 
 

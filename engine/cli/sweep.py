@@ -12,20 +12,23 @@ import click
 
 from mlbt.cli.errors import USER_ERRORS, fail
 from mlbt.cli.options import (
+    allocation_option,
     cache_option,
     data_options,
     engine_options,
     engine_settings,
     given_settings,
     json_option,
-    load_bars,
     model_options,
     output_options,
     parse_sets,
     plugin_argument,
+    plugin_bars,
     retrain_option,
+    symbols_option,
 )
 from mlbt.cli.progress import reporting
+from mlbt.data.universe import assets, symbol_list
 from mlbt.io import json_safe
 from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
 from mlbt.settings import SWEEPABLE
@@ -74,6 +77,8 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @click.option("--constraint", "constraints", multiple=True, metavar="EXPR",
               help='Keep combinations where EXPR holds, e.g. "fast < slow". Repeatable.')
 @data_options
+@symbols_option
+@allocation_option
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a plugin param (not swept).")
 @engine_options
 @click.option("--metric", default="sharpe", show_default=True, help="Metric that ranks the combinations.")
@@ -104,11 +109,13 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
           sets: tuple[str, ...], metric: str, top: int, out: str | None, resume: bool, memory_budget: float,
           chunk_size: int | None, walk_forward: int | None, executor: str, scheduler: str | None,
           workers: int | None, device: str, profile: str, retrain: bool, cache_dir: str | None, as_json: bool,
-          report_path: str | None, quiet: bool, debug: bool, **options: Any) -> None:
+          report_path: str | None, quiet: bool, debug: bool, allocation: str, **options: Any) -> None:
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
     distinct value of a model param (model=True) trains its own walk-forward models.
+    With --symbols each combination is a portfolio of the universe's assets with
+    shared cash: params x assets are the engine columns, a row is a portfolio.
     Example: bt sweep strategies/sma_cross.py --grid fast=5:50:5 --grid slow=20:200:10
     --grid fee=0.0005,0.001 --constraint "fast < slow" --out sweep.parquet
     """
@@ -132,8 +139,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
         fixed = {**strategy.values, **{k: v for k, v in engine.items() if isinstance(v, int | float)}}
         grid = build_grid(grids, strategy.params, constraints=constraints, fixed=fixed, random=random_n, seed=seed)
         source = options["source"] or strategy.data
-        bars, data_warnings = load_bars(source, symbol=options["symbol"], start=options["start"], end=options["end"],
-                                        timeframe=options["timeframe"], repair=options["repair"])
+        bars, data_warnings = plugin_bars(strategy, options)
         if executor == "dask":
             ex = DaskExecutor(scheduler=scheduler, workers=workers)
         with reporting(quiet):
@@ -141,7 +147,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
                 plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
                 memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
                 prepare_options=dict(device=device, profile=profile, cache_dir=cache_dir, retrain=retrain),
-                data_name=source)
+                data_name=source, allocation=allocation)
     except KeyboardInterrupt:
         click.echo(f"sweep interrupted{_stored(out)}", err=True)
         sys.exit(130)
@@ -150,7 +156,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
     finally:
         if ex is not None:
             ex.close()
-    _report(result, strategy, grid, bars, source, data_warnings, top, as_json, quiet)
+    _report(result, strategy, grid, bars, source, data_warnings, top, as_json, quiet, allocation)
     try:
         save_sweep_extras(out, metric, result.dsr.to_dict() if result.dsr is not None else None)
         if report_path:
@@ -174,7 +180,7 @@ def _stored(out: str | None) -> str:
 
 
 def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name: str, data_warnings: list[str],
-            top: int, as_json: bool, quiet: bool) -> None:
+            top: int, as_json: bool, quiet: bool, allocation: str) -> None:
     metric = result.metric
     params = list(grid.combos.columns)
     shown = ["combo", *params, *dict.fromkeys([metric, "sharpe", "psr", "total_return", "max_drawdown", "trades"])]
@@ -186,6 +192,7 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
     busy = result.elapsed - (result.prepare_seconds or 0.0)
     rate = result.computed_combos / busy if busy > 0 else math.nan
     prep = f" (features/models: {result.prepare_seconds:.1f} s)" if result.prepare_seconds else ""
+    symbols = [str(a) for a in assets(bars)]
     if as_json:
         wf = None
         if result.walk_forward is not None:
@@ -198,12 +205,15 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
             "elapsed_s": result.elapsed, "combos_per_s": rate, "metric": metric,
             "out": str(result.out) if result.out else None, "data_warnings": data_warnings,
             "top": rows, "best": result.best, "dsr": result.dsr.to_dict() if result.dsr else None,
-            "walk_forward": wf})))
+            "walk_forward": wf, "symbols": symbols or None, "allocation": allocation if symbols else None})))
         return
     if not quiet:
         for line in data_warnings:
             click.echo(f"warning: {line}", err=True)
     label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
+    if symbols:
+        label += (f", {len(symbols)} assets ({symbol_list(symbols)}) as one portfolio per combination, shared "
+                  f"cash, allocation {allocation}")
     click.echo(f"{strategy.name} on {data_name}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}; "
                f"{len(grid):,} combinations ({grid.total:,} in the full grid) in {result.chunks} chunks of "
                f"{result.chunk_size:,}; {result.elapsed:.1f} s{prep}, {rate:,.0f} combos/s")

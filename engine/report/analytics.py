@@ -26,6 +26,22 @@ def buy_and_hold(close: pd.Series, cash: float, ppy: float) -> Result:
     return backtest(bars, Signals(target), cash=cash, fill="close", periods_per_year=ppy)
 
 
+def universe_buy_and_hold(closes: pd.DataFrame, cash: float, ppy: float) -> Result:
+    """Equal-weight buy-and-hold of a universe (``closes``: a column per asset): 1/n of
+    ``cash`` per asset, held as cash until the asset's first valid close, bought there
+    (no fees) and held, never rebalanced; assets listed later keep their share. Its
+    ``.equity`` is the sum of the n sub-accounts, its ``.stats`` the engine's metrics of
+    that curve (simulated as one held asset whose price is the curve)."""
+    c = closes.to_numpy(dtype="float64")
+    n = max(c.shape[1], 1)
+    held = pd.DataFrame(c, index=closes.index).ffill().to_numpy()
+    listed = np.isfinite(c)
+    first = np.where(listed.any(axis=0), c[listed.argmax(axis=0), np.arange(c.shape[1])], np.nan)
+    growth = np.where(np.isfinite(held), held / first, 1.0)  # 1 before listing: the share waits as cash
+    curve = pd.Series(cash / n * growth.sum(axis=1), index=closes.index)
+    return buy_and_hold(curve, cash, ppy)
+
+
 def bar_returns(equity: pd.Series, cash: float) -> np.ndarray:
     """r_t = E_t / E_{t-1} - 1 with E_{-1} = ``cash`` (the engine's bar return)."""
     e = equity.to_numpy(dtype="float64")

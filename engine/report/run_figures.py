@@ -18,7 +18,7 @@ from mlbt.report.html import graph_objects
 
 #: Colours of exit reasons (the engine's set) in the price chart and the breakdown.
 REASON_COLORS = {"signal": "#1f77b4", "sl": "#d62728", "tp": "#2ca02c", "trail": "#ff7f0e", "time": "#9467bd",
-                 "end": "#7f7f7f"}
+                 "end": "#7f7f7f", "liquidation": "#8c564b"}
 POINTS = 2000  # samples per drawn line
 MAX_MARKERS = 1500  # trades marked on the price chart
 
@@ -50,19 +50,19 @@ def _layout(title: str, **kw) -> dict:
     return base
 
 
-def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS) -> PlotlyFigure:
-    """Strategy equity and buy-and-hold, with a linear/log y-axis toggle."""
+def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS, bh_name: str = "buy & hold") -> PlotlyFigure:
+    """Strategy equity and buy-and-hold (named ``bh_name``), with a linear/log y-axis toggle."""
     go = graph_objects()
 
     fig = go.Figure()
-    for name, s, color in (("strategy", equity, "#1f77b4"), ("buy & hold", bh, "#999999")):
+    for name, s, color in (("strategy", equity, "#1f77b4"), (bh_name, bh, "#999999")):
         x, y = _thin(s.index, s.to_numpy(), points)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=color, width=1.5)))
     menu = dict(type="buttons", direction="right", x=0, y=1.12, xanchor="left", showactive=True, buttons=[
         dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}]),
         dict(label="log", method="relayout", args=[{"yaxis.type": "log"}]),
     ])
-    fig.update_layout(**_layout("Equity vs buy & hold", updatemenus=[menu]), xaxis=dict(type="date"),
+    fig.update_layout(**_layout(f"Equity vs {bh_name}", updatemenus=[menu]), xaxis=dict(type="date"),
                       yaxis=dict(title="account value", type="linear"))
     return fig
 
@@ -130,13 +130,13 @@ def monthly_figure(table: pd.DataFrame) -> PlotlyFigure:
     return fig
 
 
-def yearly_figure(strategy: pd.Series, bh: pd.Series) -> PlotlyFigure:
-    """Calendar-year returns of the strategy beside buy-and-hold."""
+def yearly_figure(strategy: pd.Series, bh: pd.Series, bh_name: str = "buy & hold") -> PlotlyFigure:
+    """Calendar-year returns of the strategy beside buy-and-hold (named ``bh_name``)."""
     go = graph_objects()
 
     years = [str(i.year) for i in strategy.index]
     fig = go.Figure([go.Bar(x=years, y=strategy.to_numpy(), name="strategy", marker_color="#1f77b4"),
-                     go.Bar(x=years, y=bh.to_numpy(), name="buy & hold", marker_color="#999999")])
+                     go.Bar(x=years, y=bh.to_numpy(), name=bh_name, marker_color="#999999")])
     fig.update_layout(**_layout("Yearly returns", height=300, barmode="group"), yaxis=dict(tickformat=".0%"),
                       xaxis=dict(type="category"))
     return fig

@@ -8,7 +8,8 @@ renamed into place, so it exists whole or not at all):
     DIR/run.json      header and manifest: strategy, params, data source and range,
                       fees, fill, cash, bt version, data fingerprint, model hash,
                       device, ML metrics, walk-forward folds
-    DIR/series.parquet  per bar: close, and when the strategy has a model the
+    DIR/series.parquet  per bar: close (a universe: ``close:ASSET`` per asset), and
+                      when a single-asset strategy has a model the
                       prediction, the actual value it predicts (the label) and the fold
                       (an ensemble's prediction is its members' mean; a probability
                       of "up" against 0/1 labels is stored as the score 2p - 1 against
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from mlbt.data import fingerprint
+from mlbt.data.universe import assets, is_universe
 from mlbt.io import building_dir, json_safe, plain
 from mlbt.sim import Result
 
@@ -38,6 +40,7 @@ RUN_JSON = "run.json"
 SERIES = "series.parquet"
 RESULT = "result"
 FORMAT = "bt-run-v1"
+CLOSE_OF = "close:"  # series.parquet column prefix of a universe asset's close
 
 
 @dataclass
@@ -47,9 +50,12 @@ class RunData:
     meta: header fields (strategy, description, params, data, symbol, synthetic,
     bars, start, end, fee, fixed_fee, slippage, fill, cash, ppy, bt_version,
     data_fingerprint, model_hash, device, model, cache_hit), every value JSON-able.
-    equity: account value per bar (one column). close: the bars' close.
-    trades: Result.trades of that column. stats: the engine's metrics.
-    ml: the strategy's ml_metrics. folds: walk-forward fold records. funnel: the
+    equity: account value per bar (one column; a universe: its first group, the
+    portfolio of the first parameter combination). close: the bars' close (a
+    universe: a frame with a column per asset). trades: Result.trades of that column
+    or group. stats: the engine's metrics.
+    ml: the strategy's ml_metrics (a universe: per asset). folds: walk-forward fold
+    records (a universe: each with its ``asset``). funnel: the
     signal funnel (``mlbt.strategy.funnel.signal_funnel``; empty when the strategy declares
     no conditions).
     prediction / actual / fold: per-bar model output, the label it predicts and the
@@ -58,10 +64,10 @@ class RunData:
 
     meta: dict[str, Any]
     equity: pd.Series
-    close: pd.Series
+    close: pd.Series | pd.DataFrame
     trades: pd.DataFrame
     stats: dict[str, float]
-    ml: dict[str, float] = field(default_factory=dict)
+    ml: dict[str, Any] = field(default_factory=dict)
     folds: list[dict[str, Any]] = field(default_factory=list)
     funnel: dict[str, Any] = field(default_factory=dict)
     prediction: np.ndarray | None = None
@@ -72,6 +78,15 @@ class RunData:
     @property
     def has_model(self) -> bool:
         return self.prediction is not None and bool(np.isfinite(self.prediction).any())
+
+    @property
+    def is_universe(self) -> bool:
+        """A portfolio over several assets (``close`` has a column per asset)."""
+        return isinstance(self.close, pd.DataFrame)
+
+    def portfolio_columns(self) -> np.ndarray:
+        """The signal columns of the shown group (a universe's first), in asset order."""
+        return np.flatnonzero(np.asarray(self.result.group_of) == 0)
 
 
 def bt_version() -> str:
@@ -136,9 +151,14 @@ def _is_probability(pred: np.ndarray, actual: np.ndarray) -> bool:
 
 def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
              symbol: str | None, engine: Mapping[str, Any], device: str,
-             funnel: dict[str, Any] | None = None) -> RunData:
+             funnel: dict[str, Any] | None = None, allocation: str | None = None) -> RunData:
     """RunData of a finished ``bt run`` (the first column when the plugin emits several);
-    ``engine``: the run's engine settings (``mlbt.settings.EngineSettings``)."""
+    ``engine``: the run's engine settings (``mlbt.settings.EngineSettings``). Over a
+    universe (bars with (field, asset) columns) ``prepared`` maps each asset to its
+    Prepared (None: flat) and ``ml``/``funnel`` are per asset."""
+    if is_universe(bars):
+        return _from_universe_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml=ml,
+                                  source=source, engine=engine, device=device, allocation=allocation)
     equity = _first_column(result.equity)
     trades = result.trades
     if len(result.columns) > 1:
@@ -155,13 +175,7 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
             fold = preds["fold"].to_numpy(dtype="float64")
     has_model = prepared.model is not None
     meta = {
-        "format": FORMAT, "strategy": strategy.name, "description": getattr(strategy, "description", ""),
-        "params": dict(strategy.values), "data": source, "symbol": symbol,
-        "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars), "start": str(bars.index[0]),
-        "end": str(bars.index[-1]), "engine": dict(engine), "fee": engine["fee"], "fixed_fee": engine["fixed_fee"],
-        "slippage": engine["slippage"], "fill": engine["fill"], "cash": engine["cash"],
-        "ppy": float(result.settings.get("periods_per_year") or math.nan),
-        "bt_version": bt_version(), "data_fingerprint": fingerprint(bars),
+        **_meta(strategy, bars, result, source, engine), "symbol": symbol,
         "model_hash": prepared.cache_key if has_model else None, "device": resolved_device(device, has_model),
         "model": (f"{prepared.model['network']} ({prepared.model['profile']} profile)" if has_model else None),
         "cache_hit": prepared.cache_hit,
@@ -170,6 +184,45 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
                    stats={k: plain(v) for k, v in stats.items()}, ml={k: plain(v) for k, v in (ml or {}).items()},
                    folds=[{k: plain(v) for k, v in f.items()} for f in prepared.folds], funnel=dict(funnel or {}),
                    prediction=pred, actual=actual, fold=fold, result=result)
+
+
+def _meta(strategy: Any, bars: pd.DataFrame, result: Any, source: str, engine: Mapping[str, Any]) -> dict[str, Any]:
+    """The header fields every run has."""
+    return {
+        "format": FORMAT, "strategy": strategy.name, "description": getattr(strategy, "description", ""),
+        "params": dict(strategy.values), "data": source,
+        "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars), "start": str(bars.index[0]),
+        "end": str(bars.index[-1]), "engine": dict(engine), "fee": engine["fee"], "fixed_fee": engine["fixed_fee"],
+        "slippage": engine["slippage"], "fill": engine["fill"], "cash": engine["cash"],
+        "ppy": float(result.settings.get("periods_per_year") or math.nan),
+        "bt_version": bt_version(), "data_fingerprint": fingerprint(bars),
+    }
+
+
+def _from_universe_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Mapping[str, Any], ml: dict,
+                       source: str, engine: Mapping[str, Any], device: str, allocation: str | None) -> RunData:
+    """RunData of a plugin over a universe: the first group (the first parameter
+    combination's portfolio); the models' fields per asset."""
+    ready = {a: p for a, p in prepared.items() if p is not None and p.model is not None}
+    first = next(iter(ready.values()), None)
+    hits = {p.cache_hit for p in ready.values()}
+    meta = {
+        **_meta(strategy, bars, result, source, engine), "symbol": None, "symbols": [str(a) for a in assets(bars)],
+        "allocation": allocation, "flat_assets": [str(a) for a, p in prepared.items() if p is None],
+        "model_hash": {str(a): p.cache_key for a, p in ready.items()} or None,
+        "device": resolved_device(device, bool(ready)),
+        "model": f"{first.model['network']} ({first.model['profile']} profile), one per asset" if first else None,
+        "cache_hit": None if not hits else (False not in hits),
+    }
+    trades = result.trades
+    if len(result.groups) > 1:
+        trades = trades[trades["group"] == result.groups[0]].reset_index(drop=True)
+    stats = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
+    folds = [{"asset": str(a), **{k: plain(v) for k, v in f.items()}} for a, p in ready.items() for f in p.folds]
+    return RunData(meta=meta, equity=_first_column(result.equity), close=bars["close"], trades=trades,
+                   stats={k: plain(v) for k, v in stats.items()},
+                   ml={str(a): {k: plain(v) for k, v in m.items()} for a, m in (ml or {}).items()}, folds=folds,
+                   result=result)
 
 
 def save_run(run: RunData, path: str | os.PathLike) -> Path:
@@ -183,7 +236,11 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
         run.result.to_parquet(tmp / RESULT)
         body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds, "funnel": run.funnel}
         (tmp / RUN_JSON).write_text(json.dumps(json_safe(body), indent=1, default=str))
-        series = pd.DataFrame({"close": run.close.to_numpy(dtype="float64")}, index=run.close.index)
+        if run.is_universe:
+            series = pd.DataFrame(run.close.to_numpy(dtype="float64"), index=run.close.index,
+                                  columns=[f"{CLOSE_OF}{a}" for a in run.close.columns])
+        else:
+            series = pd.DataFrame({"close": run.close.to_numpy(dtype="float64")}, index=run.close.index)
         for name in ("prediction", "actual", "fold"):
             value = getattr(run, name)
             if value is not None:
@@ -208,10 +265,18 @@ def load_run(path: str | os.PathLike) -> RunData:
     series = pd.read_parquet(path / SERIES)
     equity = _first_column(result.equity)
     trades = result.trades
-    if len(result.columns) > 1:
-        trades = trades[trades["col"] == 0].reset_index(drop=True)
+    per_asset = [c for c in series.columns if c.startswith(CLOSE_OF)]
+    if per_asset:
+        close: pd.Series | pd.DataFrame = series[per_asset].rename(columns=lambda c: c[len(CLOSE_OF):])
+        close.columns.name = "asset"
+        if len(result.columns) > 1:  # a PortfolioResult: its columns are the groups
+            trades = trades[trades["group"] == result.columns[0]].reset_index(drop=True)
+    else:
+        close = series["close"]
+        if len(result.columns) > 1:
+            trades = trades[trades["col"] == 0].reset_index(drop=True)
     get = lambda c: series[c].to_numpy() if c in series.columns else None
-    return RunData(meta=body["meta"], equity=equity, close=series["close"], trades=trades, stats=body["stats"],
+    return RunData(meta=body["meta"], equity=equity, close=close, trades=trades, stats=body["stats"],
                    ml=body.get("ml") or {}, folds=body.get("folds") or [], funnel=body.get("funnel") or {},
                    prediction=get("prediction"),
                    actual=get("actual"), fold=get("fold"), result=result)

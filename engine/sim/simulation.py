@@ -185,7 +185,7 @@ def backtest(
         return _backtest_groups(bars, signals, columns, locals())
     index = bars.index if isinstance(bars, pd.DataFrame) else None
     scan = scan_index(index)  # one pass: sorted and unique, its step and weekdays
-    o, h, lo, c = price_arrays(bars, columns, scan)
+    o, h, lo, c = _column_prices(bars, columns, scan)
     target, n_orders = target_array(signals.target, index, columns)
     if target.shape[1] != len(columns):
         raise ValueError(f"signals.target: {target.shape[1]} columns but {len(columns)} column names")
@@ -210,6 +210,19 @@ def backtest(
 
 
 backtest.__doc__ = (backtest.__doc__ or "").replace("{settings}", settings_doc(indent=4))
+
+
+def _column_prices(bars: pd.DataFrame, columns: pd.Index, scan: Any) -> tuple[np.ndarray, ...]:
+    """(open, high, low, close), a column per signal column: the bars' own columns, or,
+    when the signal columns are (params..., asset) over (field, asset) bars, each
+    column's asset (several parameter combinations of one asset, side by side)."""
+    by_asset = isinstance(bars, pd.DataFrame) and isinstance(bars.columns, pd.MultiIndex)
+    if not (by_asset and isinstance(columns, pd.MultiIndex) and not bars["close"].columns.equals(columns)):
+        return price_arrays(bars, columns, scan)
+    from mlbt.sim.portfolio import asset_prices
+
+    prices, rows, _ = asset_prices(bars, columns, scan)
+    return tuple(np.ascontiguousarray(a[:, rows]) for a in prices)
 
 
 def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw: dict[str, Any]) -> Result:

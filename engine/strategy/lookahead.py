@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 from mlbt.strategy.base import Context, Strategy
-from mlbt.strategy.pipeline import features_of, make_signals, prepare
+from mlbt.strategy.cross_section import CrossContext, cross_signals
+from mlbt.strategy.pipeline import features_of, has_signal_rule, make_signals, prepare
+from mlbt.strategy.universe import prepare_assets
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,8 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
     predictions cut at t), which costs milliseconds each: a leak in a filter that
     decides the signal on few bars shows only at the cut bar itself, so it needs many."""
     full = prepare(strategy, bars, device=device, profile=profile, use_cache=False)
-    full_decisions = _decisions(strategy, full.ctx)
+    rule = has_signal_rule(strategy)  # a cross-sectional plugin's rule is audited by audit_cross
+    full_decisions = _decisions(strategy, full.ctx) if rule else None
     first = 0
     if full.ctx.predictions is not None:
         started = np.flatnonzero(full.ctx.predictions["fold"].to_numpy() >= 0)
@@ -138,9 +141,44 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
             if t in model_cuts:
                 _compare(stages[1], t, prefix.predictions, full.ctx.predictions, model_rtol)
             ctx = Context(part, prefix.features, full.ctx.predictions.iloc[: t + 1])
-        _compare(stages[2], t, _decisions(strategy, ctx), full_decisions, rtol)
+        if full_decisions is not None:
+            _compare(stages[2], t, _decisions(strategy, ctx), full_decisions, rtol)
+    if full_decisions is None:
+        stages.pop(2)
     if full.ctx.predictions is None:
         stages.pop(1)
     if full.ctx.features.shape[1] == 0:
         stages.pop(0)  # no declared feature set: whatever the rule computes is audited as signals
     return stages
+
+
+def audit_cross(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 50, device: str = "cpu",
+                profile: str = "fast", cache_dir: str | None = None, rtol: float = 1e-9) -> StageResult:
+    """The ``cross-section`` stage of a plugin that defines ``weights``: on universe
+    ``bars``, the weights at bar t must not change when every asset's bars after t are
+    removed. At each of ``cuts`` cut points every asset's features are computed again
+    on its prefix, with its walk-forward predictions cut at t (the per-asset audit
+    checks those against a prefix retraining), so only the rule across the assets is
+    judged: ranking by the next bar's return fails at every cut."""
+    ready = prepare_assets(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
+    contexts = {a: p.ctx if p is not None else None for a, p in ready.items()}
+    grid = strategy.grid()
+    full = cross_signals(strategy, CrossContext(bars, contexts), grid).target
+    known = [c.predictions["fold"].to_numpy() >= 0 for c in contexts.values()
+             if c is not None and c.predictions is not None]
+    starts = [c.bars.index[np.flatnonzero(k)[0]] for c, k in zip(
+        (c for c in contexts.values() if c is not None and c.predictions is not None), known, strict=True) if k.any()]
+    first = int(bars.index.searchsorted(min(starts))) if starts else 0
+    stage = StageResult("cross-section")
+    for t in cut_points(len(bars), cuts, first):
+        end = bars.index[t]
+        prefix: dict[Any, Context | None] = {}
+        for asset, ctx in contexts.items():
+            own = ctx.bars.loc[:end] if ctx is not None else None
+            if ctx is None or own is None or not len(own):
+                prefix[asset] = None
+                continue
+            cut = ctx.predictions.iloc[: len(own)] if ctx.predictions is not None else None
+            prefix[asset] = Context(own, features_of(strategy, own), cut)
+        _compare(stage, t, cross_signals(strategy, CrossContext(bars.iloc[: t + 1], prefix), grid).target, full, rtol)
+    return stage

@@ -14,6 +14,7 @@ import pandas as pd
 from mlbt.data import MODEL_COLUMNS, features, fingerprint
 from mlbt.sim import Signals
 from mlbt.strategy.base import Context, Grid, Strategy
+from mlbt.strategy.cross_section import check_cross, is_cross_sectional
 from mlbt.strategy.plugins import PluginError
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,11 @@ def _digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def has_signal_rule(strategy: Strategy) -> bool:
+    """The plugin defines its own per-instrument ``signals(ctx, p)``."""
+    return type(strategy).signals is not Strategy.signals
+
+
 def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> Signals:
     """The strategy's signal rule over ``grid`` (default: its own param values), checked
     and normalized: ``target`` becomes a (bars, columns) DataFrame labelled with the
@@ -117,6 +123,10 @@ def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> 
     fields stay as the rule set them ((1, N) grid params: one value per column).
     PluginError, naming the plugin, when the rule returns something else."""
     grid = grid or strategy.grid()
+    if not has_signal_rule(strategy):
+        if is_cross_sectional(strategy):
+            check_cross(strategy, ctx.bars, "target_weight")  # a universe's context goes to cross_signals
+        raise PluginError(f"{strategy.name} defines no signals(ctx, p) to run on one instrument")
     signals = strategy.signals(ctx, grid)
     if not isinstance(signals, Signals):
         raise PluginError(f"{strategy.name}.signals must return Signals(...), got {type(signals).__name__}")

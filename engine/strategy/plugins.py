@@ -71,8 +71,10 @@ def _check_class(path: Path, cls: type[Strategy]) -> None:
     for key, param in cls.params.items():
         if not isinstance(param, Param):
             raise PluginError(f"{where}.params[{key!r}] is {param!r}; write Param({param!r}, ...)")
-    missing = [m for m in ("signals", *(("labels", "walk_forward") if cls.network else ()))
-               if getattr(cls, m) is getattr(Strategy, m)]
+    # the rule: across the assets (weights) or per instrument (signals)
+    required: tuple[str, ...] = () if callable(getattr(cls, "weights", None)) else ("signals",)
+    required += ("labels", "walk_forward") if cls.network else ()
+    missing = [m for m in required if getattr(cls, m) is getattr(Strategy, m)]
     if missing:
         need = " and ".join(f"{m}()" for m in missing)
         why = f" (it declares network={cls.network!r})" if cls.network else ""

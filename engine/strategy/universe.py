@@ -2,7 +2,8 @@
 walk-forward predictions, and the assets' signals as one set of engine columns
 (params..., asset) for the shared-cash engine, with an allocation of group equity.
 
-Allocations (``ALLOCATIONS``) scale each entry's size (the plugin's, else the engine's):
+Allocations (``ALLOCATIONS``) scale each entry's size (the plugin's, else the engine's),
+or, with ``size_type="target_weight"``, the target weight itself:
 
 - ``equal``: 1 / the number of assets, so each asset's entry commits an equal share
   of its group's equity (1/3 each for three assets at size 1);
@@ -18,15 +19,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlbt.data.universe import asset_bars, assets
+from mlbt.data.universe import asset_bars, assets, is_universe
 from mlbt.settings import DEFAULTS
 from mlbt.sim import Signals
-from mlbt.strategy.base import Grid, Strategy
+from mlbt.strategy.base import Context, Grid, Strategy
+from mlbt.strategy.cross_section import (
+    CrossContext,
+    check_cross,
+    combo_asset_columns,
+    cross_signals,
+    is_cross_sectional,
+)
 from mlbt.strategy.pipeline import NoFoldError, Prepared, make_signals, prepare
 
 log = logging.getLogger(__name__)
@@ -38,35 +47,73 @@ VOL_WINDOW = 20  # bars of returns behind an inverse-volatility share
 def prepare_assets(strategy: Strategy, bars: pd.DataFrame, **options: Any) -> dict[str, Prepared | None]:
     """``prepare`` (features, walk-forward predictions, cached by content) for each asset
     of universe ``bars`` on the bars it has. An asset whose history gives the model no
-    walk-forward fold is None: it stays flat, and the run logs one line for it."""
+    walk-forward fold is None: it stays flat, and the run logs one line for it. When
+    no asset has a fold, the first asset's NoFoldError is raised (nothing would trade)."""
     out: dict[str, Prepared | None] = {}
+    short: dict[str, tuple[int, NoFoldError]] = {}
     for asset in assets(bars):
         own = asset_bars(bars, asset)
         try:
             out[asset] = prepare(strategy, own, **options)
-        except NoFoldError:
-            log.warning("%s: asset %s stays flat: its %s bars give the model no walk-forward fold (min_train = %s)",
-                        strategy.name, asset, f"{len(own):,}", f"{strategy.walk_forward().min_train:,}")
-            out[asset] = None
+        except NoFoldError as exc:
+            out[asset], short[asset] = None, (len(own), exc)
+    if short and len(short) == len(out):
+        asset, (_, first) = next(iter(short.items()))
+        raise NoFoldError(f"no asset of the universe has a walk-forward fold; {asset}: {first}") from first
+    for asset, (n, _) in short.items():
+        log.warning("%s: asset %s stays flat: its %s bars give the model no walk-forward fold (min_train = %s)",
+                    strategy.name, asset, f"{n:,}", f"{strategy.walk_forward().min_train:,}")
     return out
+
+
+@dataclass
+class UniverseContext:
+    """What a plugin over a universe runs on: the universe's ``bars``, each asset's
+    Prepared (None: flat, no walk-forward fold) and the ``allocation`` of group equity."""
+
+    bars: pd.DataFrame
+    prepared: dict[str, Prepared | None]
+    allocation: str = "equal"
+
+
+def prepare_context(strategy: Strategy, bars: pd.DataFrame, *, allocation: str = "equal",
+                    **options: Any) -> Context | UniverseContext:
+    """``prepare(...).ctx`` for one instrument; for universe bars ((field, asset)
+    columns) a UniverseContext of ``prepare_assets``. ``options``: ``prepare``'s."""
+    if not is_universe(bars):
+        return prepare(strategy, bars, **options).ctx
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation {allocation!r}: choose one of {', '.join(ALLOCATIONS)}")
+    return UniverseContext(bars, prepare_assets(strategy, bars, **options), allocation)
 
 
 def universe_signals(strategy: Strategy, bars: pd.DataFrame, prepared: Mapping[Any, Prepared | None],
                      grid: Grid | None = None, allocation: str = "equal",
-                     engine: Mapping[str, Any] | None = None) -> Signals:
+                     engine: Mapping[str, Any] | None = None, labels: pd.Index | None = None) -> Signals:
     """The plugin's signals for every asset of universe ``bars``: target columns
     (params..., asset), each combination's assets side by side, on the universe's
     bars (NaN, keep, where an asset has no bar; 0 for an asset that stays flat). A
     field the rule sets becomes a (bars, columns) frame, holding the ``engine``'s
     value (``backtest()`` keywords; default the engine defaults) wherever an asset
     has none (no bar, flat, or not set by the rule); ``trail=True``/``False`` stays a
-    flag, the same for every asset. The allocation scales each entry's size."""
+    flag, the same for every asset. The allocation scales each entry's size, or the
+    target itself where ``engine["size_type"]`` (one choice, or one per column) is
+    ``target_weight``.
+    ``labels``: one label per combination in place of the grid's columns (a sweep
+    numbers them, so that combinations alike in their signal params stay apart).
+    A cross-sectional plugin (``weights``, ``mlbt.strategy.cross_section``) returns
+    its target weights instead: the allocation does not apply to them."""
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation {allocation!r}: choose one of {', '.join(ALLOCATIONS)}")
     names = assets(bars)
     if not names:
         raise ValueError("universe_signals needs bars with (field, asset) columns (load(..., symbols=...))")
     grid = grid or strategy.grid()
+    engine = {**DEFAULTS, **(engine or {})}
+    if is_cross_sectional(strategy):
+        check_cross(strategy, bars, engine["size_type"])
+        contexts = {a: (p.ctx if p is not None else None) for a, p in prepared.items()}
+        return cross_signals(strategy, CrossContext(bars, contexts), grid, labels)
     index, n = bars.index, len(grid)
     per_asset: dict[str, Signals] = {}
     for asset in names:
@@ -78,14 +125,35 @@ def universe_signals(strategy: Strategy, bars: pd.DataFrame, prepared: Mapping[A
     reentry = {s.reentry for s in per_asset.values() if s.reentry is not None}
     if len(reentry) > 1:
         raise ValueError(f"{strategy.name}.signals sets reentry differently across assets; make it one value")
-    columns = _columns(grid.columns, names)
+    columns = combo_asset_columns(grid.columns if labels is None else labels, names)
     target = np.full((len(index), n * len(names)), np.nan)
     for a, asset in enumerate(names):
         own = per_asset[asset].target
         target[:, a::len(names)] = own.reindex(index).to_numpy(dtype="float64")
-    engine = {**DEFAULTS, **(engine or {})}
+    fields = _merged_fields(strategy, per_asset, index, n, columns, engine)
+    share = allocation_shares(bars, allocation)
+    if share is not None:
+        tiled = np.tile(share, (1, n))
+        # size_type: one choice, or one per column (a sweep of it); a target weight is scaled itself
+        weights = np.broadcast_to(np.asarray(engine["size_type"], dtype=object) == "target_weight", (target.shape[1],))
+        target = np.where(weights[None, :], target * tiled, target)
+        if not weights.all():
+            own_size = fields.get("size")
+            base = own_size.to_numpy() if own_size is not None else np.full(target.shape, float(engine["size"]))
+            fields["size"] = pd.DataFrame(base * np.where(weights[None, :], 1.0, tiled), index=index,
+                                          columns=columns)
+    return Signals(pd.DataFrame(target, index=index, columns=columns), **fields,
+                   reentry=reentry.pop() if reentry else None)
+
+
+def _merged_fields(strategy: Strategy, per_asset: Mapping[Any, Signals], index: pd.Index, n: int,
+                   columns: pd.MultiIndex, engine: Mapping[str, Any]) -> dict[str, Any]:
+    """The Signals fields the assets' rules set, as (bars, columns) frames on the
+    universe's bars with the ``engine``'s value where an asset has none; a flag stays
+    one flag."""
+    names = list(per_asset)
     fields: dict[str, Any] = {}
-    for name in Signals(target).settings():
+    for name in Signals(np.zeros((1, 1))).settings():
         values = [per_asset[asset].settings()[name] for asset in names]
         if all(v is None for v in values):
             continue
@@ -105,13 +173,7 @@ def universe_signals(strategy: Strategy, bars: pd.DataFrame, prepared: Mapping[A
                 column = full[:, a::len(names)]
                 full[:, a::len(names)] = np.where(np.isnan(own), column, own)
         fields[name] = pd.DataFrame(full, index=index, columns=columns)
-    share = allocation_shares(bars, allocation)
-    if share is not None:
-        own_size = fields.get("size")
-        base = own_size.to_numpy() if own_size is not None else np.full(target.shape, float(engine["size"]))
-        fields["size"] = pd.DataFrame(base * np.tile(share, (1, n)), index=index, columns=columns)
-    return Signals(pd.DataFrame(target, index=index, columns=columns), **fields,
-                   reentry=reentry.pop() if reentry else None)
+    return fields
 
 
 def allocation_shares(bars: pd.DataFrame, allocation: str) -> np.ndarray | None:
@@ -133,13 +195,6 @@ def allocation_shares(bars: pd.DataFrame, allocation: str) -> np.ndarray | None:
     rest = 1.0 - (n - known.sum(axis=1, keepdims=True)) / n  # what the assets with a volatility share
     total = inverse.sum(axis=1, keepdims=True)
     return np.where(known, rest * inverse / np.where(total > 0.0, total, 1.0), 1.0 / n)
-
-
-def _columns(combos: pd.Index, names: list[str]) -> pd.MultiIndex:
-    """(params..., asset) for every combination, its assets side by side."""
-    tuples = [(*(c if isinstance(c, tuple) else (c,)), a) for c in combos for a in names]
-    levels = list(combos.names) if isinstance(combos, pd.MultiIndex) else [combos.name or "combo"]
-    return pd.MultiIndex.from_tuples(tuples, names=[*levels, "asset"])
 
 
 def _frame(value: Any, index: pd.Index, n: int) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlbt.strategy import prepare
+from mlbt.strategy import prepare_context
 from mlbt.sweep.tasks import (
     Chunk,
     SweepJob,
@@ -52,7 +52,7 @@ class LocalExecutor:
             self._held = None  # free the previous group's context first
             started = time.perf_counter()
             strategy = job.plugin.load(**job.groups[group])
-            self._held = (strategy, prepare(strategy, job.bars, **job.prepare).ctx)
+            self._held = (strategy, prepare_context(strategy, job.bars, **job.prepare))
             self._group = group
             self.prepare_seconds += time.perf_counter() - started
         return self._held

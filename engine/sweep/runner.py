@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 
 from mlbt.data import fingerprint
+from mlbt.data.universe import assets
 from mlbt.io import plain
 from mlbt.settings import BY_NAME, PER_PASS, SETTINGS, EngineSettings
 from mlbt.sim import LOWER_IS_BETTER, STAT_NAMES, Signals, backtest, periods_per_year
-from mlbt.strategy import Context, Strategy, prepare
+from mlbt.strategy import ALLOCATIONS, Context, Strategy, prepare_context
 from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
 from mlbt.sweep.executors import LocalExecutor
 from mlbt.sweep.grid import SweepGrid
@@ -159,6 +160,7 @@ def run_sweep(
     prepare_options: dict[str, Any] | None = None,
     data_name: str | None = None,
     deflate: bool = True,
+    allocation: str = "equal",
 ) -> SweepResult:
     """Sweep ``grid`` over plugin file ``plugin`` on ``bars``.
 
@@ -173,7 +175,10 @@ def run_sweep(
     holds in-sample metrics per fold; the out-of-sample report is ``walk_forward``).
     prepare_options: keywords of ``mlbt.strategy.pipeline.prepare`` (device, profile,
     cache_dir, retrain). deflate: compute the Deflated Sharpe Ratio of the
-    best combination (one extra recorded run). Progress is logged (``mlbt.sweep``, INFO)
+    best combination (one extra recorded run). Over universe ``bars`` ((field, asset)
+    columns) each combination is a portfolio of every asset with shared cash (its
+    assets are its engine columns, a row of the table is the portfolio) and
+    ``allocation`` sizes its entries (``mlbt.strategy.ALLOCATIONS``). Progress is logged (``mlbt.sweep``, INFO)
     after every chunk.
     """
     engine = engine or EngineSettings()
@@ -188,14 +193,17 @@ def run_sweep(
     model_names = [n for n in grid.names if n in strategy.params and strategy.params[n].model]
     groups, group_ids = plan_groups(grid.combos, model_names)
     bounds = fold_bounds(len(bars), walk_forward) if walk_forward else None
+    options = dict(prepare_options or {})
+    symbols = _universe(bars, walk_forward, allocation, options)
     job = SweepJob(plugin=ref, bars=bars, combos=grid.combos, groups=groups, group_ids=group_ids, engine=engine,
-                   folds=bounds[1:-1] if bounds else None, prepare=dict(prepare_options or {}))
+                   folds=bounds[1:-1] if bounds else None, prepare=options)
     manifest = {
         "format": FORMAT, "plugin": str(plugin), "plugin_sha256": ref.sha256, "strategy": strategy.name,
         "data": data_name, "data_fingerprint": fingerprint(bars), "bars": len(bars),
         "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
         "combos_sha256": grid.hash, "params": {k: plain(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
         "walk_forward": walk_forward, "model_groups": len(groups), "memory_budget_mb": memory_budget_mb,
+        **({"symbols": symbols, "allocation": allocation, "cash_sharing": True} if symbols else {}),
         "periods_per_year": engine.periods_per_year or periods_per_year(bars.index),  # the metrics' annualization
     }
     store = SweepStore(out) if out is not None else None
@@ -264,6 +272,20 @@ def run_sweep(
             executor.close()
 
 
+def _universe(bars: pd.DataFrame, walk_forward: int | None, allocation: str, options: dict[str, Any]) -> list[str]:
+    """The assets of universe ``bars`` (none for one instrument), with ``allocation``
+    checked and put into the ``prepare`` ``options``."""
+    symbols = [str(a) for a in assets(bars)]
+    if symbols:
+        if walk_forward:
+            raise ValueError("--walk-forward over a universe is not supported yet: sweep it without "
+                             "--walk-forward, or walk forward one asset at a time with --symbol")
+        if allocation not in ALLOCATIONS:
+            raise ValueError(f"allocation {allocation!r}: choose one of {', '.join(ALLOCATIONS)}")
+        options["allocation"] = allocation
+    return symbols
+
+
 def _params(job: SweepJob, combo: int) -> dict[str, Any]:
     """The swept params of combination ``combo``, in their own types."""
     return {k: plain(job.combos[k].iat[combo]) for k in job.combos.columns}
@@ -282,7 +304,7 @@ def _single(job: SweepJob, combo: int, ctx_cache: dict) -> tuple[Strategy, Conte
     if g not in ctx_cache:
         ctx_cache.clear()
         strategy = job.plugin.load(**job.groups[g])
-        ctx_cache[g] = (strategy, prepare(strategy, job.bars, **job.prepare).ctx)
+        ctx_cache[g] = (strategy, prepare_context(strategy, job.bars, **job.prepare))
     strategy, ctx = ctx_cache[g]
     target, fields, kwargs = chunk_inputs(strategy, ctx, job.combos.iloc[[combo]], job.engine)
     return strategy, ctx, target, fields, kwargs

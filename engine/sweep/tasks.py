@@ -19,10 +19,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlbt.data.universe import assets
 from mlbt.io import plain
 from mlbt.settings import PER_PASS, SWEEPABLE, EngineSettings
 from mlbt.sim import STAT_NAMES, Signals, backtest
-from mlbt.strategy import Context, PluginError, Strategy, load_strategy, make_signals, prepare
+from mlbt.strategy import (
+    Context,
+    PluginError,
+    Strategy,
+    UniverseContext,
+    load_strategy,
+    make_signals,
+    prepare_context,
+    universe_signals,
+)
 from mlbt.sweep.store import sort_table
 
 
@@ -97,7 +107,7 @@ def _split_names(strategy: Strategy, names: Iterable[str]) -> tuple[list[str], l
     return signal, engine
 
 
-def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
+def chunk_inputs(strategy: Strategy, ctx: Context | UniverseContext, combos: pd.DataFrame,
                  engine: EngineSettings) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Run the signal rule for ``combos`` (one engine column each, in row order) and
     return (target (T, N) float64, the Signals fields it set, backtest keywords) with
@@ -106,8 +116,21 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
     rule fails or sets a field that is also swept."""
     signal_names, engine_names = _split_names(strategy, combos.columns)
     frame = combos[signal_names].reset_index(drop=True) if signal_names else pd.DataFrame(index=range(len(combos)))
+    universe = isinstance(ctx, UniverseContext)
+    if isinstance(ctx, UniverseContext) and "cash_sharing" in engine_names:
+        raise ValueError("cash_sharing cannot be swept over a universe: each combination's assets share one "
+                         "account; drop --grid cash_sharing=...")
     try:
-        signals = make_signals(strategy, ctx, strategy.grid(frame))
+        if isinstance(ctx, UniverseContext):
+            # combinations numbered 0..N-1: each one's assets are one group, whatever its params
+            width = len(assets(ctx.bars))
+            choices = engine.to_dict()
+            if "size_type" in engine_names:  # the allocation scales a target weight, else the entry's size
+                choices["size_type"] = np.repeat(combos["size_type"].to_numpy(dtype=object), width)
+            signals = universe_signals(strategy, ctx.bars, ctx.prepared, strategy.grid(frame), ctx.allocation,
+                                       choices, labels=pd.RangeIndex(len(frame), name="combo"))
+        else:
+            signals = make_signals(strategy, ctx, strategy.grid(frame))
     except PluginError:
         raise
     except ValueError as e:
@@ -122,13 +145,17 @@ def chunk_inputs(strategy: Strategy, ctx: Context, combos: pd.DataFrame,
     if signals.reentry is not None:  # how the plugin's targets read: its choice, never an engine setting
         fields["reentry"] = bool(signals.reentry)
     kwargs = engine.to_dict()
+    width = len(assets(ctx.bars)) if universe else 1  # engine columns per combination
     for name in engine_names:
         if name in PER_PASS:
-            kwargs[name] = combos[name].to_numpy(dtype=object)  # (N,): a pass per value
+            kwargs[name] = np.repeat(combos[name].to_numpy(dtype=object), width)  # (N,): a pass per value
         else:
-            kwargs[name] = combos[name].to_numpy(dtype="float64")[None, :]  # (1, N): per column
+            kwargs[name] = np.repeat(combos[name].to_numpy(dtype="float64"), width)[None, :]  # (1, N): per column
     if "trail" in engine_names and engine.trail is True:
         raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
+    if universe:  # (combination, asset) columns; each combination's assets share one account
+        kwargs["cash_sharing"] = True
+        return signals.target, fields, kwargs
     return signals.target.to_numpy(), fields, kwargs
 
 
@@ -141,7 +168,7 @@ def _rows(value: Any, end: int, T: int) -> Any:
     return value
 
 
-def evaluate_chunk(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings,
+def evaluate_chunk(strategy: Strategy, ctx: Context | UniverseContext, combos: pd.DataFrame, engine: EngineSettings,
                    folds: Sequence[int] | None = None) -> pd.DataFrame:
     """Metrics of ``combos`` (indexed by combination id): one row per combination with
     columns ``combo``, the swept params and every metric; with ``folds`` (in-sample
@@ -150,7 +177,7 @@ def evaluate_chunk(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engin
     return simulate_chunk(ctx, combos, chunk_inputs(strategy, ctx, combos, engine), folds)
 
 
-def simulate_chunk(ctx: Context, combos: pd.DataFrame, inputs: tuple[np.ndarray, dict, dict],
+def simulate_chunk(ctx: Context | UniverseContext, combos: pd.DataFrame, inputs: tuple[np.ndarray, dict, dict],
                    folds: Sequence[int] | None = None) -> pd.DataFrame:
     """The simulation half of ``evaluate_chunk``, on ``inputs`` from ``chunk_inputs``."""
     target, fields, kwargs = inputs
@@ -164,7 +191,8 @@ def simulate_chunk(ctx: Context, combos: pd.DataFrame, inputs: tuple[np.ndarray,
     for k, end in enumerate(folds, start=1):
         sub_fields = {name: _rows(v, end, T) for name, v in fields.items()}
         sub_kwargs = {name: v if name in PER_PASS else _rows(v, end, T) for name, v in kwargs.items()}
-        stats = pd.DataFrame(simulate_columns(bars.iloc[:end], target[:end], sub_fields, sub_kwargs),
+        stats = pd.DataFrame(simulate_columns(bars.iloc[:end], target.iloc[:end] if isinstance(target, pd.DataFrame)
+                                              else target[:end], sub_fields, sub_kwargs),
                              columns=list(STAT_NAMES))
         frames.append(pd.concat([head.assign(fold=k), stats], axis=1))
     return sort_table(pd.concat(frames, ignore_index=True))
@@ -176,23 +204,25 @@ def simulate_columns(bars: pd.DataFrame, target: np.ndarray, fields: dict[str, A
     one engine pass, or one per combination of the ``PER_PASS`` settings' values when
     they are swept (object arrays in ``kwargs``), each pass on its own columns."""
     n = target.shape[1]
+    width = len(assets(bars)) if isinstance(target, pd.DataFrame) else 1  # a universe: a group per combination
     split = [name for name in PER_PASS if isinstance(kwargs.get(name), np.ndarray)]
     if any(len(kwargs[name]) != n for name in split):
         raise RuntimeError("bt bug: a swept engine switch has not one value per column")
     if not split:
         result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
-        return np.reshape(result.stats.to_numpy(), (n, len(STAT_NAMES)))
+        return np.reshape(result.stats.to_numpy(), (n // width, len(STAT_NAMES)))
     keys = pd.MultiIndex.from_arrays([kwargs[name] for name in split])
     codes, uniques = pd.factorize(keys)
-    out = np.empty((n, len(STAT_NAMES)))
+    out = np.empty((n // width, len(STAT_NAMES)))
     T = target.shape[0]
     for code, values in enumerate(uniques):
-        cols = np.flatnonzero(codes == code)
+        cols = np.flatnonzero(codes == code)  # whole combinations: their columns share the switches
         sub_kwargs = {name: _columns(v, cols, n, T) for name, v in kwargs.items() if name not in split}
         sub_kwargs.update(dict(zip(split, values, strict=True)))
         sub_fields = {name: _columns(v, cols, n, T) for name, v in fields.items()}
-        result = backtest(bars, Signals(target[:, cols], **sub_fields), **sub_kwargs, record=False)
-        out[cols] = np.reshape(result.stats.to_numpy(), (len(cols), len(STAT_NAMES)))
+        sub_target = target.iloc[:, cols] if isinstance(target, pd.DataFrame) else target[:, cols]
+        result = backtest(bars, Signals(sub_target, **sub_fields), **sub_kwargs, record=False)
+        out[cols[::width] // width] = np.reshape(result.stats.to_numpy(), (len(cols) // width, len(STAT_NAMES)))
     return out
 
 
@@ -212,7 +242,8 @@ def _columns(value: Any, cols: np.ndarray, n: int, T: int) -> Any:
     return value
 
 
-def bytes_per_column(strategy: Strategy, ctx: Context, combos: pd.DataFrame, engine: EngineSettings) -> int:
+def bytes_per_column(strategy: Strategy, ctx: Context | UniverseContext, combos: pd.DataFrame,
+                     engine: EngineSettings) -> int:
     """Peak bytes one column costs: the signal rule on ``combos`` (a few rows) under
     tracemalloc, divided by their number, plus one float64 target column and the
     column's metrics for the engine."""
@@ -236,18 +267,19 @@ def bytes_per_column(strategy: Strategy, ctx: Context, combos: pd.DataFrame, eng
 
 
 def prepare_task(plugin: PluginRef, model_values: dict[str, Any], bars: pd.DataFrame,
-                 options: dict[str, Any]) -> Context:
-    """Features and walk-forward predictions of one model group."""
-    return prepare(plugin.load(**model_values), bars, **options).ctx
+                 options: dict[str, Any]) -> Context | UniverseContext:
+    """Features and walk-forward predictions of one model group (of each asset, over a
+    universe)."""
+    return prepare_context(plugin.load(**model_values), bars, **options)
 
 
-def chunk_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context, combos: pd.DataFrame,
+def chunk_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context | UniverseContext, combos: pd.DataFrame,
                engine: EngineSettings, folds: Sequence[int] | None) -> pd.DataFrame:
     """``evaluate_chunk`` for a strategy loaded in this process."""
     return evaluate_chunk(plugin.load(**model_values), ctx, combos, engine, folds)
 
 
-def probe_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context, combos: pd.DataFrame,
+def probe_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context | UniverseContext, combos: pd.DataFrame,
                engine: EngineSettings) -> int:
     """``bytes_per_column`` for a strategy loaded in this process."""
     return bytes_per_column(plugin.load(**model_values), ctx, combos, engine)

@@ -138,7 +138,7 @@ def test_run_report_ml_panel(bars, tmp_path):
 
 
 def test_trades_table_is_capped_and_says_so(bars, tmp_path):
-    from mlbt.report.tearsheet import MAX_TRADE_ROWS
+    from mlbt.report.sheet_blocks import MAX_TRADE_ROWS
 
     strategy = load_strategy(SMA, fast=2, slow=3)
     prepared = prepare(strategy, bars)

@@ -141,8 +141,8 @@ def test_model_params_get_one_prepare_per_group(tmp_path, bars, monkeypatch):
     from mlbt.sweep import executors
 
     calls = []
-    real = executors.prepare
-    monkeypatch.setattr(executors, "prepare", lambda s, b, **kw: calls.append(s.window) or real(s, b, **kw))
+    real = executors.prepare_context
+    monkeypatch.setattr(executors, "prepare_context", lambda s, b, **kw: calls.append(s.window) or real(s, b, **kw))
     result = run_sweep(plugin, grid, bars.iloc[:4000], chunk_size=2, deflate=False)
     assert calls == [10, 50]  # window 10 (combos 0, 2, 4), then window 50
     assert result.chunks == 4
