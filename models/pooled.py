@@ -9,7 +9,8 @@ bars p_k .. p_k + retrain_every - 1 with one model trained on every asset's samp
 <= p_k - embargo. Each asset's features and scaled targets are scaled on its own
 training rows (a price level of 8,000 and one of 50 are not one distribution), the
 model is shared. ``fit`` validates on the latest samples of all assets (they are
-ordered by time, then asset) with a purge of ``horizon`` bars of every asset.
+ordered by time, then asset) with a purge of ``horizon`` bars of every asset that has
+samples by then (a fold's training never depends on an asset listed after it).
 
 Inference runs every asset's windows of a fold as one batch: one large batch, the
 shape a GPU wants.
@@ -82,13 +83,14 @@ def walk_forward_pooled(X: Sequence[np.ndarray], y: Sequence[Any], positions: Se
     plan = pooled_schedule(usable, positions, n_bars, wf)
     result = WalkForwardResult(predictions={}, fold_of_bar=np.full(total, -1, dtype=np.int64))
     config = config.resolved(device, n_features=Xs[0].shape[1])
-    train_cfg = config.training()
-    train_cfg = replace(train_cfg, val_gap=max(train_cfg.val_gap, wf.horizon * len(Xs)))  # a purge of every asset
+    base_cfg = config.training()
     for k, (p_start, p_end) in enumerate(plan):
         started = time.perf_counter()
         last = p_start - wf.gap
         windows: list[torch.Tensor | None] = []
-        samples, labels, scalers = [], [], []
+        samples: list[np.ndarray] = []
+        labels: list[list[torch.Tensor]] = []
+        scalers: list[list[Any]] = []
         for a, (x, pos) in enumerate(zip(Xs, positions, strict=True)):
             idx = np.flatnonzero(usable[a] & (pos <= last))
             if wf.train_window is not None:
@@ -98,26 +100,31 @@ def walk_forward_pooled(X: Sequence[np.ndarray], y: Sequence[Any], positions: Se
                 windows.append(None)
                 scalers.append([])
                 continue
-            scaler = make_scaler(wf.scaler).fit(x[idx[0] - wf.lookback + 1: idx[-1] + 1])
-            w = sliding_windows(torch.from_numpy(np.ascontiguousarray(scaler.transform(x[:end]))), wf.lookback)
+            known = int(np.searchsorted(pos, last, "right"))  # own bars at or before the last training bar
+            scaler = make_scaler(wf.scaler).fit(x[idx[0] - wf.lookback + 1: known])
             targets, t_scalers = fit_targets(parts[a], idx, wf.target_scalers)
-            windows.append(w)
+            windows.append(sliding_windows(torch.from_numpy(np.ascontiguousarray(scaler.transform(x[:end]))),
+                                           wf.lookback))
             scalers.append(t_scalers)
             samples.append(np.c_[pos[idx], np.full(len(idx), a), idx])
             labels.append(targets)
         order = np.concatenate(samples)  # (time, asset, own bar) of every sample, asset by asset
         perm = torch.from_numpy(np.lexsort((order[:, 1], order[:, 0])))  # by time, then asset: validation is latest
-        X_train = torch.cat([windows[a][torch.from_numpy(s[:, 2] - wf.lookback + 1)]
-                             for a, s in zip(np.unique(order[:, 1]), samples, strict=True)])[perm]
+        trained = [w for w in windows if w is not None]  # in asset order, as the samples
+        X_train = torch.cat([w[torch.from_numpy(s[:, 2] - wf.lookback + 1)]
+                             for w, s in zip(trained, samples, strict=True)])[perm]
         y_parts = [torch.cat([t[j] for t in labels])[perm] for j in range(len(labels[0]))]
+        # the purge: ``horizon`` bars of every asset with samples so far (not of assets listed later: the
+        # universe's future must not change a fold's training)
+        train_cfg = replace(base_cfg, val_gap=max(base_cfg.val_gap, wf.horizon * len(samples)))
         fitted = fit(config, X_train, y_parts[0] if len(y_parts) == 1 else tuple(y_parts), train=train_cfg,
                      device=device)
         batch, rows, owners = [], [], []
-        for a, (w, pos) in enumerate(zip(windows, positions, strict=True)):
+        for a, (held, pos) in enumerate(zip(windows, positions, strict=True)):
             own = np.flatnonzero((pos >= p_start) & (pos < p_end))
-            own = own[finite[a][own]] if w is not None else own[:0]
-            if len(own):
-                batch.append(w[torch.from_numpy(own - wf.lookback + 1)])
+            own = own[finite[a][own]]
+            if held is not None and len(own):  # an asset without training rows yet has no scaler: no prediction
+                batch.append(held[torch.from_numpy(own - wf.lookback + 1)])
                 rows.append(own)
                 owners.append(a)
         if batch:  # every asset's windows of the fold in one pass
@@ -127,9 +134,10 @@ def walk_forward_pooled(X: Sequence[np.ndarray], y: Sequence[Any], positions: Se
             for i, (r, a) in enumerate(zip(rows, owners, strict=True)):
                 store_outputs(result.predictions, {name: p[i] for name, p in pieces.items()}, scalers[a],
                               offsets[a] + r, total)
-        for a, pos in enumerate(positions):
-            inside = np.flatnonzero((pos >= p_start) & (pos < p_end))
-            result.fold_of_bar[offsets[a] + inside] = k
+        for a, pos in enumerate(positions):  # the fold of an asset's bars, where the model covers it
+            if windows[a] is not None:
+                inside = np.flatnonzero((pos >= p_start) & (pos < p_end))
+                result.fold_of_bar[offsets[a] + inside] = k
         fold = Fold(k, int(order[:, 0].min()), int(order[:, 0].max()), p_start, p_end, fitted.n_train, fitted.n_val,
                     len(fitted.history), fitted.best_epoch, float(fitted.best_loss), time.perf_counter() - started)
         result.folds.append(fold)
@@ -142,16 +150,18 @@ def walk_forward_pooled(X: Sequence[np.ndarray], y: Sequence[Any], positions: Se
     return result
 
 
-def split(result: WalkForwardResult, lengths: Sequence[int], positions: Sequence[np.ndarray]) -> list[WalkForwardResult]:
+def split(result: WalkForwardResult, lengths: Sequence[int],
+          positions: Sequence[np.ndarray]) -> list[WalkForwardResult]:
     """Each asset's part of a pooled result (``lengths``: its bars), folds in its own bar
-    numbers (a fold it has no bars in is left out of its list)."""
+    numbers (a fold that did not cover the asset, before it had training rows or
+    without its bars, is left out of its list)."""
     out, start = [], 0
     for n, pos in zip(lengths, positions, strict=True):
         part = WalkForwardResult(predictions={k: v[start:start + n] for k, v in result.predictions.items()},
                                  fold_of_bar=result.fold_of_bar[start:start + n], last_state=result.last_state)
         for f in result.folds:
             a, b = (int(np.searchsorted(pos, x)) for x in (f.predict_start, f.predict_end))
-            if b > a:
+            if b > a and (part.fold_of_bar[a:b] == f.fold).any():
                 part.folds.append(replace(f, train_start=int(np.searchsorted(pos, f.train_start)),
                                           train_end=max(int(np.searchsorted(pos, f.train_end, "right")) - 1, 0),
                                           predict_start=a, predict_end=b))

@@ -144,12 +144,43 @@ def label_components(y: Any) -> tuple[np.ndarray, ...]:
                  for p in parts)
 
 
-def _outputs(out: Any) -> dict[str, torch.Tensor]:
+def outputs_of(out: Any) -> dict[str, torch.Tensor]:
+    """A network's output (a tensor, a NamedTuple or a tuple of tensors) by name."""
     if isinstance(out, torch.Tensor):
         return {"prediction": out}
     if hasattr(out, "_fields"):
         return {name: getattr(out, name) for name in out._fields}
     return {f"out{i}": t for i, t in enumerate(out)}
+
+
+def fit_targets(parts: tuple[np.ndarray, ...], idx: np.ndarray,
+                kinds: tuple[str | None, ...]) -> tuple[list[torch.Tensor], list[Scaler | None]]:
+    """The training targets of samples ``idx``: each label part scaled by a scaler of
+    its ``kinds`` entry fitted on those samples (None: as is), as float32 tensors, and
+    the scalers (to invert the predictions)."""
+    targets, scalers = [], []
+    for part, kind in zip(parts, kinds, strict=True):
+        values: np.ndarray = part[idx]
+        scaler = None
+        if kind is not None:
+            scaler = make_scaler(kind).fit(values)
+            values = np.asarray(scaler.transform(values.reshape(len(values), -1))).reshape(values.shape)
+        scalers.append(scaler)
+        targets.append(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)))
+    return targets, scalers
+
+
+def store_outputs(store: dict[str, np.ndarray], outs: dict[str, Any], scalers: list[Scaler | None],
+                  rows: np.ndarray, n: int) -> None:
+    """Write predictions ``outs`` (name -> (len(rows), ...) tensor or array) into
+    ``store`` (name -> (n, ...) array, NaN where none yet) at ``rows``, the output j
+    inverted by ``scalers[j]`` when it has one."""
+    for j, (name, out) in enumerate(outs.items()):
+        arr = out.double().numpy() if isinstance(out, torch.Tensor) else np.asarray(out, dtype=np.float64)
+        scaler = scalers[j] if j < len(scalers) else None
+        if scaler is not None:
+            arr = np.asarray(scaler.inverse_transform(arr.reshape(len(arr), -1))).reshape(arr.shape)
+        store.setdefault(name, np.full((n, *arr.shape[1:]), np.nan))[rows] = arr
 
 
 def usable_samples(X: np.ndarray, y: tuple[np.ndarray, ...], lookback: int) -> np.ndarray:
@@ -212,17 +243,7 @@ def walk_forward(
         scaler = make_scaler(wf.scaler).fit(X[idx[0] - wf.lookback + 1: last + 1])
         Xs = scaler.transform(X[: p_end])
         windows = sliding_windows(torch.from_numpy(np.ascontiguousarray(Xs)), wf.lookback)
-        t_scalers: list[Scaler | None] = []
-        targets = []
-        for part, kind in zip(parts, wf.target_scalers, strict=True):
-            values: np.ndarray = part[idx]
-            if kind is None:
-                t_scalers.append(None)
-            else:
-                s = make_scaler(kind).fit(values)
-                values = np.asarray(s.transform(values.reshape(len(values), -1))).reshape(values.shape)
-                t_scalers.append(s)
-            targets.append(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)))
+        targets, t_scalers = fit_targets(parts, idx, wf.target_scalers)
         X_train = windows[torch.from_numpy(idx - wf.lookback + 1)]
         y_train = targets[0] if len(targets) == 1 else tuple(targets)
         if model is None or not wf.warm_start:
@@ -234,14 +255,8 @@ def walk_forward(
         ok = finite[bars]
         if ok.any():
             Xp = windows[torch.from_numpy(bars[ok] - wf.lookback + 1)]
-            outs = _outputs(predict(model, Xp, batch_size=wf.batch_size, device=device))
-            for j, (name, out) in enumerate(outs.items()):
-                arr = out.double().numpy()
-                scaler_j = t_scalers[j] if j < len(t_scalers) else None
-                if scaler_j is not None:
-                    arr = np.asarray(scaler_j.inverse_transform(arr.reshape(len(arr), -1))).reshape(arr.shape)
-                store = result.predictions.setdefault(name, np.full((n, *arr.shape[1:]), np.nan))
-                store[bars[ok]] = arr
+            outs = outputs_of(predict(model, Xp, batch_size=wf.batch_size, device=device))
+            store_outputs(result.predictions, outs, t_scalers, bars[ok], n)
         result.fold_of_bar[p_start:p_end] = k
         fold = Fold(k, int(idx[0]), int(idx[-1]), p_start, p_end, fitted.n_train, fitted.n_val,
                     len(fitted.history), fitted.best_epoch, float(fitted.best_loss), time.perf_counter() - started)

@@ -10,7 +10,9 @@ standard-scaled on each fold's training rows only. Window ``lookback`` = 30 days
 
 Model: one LSTM 128 -> LSTM 128 -> linear per coin (``mlbt.models.PriceRegressor``; the
 fast profile uses 32 units), MSE, Adam, walk-forward on the coin's own bars: expanding
-windows, the first fold after 500 training samples, a retraining every 250 days.
+windows, the first fold after 500 training samples, a retraining every 250 days. With
+``pooled`` one such network learns from every coin's windows (each coin's inputs and
+labels scaled on its own training rows) and predicts every coin in one batch.
 Label: the next bar's log return, log(close[t+1] / close[t]), standard-scaled per
 fold. A coin listed later (ETH from November 2017) has fewer folds; one whose history
 gives no fold stays flat and the run says so.
@@ -56,6 +58,7 @@ class CoinRanker(Strategy):
         "epochs": Param(20, low=1, high=500, model=True, doc="max epochs per fold (early stopping)"),
         "patience": Param(3, low=1, high=100, model=True, doc="early-stopping patience, epochs"),
         "batch_size": Param(64, low=8, high=65536, model=True, doc="training batch size (seed: 64)"),
+        "pooled": Param(False, model=True, doc="one model trained on every coin's windows (else one per coin)"),
         "top_k": Param(1, low=1, high=1000, doc="coins held: the best forecasts"),
         "min_edge": Param(0.0, low=0.0, high=1.0, doc="hold only a forecast log return above this"),
         "short_bottom": Param(False, doc="also short the top_k worst forecasts (weights halved)"),

@@ -36,7 +36,9 @@ from mlbt.strategy import (
     Strategy,
     audit,
     audit_cross,
+    audit_pooled,
     is_cross_sectional,
+    is_pooled,
     make_signals,
     prepare,
     prepare_assets,
@@ -84,7 +86,8 @@ def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
     conditions and details) at bar t must not change when the bars after t are removed.
     One line per stage (per asset and stage with --symbols: each asset audited on its
     own bars; a plugin that ranks assets with weights() also gets a cross-section
-    stage over the universe); exit 1 on failure.
+    stage over the universe, one with a pooled model a pooled-model stage); exit 1 on
+    failure.
 
     Models are retrained on each of --cuts prefixes (nothing cached is reused); shrink
     them for a quick audit with e.g. --set epochs=1."""
@@ -98,12 +101,16 @@ def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
                 own = asset_bars(bars, asset) if asset is not None else bars
                 audited.append((asset, own, audit(strategy, own, cuts=cuts, rule_cuts=rule_cuts, device=device,
                                                   profile=profile)))
-            cross = audit_cross(strategy, bars, cuts=min(rule_cuts, CROSS_CUTS) or 1, device=device,
-                                profile=profile) if is_cross_sectional(strategy) and is_universe(bars) else None
+            universe: list[StageResult] = []  # stages of the universe as a whole
+            if is_universe(bars) and is_pooled(strategy) and strategy.network:
+                universe.append(audit_pooled(strategy, bars, cuts=cuts, device=device, profile=profile))
+            if is_universe(bars) and is_cross_sectional(strategy):
+                universe.append(audit_cross(strategy, bars, cuts=min(rule_cuts, CROSS_CUTS) or 1, device=device,
+                                            profile=profile))
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
-    if cross is not None:  # the rule across the assets: one stage for the universe
-        audited.append(("all", bars, [cross]))
+    if universe:
+        audited.append(("all", bars, universe))
     passed = all(s.passed for _, _, stages in audited for s in stages)
     if as_json:
         doc: dict[str, Any] = {"strategy": strategy.name, "passed": passed}

@@ -171,7 +171,11 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
                f"{bars.index[0]} .. {bars.index[-1]}, shared cash, allocation {allocation}, fill={engine.fill}, "
                f"fee={engine.fee}")
     models = [p for p in ready.values() if p is not None and p.model is not None]
-    if models:
+    if models and len({p.cache_key for p in models}) == 1 < len(models):  # one pooled model
+        click.echo(f"model: {models[0].model['network']} ({models[0].model['profile']} profile), one pooled over "
+                   f"{len(models)} assets, {max(len(p.folds) for p in models)} walk-forward folds, "
+                   f"{'from cache' if models[0].cache_hit else 'trained now'}")
+    elif models:
         hits = sum(bool(p.cache_hit) for p in models)
         click.echo(f"models: {models[0].model['network']} ({models[0].model['profile']} profile), one per asset, "
                    f"{sum(len(p.folds) for p in models)} walk-forward folds, {hits} of {len(models)} from cache")

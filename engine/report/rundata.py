@@ -211,7 +211,9 @@ def _from_universe_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepar
         "allocation": allocation, "flat_assets": [str(a) for a, p in prepared.items() if p is None],
         "model_hash": {str(a): p.cache_key for a, p in ready.items()} or None,
         "device": resolved_device(device, bool(ready)),
-        "model": f"{first.model['network']} ({first.model['profile']} profile), one per asset" if first else None,
+        "model": (f"{first.model['network']} ({first.model['profile']} profile), "
+                  + ("one pooled over every asset" if len({p.cache_key for p in ready.values()}) == 1 < len(ready)
+                     else "one per asset")) if first else None,
         "cache_hit": None if not hits else (False not in hits),
     }
     trades = result.trades

@@ -5,9 +5,10 @@ the signal rule), the signal funnel and the no-lookahead audit."""
 from mlbt.strategy.base import Conditions, Context, Grid, Param, Strategy
 from mlbt.strategy.cross_section import CrossContext, check_cross, is_cross_sectional
 from mlbt.strategy.funnel import funnel_lines, signal_funnel
-from mlbt.strategy.lookahead import StageResult, audit, audit_cross
+from mlbt.strategy.lookahead import StageResult, audit, audit_cross, audit_pooled
 from mlbt.strategy.pipeline import Prepared, features_of, make_signals, prepare
 from mlbt.strategy.plugins import PluginError, load_strategy
+from mlbt.strategy.pooled import is_pooled
 from mlbt.strategy.universe import (
     ALLOCATIONS,
     VOL_WINDOW,
@@ -18,6 +19,6 @@ from mlbt.strategy.universe import (
 )
 
 __all__ = ["ALLOCATIONS", "Conditions", "Context", "CrossContext", "Grid", "Param", "PluginError", "Prepared",
-           "StageResult", "Strategy", "UniverseContext", "VOL_WINDOW", "audit", "audit_cross", "check_cross",
-           "features_of", "funnel_lines", "is_cross_sectional", "load_strategy", "make_signals", "prepare",
-           "prepare_assets", "prepare_context", "signal_funnel", "universe_signals"]
+           "StageResult", "Strategy", "UniverseContext", "VOL_WINDOW", "audit", "audit_cross", "audit_pooled",
+           "check_cross", "features_of", "funnel_lines", "is_cross_sectional", "is_pooled", "load_strategy",
+           "make_signals", "prepare", "prepare_assets", "prepare_context", "signal_funnel", "universe_signals"]

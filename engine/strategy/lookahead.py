@@ -35,6 +35,7 @@ import pandas as pd
 from mlbt.strategy.base import Context, Strategy
 from mlbt.strategy.cross_section import CrossContext, cross_signals
 from mlbt.strategy.pipeline import features_of, has_signal_rule, make_signals, prepare
+from mlbt.strategy.pooled import prepare_pooled
 from mlbt.strategy.universe import prepare_assets
 
 log = logging.getLogger(__name__)
@@ -181,4 +182,39 @@ def audit_cross(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 50, devic
             cut = ctx.predictions.iloc[: len(own)] if ctx.predictions is not None else None
             prefix[asset] = Context(own, features_of(strategy, own), cut)
         _compare(stage, t, cross_signals(strategy, CrossContext(bars.iloc[: t + 1], prefix), grid).target, full, rtol)
+    return stage
+
+
+def audit_pooled(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, device: str = "cpu",
+                 profile: str = "fast", model_rtol: float = 1e-5) -> StageResult:
+    """The ``pooled model`` stage of a plugin that declares ``pooled``: at each of
+    ``cuts`` cut points the one model of universe ``bars`` is trained again on every
+    asset's bars up to t (nothing cached is reused), and each asset's predictions at
+    or before t must be the full run's (within ``model_rtol``, as for one asset)."""
+    full = prepare_pooled(strategy, bars, device=device, profile=profile, use_cache=False)
+    folds = [np.flatnonzero(p.ctx.predictions["fold"].to_numpy() >= 0) for p in full.values()
+             if p is not None and p.ctx.predictions is not None]
+    starts = [p.ctx.bars.index[f[0]] for p, f in zip((p for p in full.values() if p is not None), folds,
+                                                     strict=True) if len(f)]
+    first = int(bars.index.searchsorted(min(starts))) if starts else 0
+    stage = StageResult("pooled model")
+    for k, t in enumerate(cut_points(len(bars), cuts, first)):
+        log.info("%s: audit cut %d of %d: retraining the pooled model on bars 0..%s (%s)", strategy.name, k + 1,
+                 cuts, f"{t:,}", bars.index[t])
+        prefix = prepare_pooled(strategy, bars.iloc[: t + 1], device=device, profile=profile, use_cache=False,
+                                announce=False)
+        stage.cuts += 1
+        for asset, whole in full.items():
+            if whole is None or whole.ctx.predictions is None:
+                continue
+            own = prefix.get(asset)
+            cut = whole.ctx.predictions.loc[: bars.index[t]]
+            if own is None:  # not covered on the prefix: then it has no prediction there in the full run either
+                own_frame = cut.assign(**{c: np.nan for c in cut.columns if c != "fold"}, fold=-1)
+            else:
+                own_frame = own.ctx.predictions
+            one = StageResult(stage.stage)
+            _compare(one, len(cut) - 1, own_frame, cut, model_rtol)
+            stage.compared += one.compared
+            stage.failures += [(t, f"{asset}: {col}", when) for _, col, when in one.failures]
     return stage

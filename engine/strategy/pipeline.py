@@ -57,15 +57,15 @@ def prepare(
     from mlbt.models.walkforward import label_components
 
     wf = strategy.walk_forward()
-    X = _model_inputs(strategy, feats)
+    X = model_inputs(strategy, feats)
     config = strategy.model_config(profile).resolved(device, n_features=X.shape[1])
     labels = strategy.labels(ctx)
     parts = {
         "data": fingerprint(bars),
         # the values the network sees and learns, not the code that made them: an edit to an
         # indicator, a label helper or the TA backend (TA-Lib or pandas-ta's own) changes the key
-        "features": {"set": strategy.features, "columns": list(X.columns), "values": _digest(X.to_numpy())},
-        "labels": _digest(*label_components(labels)),
+        "features": {"set": strategy.features, "columns": list(X.columns), "values": digest(X.to_numpy())},
+        "labels": digest(*label_components(labels)),
         "model": config.to_dict(),
         "walk_forward": wf.to_dict(),
         "model_params": strategy.model_params,
@@ -95,13 +95,13 @@ def features_of(strategy: Strategy, bars: pd.DataFrame) -> pd.DataFrame:
     return features(bars, strategy.features) if strategy.features else pd.DataFrame(index=bars.index)
 
 
-def _model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
+def model_inputs(strategy: Strategy, feats: pd.DataFrame) -> pd.DataFrame:
     """The feature columns the network reads (its set's MODEL_COLUMNS; all when the
     plugin declares no feature set)."""
     return feats[list(MODEL_COLUMNS[strategy.features])] if strategy.features else feats
 
 
-def _digest(*arrays: np.ndarray) -> str:
+def digest(*arrays: np.ndarray) -> str:
     """SHA-256 (16 hex characters) of arrays' shapes and bytes, NaN included."""
     h = hashlib.sha256()
     for a in arrays:

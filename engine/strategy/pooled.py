@@ -28,10 +28,11 @@ def is_pooled(strategy: Strategy) -> bool:
 
 
 def prepare_pooled(strategy: Strategy, bars: pd.DataFrame, *, device: str = "auto", profile: str = "auto",
-                   cache_dir: str | None = None, use_cache: bool = True,
-                   retrain: bool = False) -> dict[str, Prepared | None]:
+                   cache_dir: str | None = None, use_cache: bool = True, retrain: bool = False,
+                   announce: bool = True) -> dict[str, Prepared | None]:
     """Each asset's Prepared, its predictions from one pooled walk-forward model of
-    universe ``bars``; an asset with no bar in any fold is None (flat, one log line).
+    universe ``bars``; an asset with no bar in any fold is None (flat, one log line
+    unless not ``announce``, as in the audit's prefix runs).
     NoFoldError when the universe has too few samples for a first fold."""
     from mlbt.models import PredictionCache, cache_key, cached, resolve_device  # loads torch: a model's run
     from mlbt.models.pooled import split, walk_forward_pooled
@@ -71,8 +72,9 @@ def prepare_pooled(strategy: Strategy, bars: pd.DataFrame, *, device: str = "aut
     out: dict[str, Prepared | None] = {a: None for a in names}
     for (asset, ctx), piece in zip(contexts.items(), split(result, lengths, positions), strict=True):
         if not piece.folds or not np.any(piece.fold_of_bar >= 0):
-            log.warning("%s: asset %s stays flat: none of its bars falls in a fold of the pooled model",
-                        strategy.name, asset)
+            if announce:
+                log.warning("%s: asset %s stays flat: none of its bars falls in a fold of the pooled model",
+                            strategy.name, asset)
             continue
         ctx.predictions = piece.frame(ctx.bars.index)
         out[asset] = Prepared(ctx, cache_hit=hit if use_cache else None, cache_key=key,

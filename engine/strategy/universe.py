@@ -37,6 +37,7 @@ from mlbt.strategy.cross_section import (
     is_cross_sectional,
 )
 from mlbt.strategy.pipeline import NoFoldError, Prepared, make_signals, prepare
+from mlbt.strategy.pooled import is_pooled, prepare_pooled
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,11 @@ def prepare_assets(strategy: Strategy, bars: pd.DataFrame, **options: Any) -> di
     """``prepare`` (features, walk-forward predictions, cached by content) for each asset
     of universe ``bars`` on the bars it has. An asset whose history gives the model no
     walk-forward fold is None: it stays flat, and the run logs one line for it. When
-    no asset has a fold, the first asset's NoFoldError is raised (nothing would trade)."""
+    no asset has a fold, the first asset's NoFoldError is raised (nothing would trade).
+    A plugin that declares ``pooled`` gets one model over every asset instead
+    (``mlbt.strategy.pooled``)."""
+    if is_pooled(strategy):  # one model over every asset's windows, a declared choice
+        return prepare_pooled(strategy, bars, **options)
     out: dict[str, Prepared | None] = {}
     short: dict[str, tuple[int, NoFoldError]] = {}
     for asset in assets(bars):

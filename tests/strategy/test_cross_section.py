@@ -129,3 +129,19 @@ def test_the_ranker_on_one_instrument_is_refused_in_one_line():
     res = CliRunner().invoke(main, ["run", RANKER, "--symbols", "all", "--size-type", "entry_fraction",
                                     "--no-report", *TINY])
     assert res.exit_code == 2 and "run it with size_type='target_weight'" in res.output
+
+
+def test_the_pooled_ranker_trains_one_model_over_the_coins_and_passes_its_audit(tmp_path):
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    res = CliRunner().invoke(main, ["run", RANKER, "--set", "pooled=true", *TINY, *cache, "--no-report", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "model: price (fast profile), one pooled over 3 assets" in res.stdout and "trained now" in res.stdout
+    bars = load("coins_1d", symbols="all", warn=False)
+    ready = prepare_assets(load_strategy(RANKER, pooled=True, epochs=1, lookback=10), bars,
+                           cache_dir=str(tmp_path / "cache"))
+    assert len({p.cache_key for p in ready.values() if p is not None}) == 1  # one model, cached once
+    assert all(p is not None and p.cache_hit for p in ready.values())
+    res = CliRunner().invoke(main, ["check", RANKER, "--set", "pooled=true", *TINY, "--cuts", "1", "--rule-cuts", "5",
+                                    "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "PASS  all      pooled model 1 cut points" in res.output
