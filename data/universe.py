@@ -118,6 +118,10 @@ def combine(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return bars
 
 
+#: attrs that describe a universe as a whole, not one of its assets
+UNIVERSE_ATTRS = ("symbols", "listing")
+
+
 def is_universe(bars: pd.DataFrame) -> bool:
     """Whether ``bars`` has (field, asset) columns."""
     return isinstance(bars.columns, pd.MultiIndex) and bars.columns.nlevels == 2 and "close" in bars.columns
@@ -130,11 +134,15 @@ def assets(bars: pd.DataFrame) -> list:
 
 def asset_bars(bars: pd.DataFrame, asset: Any, *, listed: bool = True) -> pd.DataFrame:
     """One asset's bars out of a universe: its fields as plain columns; with ``listed``
-    only the bars it has (no NaN-only rows)."""
-    frame = bars.xs(asset, axis=1, level="asset")
+    only the bars it has (no NaN-only rows). Its attrs are the universe's but for the
+    universe's own (``symbols``, ``listing``), with ``symbol`` the asset."""
+    plain = bars.copy(deep=False)  # without the universe's attrs: pandas deep-copies attrs on every operation
+    plain.attrs = {}
+    frame = plain.xs(asset, axis=1, level="asset")
     frame.columns.name = None
     if listed:
         frame = frame[frame[[c for c in ("open", "high", "low", "close") if c in frame.columns]].notna().any(axis=1)]
+    frame.attrs = {k: v for k, v in bars.attrs.items() if k not in UNIVERSE_ATTRS} | {"symbol": asset}
     return frame
 
 

@@ -27,10 +27,20 @@ def _color(k: int) -> str:
     return ASSET_COLORS[k % len(ASSET_COLORS)]
 
 
+MAX_LABELLED = 20  # assets up to which the correlation heatmap writes each value
+MAX_SHAPED = 10  # columns above which the common bars are evenly spaced, not each column's LTTB picks
+
+
 def common_picks(frame: pd.DataFrame, points: int) -> np.ndarray:
     """Bar positions that keep every column's shape: the union of each column's
-    ``downsample`` picks (about ``points`` per column), all bars when that is fewer."""
+    ``downsample`` picks (about ``points`` / columns each, at least 100), all bars when
+    that is fewer; with more than ``MAX_SHAPED`` columns evenly spaced bars, fewer as
+    the columns grow (``points`` x ``MAX_SHAPED`` values in all, at least 200 bars):
+    the union of so many columns' picks would be most of the bars."""
     n = len(frame)
+    if frame.shape[1] > MAX_SHAPED:
+        count = max(200, points * MAX_SHAPED // frame.shape[1])
+        return np.arange(n) if n <= count else np.unique(np.linspace(0, n - 1, count).astype(np.int64))
     if n <= points:
         return np.arange(n)
     x = ms(frame.index)
@@ -98,10 +108,11 @@ def correlation_figure(corr: pd.DataFrame) -> PlotlyFigure:
 
     z = corr.to_numpy(dtype="float64")
     names = [str(a) for a in corr.columns]
-    text = np.where(np.isfinite(z), np.char.mod("%.2f", np.nan_to_num(z)), "")
-    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="RdBu",
-                               zmid=0, zmin=-1, zmax=1, hoverongaps=False))
-    side = max(300, 80 + 40 * len(names))
+    shown = len(names) <= MAX_LABELLED  # a value in each cell while they are legible
+    text = np.where(np.isfinite(z), np.char.mod("%.2f", np.nan_to_num(z)), "") if shown else None
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}" if shown else None,
+                               colorscale="RdBu", zmid=0, zmin=-1, zmax=1, hoverongaps=False))
+    side = min(max(300, 80 + 40 * len(names)), 900)
     fig.update_layout(**_layout("Correlation of asset returns", height=side, width=side + 120),
                       xaxis=dict(type="category"), yaxis=dict(type="category", autorange="reversed"))
     return fig

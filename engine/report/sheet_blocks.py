@@ -15,6 +15,7 @@ from mlbt.report.rundata import RunData
 from mlbt.sim import Result, periods_per_year
 
 MAX_TRADE_ROWS = 500  # trades listed in the table (the newest are cut)
+SHOWN_SYMBOLS = 12  # a universe's assets named in the header (the per-asset table lists them all)
 
 
 def kv(rows: list[tuple[str, Any]]) -> str:
@@ -27,8 +28,10 @@ def _selection(m: dict[str, Any]) -> str:
     if m.get("symbols"):
         flat = f"; flat (no walk-forward fold): {', '.join(m['flat_assets'])}" if m.get("flat_assets") else ""
         sharing = "shared cash" if (m.get("engine") or {}).get("cash_sharing") else "cash per asset"
-        return (f", universe of {len(m['symbols'])}: {', '.join(m['symbols'])} ({sharing}, allocation "
-                f"{m.get('allocation')}{flat})")
+        names = m["symbols"]
+        shown = ", ".join(names[:SHOWN_SYMBOLS]) + (f" and {len(names) - SHOWN_SYMBOLS} more"
+                                                     if len(names) > SHOWN_SYMBOLS else "")
+        return f", universe of {len(names)}: {shown} ({sharing}, allocation {m.get('allocation')}{flat})"
     return f", symbol {m.get('symbol')}" if m.get("symbol") else ""
 
 
