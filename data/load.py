@@ -203,8 +203,8 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
         files = {file_symbol(f): f for f in collection_files(source)}
         if symbol is None and len(files) > 1:
             raise DataError(f"{source}: a directory of {len(files)} files, one per symbol ({', '.join(list(files)[:8])}"
-                            f"{' ...' if len(files) > 8 else ''}); load several with symbols=..., or one with "
-                            "symbol=... (--symbol)")
+                            f"{' ...' if len(files) > 8 else ''}); load several with symbols=... (--symbols), "
+                            "or one with symbol=... (--symbol)")
         chosen = choose([symbol] if symbol is not None else None, list(files), str(source))[0]
         return _file_read(files[chosen], chosen, tz)
     path, name = _path(source)
@@ -329,7 +329,7 @@ def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataF
         if symbol is None:
             if len(found) > 1:
                 raise DataError(f"{name}: column {symbol_col!r} holds several symbols ({', '.join(found[:20])}); "
-                                "pick one with symbol=... (--symbol), or several with symbols=...")
+                                "pick one with symbol=... (--symbol), or several with symbols=... (--symbols)")
             return raw.drop(columns=symbol_col)
         if symbol not in found:
             raise DataError(f"{name}: no symbol {symbol!r} in column {symbol_col!r}; symbols here: "
@@ -339,7 +339,7 @@ def _select_symbol(raw: pd.DataFrame, symbol: str | None, name: str) -> pd.DataF
         if symbol is None or symbol not in prefixes:
             what = "holds several symbols" if symbol is None else f"has no symbol {symbol!r}"
             raise DataError(f"{name}: the file {what} (column prefixes {', '.join(prefixes)}); pick one with "
-                            "symbol=... (--symbol), or several with symbols=...")
+                            "symbol=... (--symbol), or several with symbols=... (--symbols)")
         keep = [c for c in raw.columns if c not in wide]
         mine = [c for c in wide if str(c).startswith(f"{symbol}:")]
         out = raw[keep + mine].rename(columns={c: str(c).split(":", 1)[1] for c in mine})

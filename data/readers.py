@@ -152,7 +152,7 @@ def _read_sqlite(path: Path, symbol: str | None) -> pd.DataFrame:
             if len(symbols) > 1:
                 raise DataError(
                     f"{path}: table {SQLITE_TABLE!r} holds several symbols ({', '.join(map(str, symbols))}); "
-                    "pick one with symbol=... (--symbol), or several with symbols=..."
+                    "pick one with symbol=... (--symbol), or several with symbols=... (--symbols)"
                 )
             symbol = symbols[0] if symbols else None
         if symbol not in symbols:

@@ -49,9 +49,10 @@ symbols_option = click.option(
 
 #: How a universe's entries share group equity (``mlbt.strategy.ALLOCATIONS``).
 allocation_option = click.option(
-    "--allocation", type=click.Choice(ALLOCATIONS), default="equal", show_default=True,
-    help="A universe's share of group equity per asset entry: equal (1/n), inverse_vol (in proportion to "
-         f"1 / the asset's {VOL_WINDOW}-bar volatility) or plugin (the plugin's own sizes).")
+    "--allocation", type=click.Choice(ALLOCATIONS), default=None,
+    help="A universe's share of group equity per asset entry: equal (1/n, the default), inverse_vol (in "
+         f"proportion to 1 / the asset's {VOL_WINDOW}-bar volatility) or plugin (the plugin's own sizes; a plugin "
+         "with weights() always).")
 
 #: The data a plugin runs on: ``--data`` and the selection options.
 data_options = apply(

@@ -38,6 +38,7 @@ from mlbt.strategy import (
     make_signals,
     prepare,
     prepare_assets,
+    resolve_allocation,
     signal_funnel,
     universe_signals,
 )
@@ -68,7 +69,7 @@ def _fmt(v: Any) -> str:
 @output_options
 def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: bool, cache_dir: str | None,
         as_json: bool, report_path: str | None, no_report: bool, save_dir: str | None, quiet: bool, debug: bool,
-        allocation: str, **options: Any) -> None:
+        allocation: str | None, **options: Any) -> None:
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics.
 
     With --symbols (or a source that is a universe) the plugin's rule runs on each
@@ -78,6 +79,7 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         strategy = plugin_with_sets(plugin, sets)
         given = given_settings(options)
         engine = engine_settings(strategy, given)
+        allocation = resolve_allocation(strategy, allocation)
         report_path = run_report_path(strategy.name, report_path, no_report, as_json)
         check_outputs(report=report_path, save=save_dir, cache_dir=cache_dir, model=bool(strategy.network))
         source = options["source"] or strategy.data

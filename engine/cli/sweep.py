@@ -32,7 +32,7 @@ from mlbt.data.universe import assets, symbol_list
 from mlbt.io import json_safe
 from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
 from mlbt.settings import SWEEPABLE
-from mlbt.strategy import load_strategy
+from mlbt.strategy import load_strategy, resolve_allocation
 from mlbt.sweep import DaskExecutor, SweepResult, SweepStore, build_grid, run_sweep
 
 COUNTS = ("combo", "trades", "open_trades", "max_dd_duration", "fold")
@@ -109,7 +109,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
           sets: tuple[str, ...], metric: str, top: int, out: str | None, resume: bool, memory_budget: float,
           chunk_size: int | None, walk_forward: int | None, executor: str, scheduler: str | None,
           workers: int | None, device: str, profile: str, retrain: bool, cache_dir: str | None, as_json: bool,
-          report_path: str | None, quiet: bool, debug: bool, allocation: str, **options: Any) -> None:
+          report_path: str | None, quiet: bool, debug: bool, allocation: str | None, **options: Any) -> None:
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
@@ -135,6 +135,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
             if name in names and name not in strategy.params:
                 raise ValueError(f"--{name.replace('_', '-')} and --grid {name}=...: give one")
         engine = engine_settings(strategy, given)
+        allocation = resolve_allocation(strategy, allocation)
         check_outputs(report=report_path, out=out, cache_dir=cache_dir, model=bool(strategy.network))
         fixed = {**strategy.values, **{k: v for k, v in engine.items() if isinstance(v, int | float)}}
         grid = build_grid(grids, strategy.params, constraints=constraints, fixed=fixed, random=random_n, seed=seed)

@@ -15,10 +15,12 @@ from mlbt.strategy.universe import (
     UniverseContext,
     prepare_assets,
     prepare_context,
+    resolve_allocation,
     universe_signals,
 )
 
 __all__ = ["ALLOCATIONS", "Conditions", "Context", "CrossContext", "Grid", "Param", "PluginError", "Prepared",
            "StageResult", "Strategy", "UniverseContext", "VOL_WINDOW", "audit", "audit_cross", "audit_pooled",
            "check_cross", "features_of", "funnel_lines", "is_cross_sectional", "is_pooled", "load_strategy",
-           "make_signals", "prepare", "prepare_assets", "prepare_context", "signal_funnel", "universe_signals"]
+           "make_signals", "prepare", "prepare_assets", "prepare_context", "resolve_allocation", "signal_funnel",
+           "universe_signals"]

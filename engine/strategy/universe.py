@@ -181,6 +181,19 @@ def _merged_fields(strategy: Strategy, per_asset: Mapping[Any, Signals], index: 
     return fields
 
 
+def resolve_allocation(strategy: Strategy, given: str | None) -> str:
+    """The allocation of a run: ``given``, else ``equal``; ``plugin`` for a
+    cross-sectional plugin, whose weights are its allocation (ValueError when another
+    is given)."""
+    if is_cross_sectional(strategy):
+        if given not in (None, "plugin"):
+            raise ValueError(f"--allocation {given}: {strategy.name}'s weights() are its allocation; drop --allocation")
+        return "plugin"
+    if given is not None and given not in ALLOCATIONS:
+        raise ValueError(f"allocation {given!r}: choose one of {', '.join(ALLOCATIONS)}")
+    return given or "equal"
+
+
 def allocation_shares(bars: pd.DataFrame, allocation: str) -> np.ndarray | None:
     """Each asset's share of group equity per bar, (bars, assets), as known at each
     bar's close; None for ``plugin`` (no scaling)."""

@@ -196,7 +196,7 @@ def test_a_directory_needs_symbols_unless_it_holds_one_file(tmp_path):
     assert len(quiet_load(folder)) == 7  # one file: that instrument
     pd.DataFrame(bar_rows("ETH", DAYS, 10.0)).drop(columns="symbol").to_csv(folder / "ETH.csv", index=False)
     with pytest.raises(DataError, match=r"a directory of 2 files, one per symbol \(BTC, ETH\); load several with "
-                                        r"symbols=\.\.\., or one with symbol="):
+                                        r"symbols=\.\.\. \(--symbols\), or one with symbol="):
         load(folder)
     assert quiet_load(folder, symbol="ETH")["open"].iloc[0] == 10.0
 

@@ -103,7 +103,7 @@ def test_messages_name_no_cli_flag_that_does_not_exist():
     flags = set()
     for path in Path("data").glob("*.py"):
         flags |= set(re.findall(r"(?:\(|with )--([a-z][a-z-]+)", path.read_text()))
-    assert {"symbol", "repair"} <= flags
+    assert {"symbol", "symbols", "repair"} <= flags
     for command in (["run", "--help"], ["data", "show", "--help"]):
         text = CliRunner().invoke(main, command).output
         assert not [f for f in flags if f"--{f}" not in text], command

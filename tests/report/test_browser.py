@@ -75,3 +75,22 @@ def test_sweep_report_renders_in_chromium(tmp_path):
     assert res.exit_code == 0, res.output
     render(tmp_path / "sweep.html", tmp_path / "sweep.png")
     print(f"screenshot: {tmp_path / 'sweep.png'}")
+
+
+def test_portfolio_report_renders_in_chromium(tmp_path):
+    """A universe run with leverage, funding and borrow: every portfolio figure, the
+    liquidations and the carrying costs draw."""
+    from click.testing import CliRunner
+
+    from mlbt.cli import main
+    from tests.report.test_tearsheet import SMA
+
+    html = tmp_path / "portfolio.html"
+    res = CliRunner().invoke(main, ["run", SMA, "--data", "coins_1d", "--symbols", "all", "--leverage", "5", "--size",
+                                    "5", "--mmr", "0.1", "--funding-rate", "0.0003", "--borrow-rate", "0.05", "--fee",
+                                    "0.001", "--report", str(html), "--quiet"])
+    assert res.exit_code == 0, res.output
+    text = html.read_text()
+    assert "Liquidations and funding" in text and "<caption>Liquidations</caption>" in text
+    render(html, tmp_path / "portfolio.png")
+    print(f"screenshot: {tmp_path / 'portfolio.png'}")

@@ -145,3 +145,8 @@ def test_the_pooled_ranker_trains_one_model_over_the_coins_and_passes_its_audit(
                                     "--quiet"])
     assert res.exit_code == 0, res.output
     assert "PASS  all      pooled model 1 cut points" in res.output
+
+
+def test_an_allocation_for_the_ranker_is_refused_before_any_training():
+    res = CliRunner().invoke(main, ["run", RANKER, "--allocation", "inverse_vol", "--no-report"])
+    assert res.exit_code == 2 and "--allocation inverse_vol: coin_ranker's weights() are its allocation" in res.output
