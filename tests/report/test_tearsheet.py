@@ -398,3 +398,13 @@ def test_ensemble_probabilities_reach_the_ml_panel(bars, tmp_path):
     text = write_run_report(run, tmp_path / "ensemble.html").read_text()
     check_page(text, RUN_FIGURES + ML_FIGURES)
     assert "down" in json.dumps(figure_blocks(text)["fig-confusion"]["data"])
+
+
+def test_the_exit_reason_table_counts_liquidations():
+    from mlbt.report.run_figures import exit_reason_table
+
+    trades = pd.DataFrame({"exit_reason": pd.Categorical(["signal", "liquidation", "liquidation", "sl"]),
+                           "pnl": [10.0, -50.0, -30.0, -5.0], "return": [0.1, -0.5, -0.3, -0.05]})
+    table = exit_reason_table(trades).set_index("reason")
+    assert table.loc["liquidation", "trades"] == 2 and table.loc["liquidation", "pnl"] == -80.0
+    assert table["trades"].sum() == 4 and table["share"].sum() == pytest.approx(1.0)

@@ -55,6 +55,21 @@ def test_a_sweep_grid_gives_each_combination_its_assets_side_by_side(coins):
     assert result.stats.shape[0] == 2  # one group per combination
 
 
+def test_without_shared_cash_each_column_trades_its_own_asset_on_its_own_cash(coins):
+    strategy = load_strategy(SMA)
+    grid = strategy.grid(pd.DataFrame({"fast": [5, 10], "slow": [40, 40]}))
+    signals = universe_signals(strategy, coins, prepare_assets(strategy, coins), grid=grid, allocation="plugin")
+    result = backtest(coins, signals, fee=0.001)  # (fast, asset) columns over (field, asset) bars, cash each
+    assert list(result.columns) == list(signals.target.columns)
+    for fast, asset in [(5, "ETH"), (10, "BTC"), (10, "LTC")]:
+        own = asset_bars(coins, asset)
+        alone = backtest(own, make_signals(load_strategy(SMA, fast=fast, slow=40), prepare(strategy, own).ctx),
+                         fee=0.001)
+        assert float(result.stats.loc[(fast, asset), "total_return"]) == pytest.approx(
+            float(alone.stats["total_return"]), rel=1e-12)
+        assert result.stats.loc[(fast, asset), "trades"] == alone.stats["trades"]
+
+
 def test_inverse_volatility_shares_by_hand_and_from_the_past_only():
     # A's closes move +-1% bar to bar, B's +-2%: B's volatility is twice A's, so once
     # VOL_WINDOW returns exist A holds 2/3 and B 1/3 (1/sigma normalized); before, 1/2 each.
