@@ -43,6 +43,8 @@ from mlbt.strategy import (
     universe_signals,
 )
 
+SHOWN = 12  # a universe's assets named in the header line (the per-asset lines name them all)
+
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
@@ -117,19 +119,11 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
     if stats.ndim == 2:  # a plugin that emits several columns: show the first
         stats = stats.iloc[0]
     if as_json:
-        click.echo(json.dumps(json_safe({
-            "strategy": strategy.name, "params": strategy.values, "data": source,
-            "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars), "start": str(bars.index[0]),
-            "end": str(bars.index[-1]), "engine": engine.to_dict(), "fill": engine.fill, "fee": engine.fee,
-            "data_warnings": data_warnings, "model": prepared.model, "cache_hit": prepared.cache_hit,
-            "folds": prepared.folds, "stats": stats.to_dict(), "ml": ml, "funnel": funnel}), default=str))
-        for line in written if not quiet else ():
-            click.echo(line, err=True)
+        _echo_json({**_json_head(strategy, bars, source, engine, data_warnings), "model": prepared.model,
+                    "cache_hit": prepared.cache_hit, "folds": prepared.folds, "stats": stats.to_dict(), "ml": ml,
+                    "funnel": funnel}, written, quiet)
         return
-    if not quiet:
-        for line in data_warnings:
-            click.echo(f"warning: {line}", err=True)
-    label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
+    label = _warn_and_label(bars, data_warnings, quiet)
     click.echo(f"{strategy!r} on {source}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}, "
                f"fill={engine.fill}, fee={engine.fee}")
     if prepared.model is not None:
@@ -138,6 +132,29 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
                    f"{len(prepared.folds)} walk-forward folds, {origin}")
     for line in (*_metric_lines(stats.to_dict(), ml), *funnel_lines(funnel), *written):
         click.echo(line)
+
+
+def _json_head(strategy: Any, bars: Any, source: str, engine: Any, data_warnings: list[str]) -> dict[str, Any]:
+    """The fields of ``bt run --json`` every run has: what ran, on what, with what settings."""
+    return {"strategy": strategy.name, "params": strategy.values, "data": source,
+            "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars), "start": str(bars.index[0]),
+            "end": str(bars.index[-1]), "engine": engine.to_dict(), "fill": engine.fill, "fee": engine.fee,
+            "data_warnings": data_warnings}
+
+
+def _echo_json(doc: dict[str, Any], written: list[str], quiet: bool) -> None:
+    """The run as one JSON document on stdout; what it wrote as lines on stderr."""
+    click.echo(json.dumps(json_safe(doc), default=str))
+    for line in written if not quiet else ():
+        click.echo(line, err=True)
+
+
+def _warn_and_label(bars: Any, data_warnings: list[str], quiet: bool) -> str:
+    """Print the data warnings (unless ``quiet``); the header's label of synthetic data."""
+    if not quiet:
+        for line in data_warnings:
+            click.echo(f"warning: {line}", err=True)
+    return " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
 
 
 def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocation: str, ready: dict,
@@ -156,20 +173,12 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
                   "cache_hit": ready[a].cache_hit if ready[a] is not None else None}
                  for k, a in enumerate(names)]
     if as_json:
-        click.echo(json.dumps(json_safe({
-            "strategy": strategy.name, "params": strategy.values, "data": source, "symbols": names,
-            "allocation": allocation, "synthetic": bool(bars.attrs.get("synthetic")), "bars": len(bars),
-            "start": str(bars.index[0]), "end": str(bars.index[-1]), "engine": engine.to_dict(),
-            "fill": engine.fill, "fee": engine.fee, "data_warnings": data_warnings, "stats": stats.to_dict(),
-            "assets": per_asset}), default=str))
-        for line in written if not quiet else ():
-            click.echo(line, err=True)
+        _echo_json({**_json_head(strategy, bars, source, engine, data_warnings), "symbols": names,
+                    "allocation": allocation, "stats": stats.to_dict(), "assets": per_asset}, written, quiet)
         return
-    if not quiet:
-        for line in data_warnings:
-            click.echo(f"warning: {line}", err=True)
-    label = " (SYNTHETIC data)" if bars.attrs.get("synthetic") else ""
-    click.echo(f"{strategy!r} on {source}{label}: {len(names)} assets ({', '.join(names)}), {len(bars):,} bars "
+    label = _warn_and_label(bars, data_warnings, quiet)
+    shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+    click.echo(f"{strategy!r} on {source}{label}: {len(names)} assets ({shown}), {len(bars):,} bars "
                f"{bars.index[0]} .. {bars.index[-1]}, shared cash, allocation {allocation}, fill={engine.fill}, "
                f"fee={engine.fee}")
     models = [p for p in ready.values() if p is not None and p.model is not None]
