@@ -25,7 +25,9 @@ class SmaCross(Strategy):
     def signals(self, ctx: Context, p: Grid) -> Signals:
         close = ctx.bars.close
         if (p.fast >= p.slow).any():
-            raise ValueError(f"param fast must be below slow (fast={p.fast.ravel()}, slow={p.slow.ravel()})")
+            k = int(np.argmax((p.fast >= p.slow).ravel()))
+            raise ValueError(f"param fast must be below slow, and a combination has fast={p.fast.ravel()[k]}, "
+                             f"slow={p.slow.ravel()[k]}; in a sweep add --constraint \"fast < slow\"")
         lengths = np.unique(np.r_[p.fast[0], p.slow[0]])
         sma = np.column_stack([close.rolling(int(n)).mean().to_numpy() for n in lengths])
         fast = np.take(sma, np.searchsorted(lengths, p.fast[0]), axis=1)

@@ -10,7 +10,7 @@ import click
 import pandas as pd
 
 from mlbt.cli.errors import UserError, fail
-from mlbt.cli.options import json_option, selection_options, symbols_option
+from mlbt.cli.options import json_option, output_options, selection_options, symbols_option
 from mlbt.data import check, fingerprint, load, load_assets, source_symbols
 from mlbt.data.samples import SAMPLES
 from mlbt.data.synthetic import is_synthetic
@@ -26,13 +26,18 @@ def data_group() -> None:
 
 @data_group.command("list")
 @json_option("the samples")
-def list_samples(as_json: bool) -> None:
-    """The embedded real-data samples: name, instrument, symbols, frequency, bars, range."""
+@output_options
+def list_samples(as_json: bool, quiet: bool, debug: bool) -> None:
+    """The embedded real-data samples: name, instrument, symbols, frequency, bars, range
+    (--quiet is accepted as on every command: it has no progress to silence)."""
     rows: list[dict[str, Any]] = []
     for name, sample in sorted(SAMPLES.items()):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            bars = load(name, symbols="all")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bars = load(name, symbols="all")
+        except Exception as exc:  # fail() re-raises bt's own bugs
+            fail(debug, exc)
         rows.append({"name": name, "instrument": sample.instrument, "symbols": assets(bars),
                      "frequency": sample.frequency, "bars": len(bars), "start": str(bars.index[0]),
                      "end": str(bars.index[-1]), "columns": list(dict.fromkeys(bars.columns.get_level_values(0))),
@@ -64,14 +69,15 @@ def _close(bars: pd.DataFrame) -> dict[str, float]:
 @selection_options
 @symbols_option
 @json_option("the summary and the validation report")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@output_options
 def show(source: str, symbol: str | None, start: str | None, end: str | None, timeframe: str | None,
-         repair: tuple[str, ...], symbols: str | None, as_json: bool, debug: bool) -> None:
+         repair: tuple[str, ...], symbols: str | None, as_json: bool, quiet: bool, debug: bool) -> None:
     """Summary and validation report of SOURCE (sample name, file path, directory of one
     file per symbol, or synthetic: spec); a universe gets a line per asset. A source of
     several symbols is shown whole unless --symbol picks one.
 
-    Exits 2 when the data has errors (every error is listed)."""
+    Exits 2 when the data has errors (every error is listed). --quiet is accepted as on
+    every command (the report is the output)."""
     selection: dict[str, Any] = {"start": start, "end": end, "timeframe": timeframe, "repair": tuple(repair),
                                  "warn": False, "validate": False}
     try:

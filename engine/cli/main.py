@@ -12,6 +12,7 @@ from mlbt.cli.sweep import sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bt-backtest", prog_name="bt", message="%(prog)s %(version)s")
 def main() -> None:
     """bt: vectorized backtests of ML trading strategies, with no lookahead."""
 

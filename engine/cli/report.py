@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mlbt.cli.errors import fail
+from mlbt.cli.options import output_options
 from mlbt.report import default_report_name, is_run_dir, load_run, write_run_report, write_sweep_report
 
 
@@ -19,10 +20,11 @@ from mlbt.report import default_report_name, is_run_dir, load_run, write_run_rep
 @click.option("--metric", default=None, help="Sweeps: metric that ranks the combinations (default: the sweep's).")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
               help="Sweeps: rows of the ranking table.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def report(source: str, output: str | None, metric: str | None, top: int, debug: bool) -> None:
+@output_options
+def report(source: str, output: str | None, metric: str | None, top: int, quiet: bool, debug: bool) -> None:
     """Rebuild an HTML report from SOURCE: a run saved with `bt run ... --save DIR`,
-    or a sweep directory written by `bt sweep ... --out DIR`."""
+    or a sweep directory written by `bt sweep ... --out DIR`. Prints the path written
+    (it has no progress to silence: --quiet is accepted as on every command)."""
     try:
         src = Path(source)
         if not src.exists():

@@ -120,3 +120,28 @@ def test_repair_reaches_the_loader_from_the_cli(tmp_path):
     fixed = bt("run", "strategies/sma_cross.py", "--data", str(path), "--repair", "duplicates", "--json")
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["bars"] == len(bars)
+
+
+def test_every_command_has_quiet_debug_and_help_and_bt_has_a_version():
+    from click.testing import CliRunner
+
+    from mlbt.cli import main
+    from mlbt.report.rundata import bt_version
+
+    commands = [["run"], ["sweep"], ["report"], ["check"], ["signal"], ["train"], ["data", "list"], ["data", "show"]]
+    for command in commands:
+        text = CliRunner().invoke(main, [*command, "--help"]).output
+        assert "--quiet" in text and "--debug" in text and "--help" in text, command
+    res = CliRunner().invoke(main, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"bt {bt_version()}" and bt_version() != "unknown"
+
+
+def test_a_sweep_of_fast_above_slow_suggests_the_constraint():
+    from click.testing import CliRunner
+
+    from mlbt.cli import main
+
+    res = CliRunner().invoke(main, ["sweep", "strategies/sma_cross.py", "--grid", "fast=10,50", "--grid", "slow=20,40",
+                                    "--quiet"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "a combination has fast=50, slow=20; in a sweep add --constraint \"fast < slow\"" in res.output
