@@ -83,6 +83,8 @@ def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]
 @engine_options
 @click.option("--metric", default="sharpe", show_default=True, help="Metric that ranks the combinations.")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Rows of the ranking to print.")
+@click.option("--min-trades", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Rank only combinations with at least N trades (each still counts as a trial of the DSR).")
 @click.option("--out", default=None, metavar="DIR",
               help="Store results here as Parquet parts + manifest (a Parquet dataset directory).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted sweep stored in --out.")
@@ -109,7 +111,8 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
           sets: tuple[str, ...], metric: str, top: int, out: str | None, resume: bool, memory_budget: float,
           chunk_size: int | None, walk_forward: int | None, executor: str, scheduler: str | None,
           workers: int | None, device: str, profile: str, retrain: bool, cache_dir: str | None, as_json: bool,
-          report_path: str | None, quiet: bool, debug: bool, allocation: str | None, **options: Any) -> None:
+          report_path: str | None, quiet: bool, debug: bool, allocation: str | None, min_trades: int,
+          **options: Any) -> None:
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
@@ -148,7 +151,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
                 plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
                 memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
                 prepare_options=dict(device=device, profile=profile, cache_dir=cache_dir, retrain=retrain),
-                data_name=source, allocation=allocation)
+                data_name=source, allocation=allocation, min_trades=min_trades)
     except KeyboardInterrupt:
         click.echo(f"sweep interrupted{_stored(out)}", err=True)
         sys.exit(130)
@@ -206,7 +209,8 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
             "elapsed_s": result.elapsed, "combos_per_s": rate, "metric": metric,
             "out": str(result.out) if result.out else None, "data_warnings": data_warnings,
             "top": rows, "best": result.best, "dsr": result.dsr.to_dict() if result.dsr else None,
-            "walk_forward": wf, "symbols": symbols or None, "allocation": allocation if symbols else None})))
+            "walk_forward": wf, "min_trades": result.min_trades,
+            "symbols": symbols or None, "allocation": allocation if symbols else None})))
         return
     if not quiet:
         for line in data_warnings:
@@ -241,6 +245,9 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
         click.echo(line)
     if result.dsr is not None and result.best is not None:
         d = result.dsr
+        uncounted = len(result.table) - d.trials
+        why = (f" (every combination with a Sharpe ratio; {uncounted:,} of {len(result.table):,} have none: a flat "
+               "equity curve, no trade)" if uncounted else " (every combination)")
         click.echo(f"Deflated Sharpe Ratio of combo {result.best['combo']}: {d.dsr:.4f} (per-bar SR {d.sharpe:.5f} "
-                   f"vs {d.sharpe_0:.5f}, the expected best of {d.trials:,} trials under the null; returns: skew "
-                   f"{d.skew:.3f}, excess kurtosis {d.kurtosis - 3:.2f}, {d.observations:,} bars)")
+                   f"vs {d.sharpe_0:.5f}, the expected best of {d.trials:,} trials{why} under the null; returns: "
+                   f"skew {d.skew:.3f}, excess kurtosis {d.kurtosis - 3:.2f}, {d.observations:,} bars)")

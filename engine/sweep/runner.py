@@ -76,22 +76,27 @@ class SweepResult:
     best: dict[str, Any] | None = None
     dsr: DeflatedSharpe | None = None
     walk_forward: dict[str, Any] | None = None
+    min_trades: int = 0
 
     def top(self, n: int = 20) -> pd.DataFrame:
-        """The ``n`` best rows by ``metric`` (NaN last, ties by combination id)."""
-        return rank(self.table, self.metric).head(n)
+        """The ``n`` best rows by ``metric`` (NaN last, ties by combination id) among those
+        with at least ``min_trades`` trades."""
+        return rank(self.table, self.metric, self.min_trades).head(n)
 
     def __repr__(self) -> str:
         return (f"SweepResult({len(self.table):,} rows, {self.chunks} chunks of {self.chunk_size}, "
                 f"metric={self.metric!r}, {self.elapsed:.2f} s)")
 
 
-def rank(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+def rank(table: pd.DataFrame, metric: str, min_trades: int = 0) -> pd.DataFrame:
     """``table`` ordered best first by ``metric`` (descending, ascending for the
-    metrics where lower is better), NaN last, ties by combination id."""
+    metrics where lower is better), NaN last, ties by combination id; only the rows
+    with at least ``min_trades`` trades (open ones included)."""
     if metric not in table.columns:
         raise ValueError(f"--metric {metric!r}: not a metric; metrics: {', '.join(STAT_NAMES)}")
     ascending = metric in LOWER_IS_BETTER
+    if min_trades > 0:
+        table = table[table["trades"] >= min_trades]
     return table.sort_values([metric, "combo"], ascending=[ascending, True], na_position="last", kind="stable")
 
 
@@ -161,6 +166,7 @@ def run_sweep(
     data_name: str | None = None,
     deflate: bool = True,
     allocation: str = "equal",
+    min_trades: int = 0,
 ) -> SweepResult:
     """Sweep ``grid`` over plugin file ``plugin`` on ``bars``.
 
@@ -175,7 +181,9 @@ def run_sweep(
     holds in-sample metrics per fold; the out-of-sample report is ``walk_forward``).
     prepare_options: keywords of ``mlbt.strategy.pipeline.prepare`` (device, profile,
     cache_dir, retrain). deflate: compute the Deflated Sharpe Ratio of the
-    best combination (one extra recorded run). Over universe ``bars`` ((field, asset)
+    best combination (one extra recorded run). min_trades: rank (best, top, each
+    walk-forward fold's choice) only the combinations with at least that many trades;
+    every combination still counts as a trial of the DSR. Over universe ``bars`` ((field, asset)
     columns) each combination is a portfolio of every asset with shared cash (its
     assets are its engine columns, a row of the table is the portfolio) and
     ``allocation`` sizes its entries (``mlbt.strategy.ALLOCATIONS``). Progress is logged (``mlbt.sweep``, INFO)
@@ -257,13 +265,19 @@ def run_sweep(
                              skipped=len(chunks) - len(todo), elapsed=time.perf_counter() - started,
                              out=Path(out) if out is not None else None, computed_combos=run_combos)
         ppy = manifest["periods_per_year"]
+        result.min_trades = min_trades
         if bounds is None:
-            best = rank(table, metric).iloc[0]
+            ranked = rank(table, metric, min_trades)
+            if not len(ranked):
+                raise ValueError(f"--min-trades {min_trades}: no combination has that many trades (the most is "
+                                 f"{int(table['trades'].max())}); lower it")
+            best = ranked.iloc[0]
             result.best = _row_dict(job, best)
             if deflate and np.isfinite(best["sharpe"]):
                 result.dsr = _deflated(best, table, ppy, len(bars))
         else:
-            result.walk_forward = _walk_forward_report(job, table, metric, bounds, dict(executor.contexts()))
+            result.walk_forward = _walk_forward_report(job, table, metric, bounds, dict(executor.contexts()),
+                                                       min_trades)
         result.elapsed = time.perf_counter() - started
         result.prepare_seconds = getattr(executor, "prepare_seconds", None)
         return result
@@ -330,7 +344,7 @@ def _per_bar(value: Any, T: int) -> np.ndarray | None:
 
 
 def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds: list[int],
-                         ctx_cache: dict) -> dict[str, Any]:
+                         ctx_cache: dict, min_trades: int = 0) -> dict[str, Any]:
     """Choose the best combination in-sample per fold, simulate the out-of-sample
     folds in one continuous run with each fold's choice (targets and per-bar settings
     switch at the fold bounds; an open position carries over), and report it."""
@@ -344,7 +358,11 @@ def _walk_forward_report(job: SweepJob, table: pd.DataFrame, metric: str, bounds
     folds = []
     for k in range(1, len(bounds) - 1):
         a, b = bounds[k], bounds[k + 1]
-        best = rank(table[table["fold"] == k], metric).iloc[0]
+        ranked = rank(table[table["fold"] == k], metric, min_trades)
+        if not len(ranked):
+            raise ValueError(f"--min-trades {min_trades}: no combination has that many trades in-sample in fold {k}; "
+                             "lower it")
+        best = ranked.iloc[0]
         combo = int(best["combo"])
         _, _, tgt, fields, kwargs = _single(job, combo, ctx_cache)
         target[a - start:b - start] = tgt[a:b, 0]

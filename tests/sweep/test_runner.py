@@ -393,3 +393,18 @@ def test_a_pass_per_switch_value_splits_the_plugin_s_per_column_fields(tmp_path)
         alone = backtest(part, Signals(target, sl=np.linspace(0.01, 0.05, 30)[row.combo]),
                          cash_sharing=bool(row.cash_sharing)).stats.to_numpy()
         assert_same(np.asarray(row[4:], dtype="float64"), alone)
+
+
+def test_min_trades_ranks_only_active_combinations_and_every_one_stays_a_trial(bars, sma):
+    grid = build_grid(["fast=5:50:5", "slow=60:200:20"], sma.params)
+    plain = run_sweep(SMA, grid, bars, engine=EngineSettings(fee=0.001))
+    floor = int(plain.table["trades"].median())
+    kept = run_sweep(SMA, grid, bars, engine=EngineSettings(fee=0.001), min_trades=floor)
+    assert kept.best["trades"] >= floor and (kept.top(100)["trades"] >= floor).all()
+    assert len(kept.top(1000)) == int((plain.table["trades"] >= floor).sum()) < len(plain.table)
+    expected = plain.table[plain.table["trades"] >= floor].sort_values(["sharpe", "combo"], ascending=[False, True])
+    assert kept.best["combo"] == int(expected["combo"].iloc[0])
+    assert kept.dsr.trials == plain.dsr.trials == int(np.isfinite(plain.table["sharpe"]).sum())  # all are trials
+    res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=10,20", "--grid", "slow=60,80", "--min-trades",
+                                    "100000", "--quiet"])
+    assert res.exit_code == 2 and "--min-trades 100000: no combination has that many trades (the most is" in res.output
