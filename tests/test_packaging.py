@@ -12,7 +12,8 @@ import zipfile
 
 import pytest
 
-from tests.conftest import ROOT, bt, make_bars
+from tests.conftest import ROOT, make_bars
+from tests.conftest import bt_process as bt  # the installed entry point: a user folder on the path
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,8 @@
 
 import json
 import os
-import subprocess
 
-from tests.conftest import ROOT
+from tests.conftest import bt
 
 TINY = ["--start", "2018-01-01", "--end", "2018-02-20", "--set", "epochs=1", "--set", "min_train=500",
         "--set", "retrain_every=300", "--set", "lookback=20", "--quiet"]
@@ -12,7 +11,7 @@ TINY = ["--start", "2018-01-01", "--end", "2018-02-20", "--set", "epochs=1", "--
 
 def bt_env(tmp_path, *args):
     env = dict(os.environ, BT_CACHE_DIR=str(tmp_path))
-    return subprocess.run(["bt", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return bt(*args, env=env)
 
 
 def test_train_then_signal_json_schema(tmp_path):

@@ -25,6 +25,7 @@ from mlbt.report.rundata import RunData, from_run
 from mlbt.report.sweep_figures import SweepData
 from mlbt.settings import EngineSettings
 from mlbt.strategy.pipeline import make_signals, prepare
+from tests.conftest import bt
 
 ROOT = Path(__file__).resolve().parents[2]
 SMA = str(ROOT / "strategies/sma_cross.py")
@@ -314,10 +315,10 @@ def test_bt_run_default_report_name_and_json(tmp_path):
 
 
 def test_bt_report_errors_are_one_line(tmp_path):
-    out = subprocess.run(["bt", "report", str(tmp_path / "nope")], capture_output=True, text=True, cwd=ROOT)
+    out = bt("report", str(tmp_path / "nope"))
     assert out.returncode == 2 and "no such file or directory" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
-    out = subprocess.run(["bt", "report", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    out = bt("report", str(tmp_path))
     assert out.returncode == 2 and "neither a saved run" in out.stderr
 
 

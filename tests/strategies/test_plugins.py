@@ -1,4 +1,4 @@
-"""Every strategy plugin end to end: through the installed ``bt run`` CLI (fast profile, one
+"""Every strategy plugin end to end: through the ``bt run`` command (in process; fast profile, one
 epoch, a slice of the data), its JSON checked for consistency and a second run served
 from the prediction cache; then in process, that every trade follows from the signals:
 entries one bar after a fresh target change to their side (next-open fills), signal and
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from mlbt import backtest, load_strategy
 from mlbt.data import load
 from mlbt.strategy.funnel import signal_funnel
 from mlbt.strategy.pipeline import make_signals, prepare
+from tests.conftest import bt
 
 ROOT = Path(__file__).resolve().parents[2]
 HOURLY = {"data": "btcusd_1h", "start": "2018-01-01", "end": "2018-05-10"}  # 3,120 hourly bars
@@ -70,13 +70,13 @@ def cli(cache_dir):
     def run(name: str) -> tuple[dict, dict]:
         if name not in done:
             data, sets, _ = CASES[name]
-            args = ["bt", "run", plugin(name), "--json", "--quiet", "--data", data["data"]]
+            args = ["run", plugin(name), "--json", "--quiet", "--data", data["data"]]
             args += [a for k in ("start", "end") if data[k] for a in (f"--{k}", data[k])]
             args += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
             env = os.environ | {"BT_CACHE_DIR": str(cache_dir)}
             outs = []
             for _ in range(2 if name != "sma_cross" else 1):  # a model-free plugin has no cache to hit
-                proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                proc = bt(*args, env=env)
                 assert proc.returncode == 0, proc.stderr[-3000:]
                 outs.append(json.loads(proc.stdout))
             done[name] = (outs[0], outs[-1])

@@ -309,7 +309,7 @@ def test_walk_forward_refuses_folds_that_disagree_on_reentry(tmp_path, bars, mon
     path.write_text(PERSIST.replace("reentry=REENTRY", "reentry=bool(p.fast[0, 0] > 15)"))
     grid = build_grid(["fast=10,20", "slow=50"], load_strategy(path).params)
 
-    def alternate(table, metric):  # fold 1 picks combo 0 (no reentry), fold 2 combo 1 (reentry)
+    def alternate(table, metric, min_trades=0):  # fold 1 picks combo 0 (no reentry), fold 2 combo 1 (reentry)
         descending = "fold" in table.columns and table["fold"].iat[0] == 2
         return table.sort_values("combo", ascending=not descending)
 
