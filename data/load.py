@@ -33,7 +33,7 @@ from mlbt.data.repair import REPAIRS, drop_duplicates, fill_gaps
 from mlbt.data.resample import resample
 from mlbt.data.samples import SAMPLES, samples
 from mlbt.data.synthetic import asset_count, asset_names, is_synthetic, synthetic, synthetic_assets
-from mlbt.data.timestamps import to_utc_index, utc_offsets
+from mlbt.data.timestamps import Timing, to_utc_index, utc_offsets
 from mlbt.data.universe import choose, collection_files, combine, file_symbol, is_collection, parse_symbols
 from mlbt.data.validate import SHOW, check
 
@@ -49,6 +49,7 @@ def load(
     repair: Iterable[str] = (),
     min_bars: int | None = None,
     tz: str | None = None,
+    date_format: str | None = None,
     warn: bool = True,
     validate: bool = True,
 ) -> pd.DataFrame:
@@ -76,6 +77,10 @@ def load(
         repaired unless asked.
     min_bars: the fewest bars the caller needs; fewer raise DataError.
     tz: the zone of naive timestamps in the file (default UTC).
+    date_format: how a text timestamp reads when it is not ISO 8601: None (detected:
+        ``timestamps.FORMATS``; a slash date is month first), ``"dayfirst"``
+        (01/07/2017 is 1 July), ``"monthfirst"`` (7 January), or a strptime format
+        such as ``"%d/%m/%Y %I:%M %p"``.
     warn: emit DataWarning for zero-volume bars and gaps.
     validate: False skips raising on invalid bars (for inspection: ``data.check``
         then reports every problem, as ``bt data show`` does).
@@ -92,20 +97,21 @@ def load(
         if symbol is not None:
             raise DataError(f"{source}: give one symbol (symbol=, --symbol) or several (symbols=), not both")
         return _universe(source, symbols, start=start, end=end, timeframe=timeframe, repair=repair,
-                         min_bars=min_bars, tz=tz, warn=warn, validate=validate)
-    return _finish(_read(source, symbol=symbol, tz=tz), symbol=symbol, start=start, end=end, timeframe=timeframe,
+                         min_bars=min_bars, tz=tz, date_format=date_format, warn=warn, validate=validate)
+    return _finish(_read(source, symbol=symbol, timing=Timing(tz, date_format)), symbol=symbol, start=start, end=end,
+                   timeframe=timeframe,
                    repair=repair, min_bars=min_bars, warn=warn, validate=validate, stacklevel=4)
 
 
 def load_assets(source: str | Path, symbols: str | Sequence[str], *, start: str | pd.Timestamp | None = None,
                 end: str | pd.Timestamp | None = None, timeframe: str | None = None, repair: Iterable[str] = (),
-                tz: str | None = None, warn: bool = True, validate: bool = True,
+                tz: str | None = None, date_format: str | None = None, warn: bool = True, validate: bool = True,
                 stacklevel: int = 2) -> dict[str, pd.DataFrame]:
     """Each asset of a universe as its own bars (only the bars it has), by symbol in the
     universe's order: what ``load(source, symbols=...)`` combines. The keywords are
     ``load``'s, applied to each asset; warnings are attributed ``stacklevel`` frames up."""
     frames: dict[str, pd.DataFrame] = {}
-    for sym, read in _asset_reads(source, parse_symbols(symbols), tz):
+    for sym, read in _asset_reads(source, parse_symbols(symbols), Timing(tz, date_format)):
         frames[sym] = _finish(read, symbol=sym, start=start, end=end, timeframe=timeframe, repair=tuple(repair),
                               min_bars=None, warn=warn, validate=validate, stacklevel=stacklevel + 2)
     return frames
@@ -127,9 +133,9 @@ def source_symbols(source: str | Path) -> list[str]:
     return _symbols_in(read_table(path).reset_index(drop=True), name)
 
 
-def _universe(source: str | Path, symbols: str | Sequence[str], *, min_bars: int | None, tz: str | None,
+def _universe(source: str | Path, symbols: str | Sequence[str], *, min_bars: int | None,
               **options: Any) -> pd.DataFrame:
-    frames = load_assets(source, symbols, tz=tz, stacklevel=4, **options)
+    frames = load_assets(source, symbols, stacklevel=4, **options)
     bars = combine(frames)
     name = str(source)
     if min_bars is not None and len(bars) < min_bars:
@@ -192,7 +198,7 @@ class _Read(NamedTuple):
     stamps: pd.Series | None  # the timestamp column as the file has it
 
 
-def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
+def _read(source: str | Path, *, symbol: str | None, timing: Timing) -> _Read:
     if is_synthetic(source):
         if symbol is not None:
             if asset_count(str(source)) == 1:
@@ -206,7 +212,7 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
                             f"{' ...' if len(files) > 8 else ''}); load several with symbols=... (--symbols), "
                             "or one with symbol=... (--symbol)")
         chosen = choose([symbol] if symbol is not None else None, list(files), str(source))[0]
-        return _file_read(files[chosen], chosen, tz)
+        return _file_read(files[chosen], chosen, timing)
     path, name = _path(source)
     if symbol is not None and name in SAMPLES and SAMPLES[name].symbol:
         raise DataError(f"{source}: an embedded sample holds one instrument; leave out symbol={symbol!r} (--symbol)")
@@ -215,7 +221,7 @@ def _read(source: str | Path, *, symbol: str | None, tz: str | None) -> _Read:
     raw = raw.reset_index(drop=True)  # labels = positions in the file, kept by the symbol selection
     if not sqlite:
         raw = _select_symbol(raw, symbol, name)
-    return _from_raw(raw, _named(name, symbol), tz, sqlite)
+    return _from_raw(raw, _named(name, symbol), timing, sqlite)
 
 
 def _is_collection(source: str | Path) -> bool:
@@ -223,9 +229,9 @@ def _is_collection(source: str | Path) -> bool:
     return not (isinstance(source, str) and source in SAMPLES) and is_collection(source)
 
 
-def _file_read(path: Path, symbol: str, tz: str | None) -> _Read:
+def _file_read(path: Path, symbol: str, timing: Timing) -> _Read:
     """The one instrument of a collection's file ``path``, named as asset ``symbol``."""
-    return _read(path, symbol=None, tz=tz)._replace(name=f"{path} (asset {symbol})")
+    return _read(path, symbol=None, timing=timing)._replace(name=f"{path} (asset {symbol})")
 
 
 def _synthetic_reads(source: str | Path, asked: list[str] | None) -> list[tuple[str, _Read]]:
@@ -253,44 +259,44 @@ def _path(source: str | Path) -> tuple[Path, str]:
     return path, str(source)
 
 
-def _from_raw(raw: pd.DataFrame, name: str, tz: str | None, sqlite: bool) -> _Read:
+def _from_raw(raw: pd.DataFrame, name: str, timing: Timing, sqlite: bool) -> _Read:
     """One instrument's records, normalized (``raw``'s labels: positions in the file)."""
-    frame = _normalize(raw, name, tz)
+    frame = _normalize(raw, name, timing)
     rows = None if sqlite else raw.index.to_numpy(dtype="int64") + 1  # a table's rows have no order to cite
     return _Read(name, frame, False, rows, raw[_timestamp_column(raw)])
 
 
-def _asset_reads(source: str | Path, asked: list[str] | None, tz: str | None) -> list[tuple[str, _Read]]:
+def _asset_reads(source: str | Path, asked: list[str] | None, timing: Timing) -> list[tuple[str, _Read]]:
     """(symbol, its bars as read) of each asset of a universe: ``asked`` (None: all),
     in that order, else in the source's order (a directory's: by file name)."""
     if is_synthetic(source):
         return _synthetic_reads(source, asked)
     if _is_collection(source):
         files = {file_symbol(f): f for f in collection_files(source)}
-        return [(s, _file_read(files[s], s, tz)) for s in choose(asked, list(files), str(source))]
+        return [(s, _file_read(files[s], s, timing)) for s in choose(asked, list(files), str(source))]
     path, name = _path(source)
     if suffix(path) in SQLITE_SUFFIXES:
         found = sqlite_symbols(path)
         if not found:
-            return _one_instrument(path, name, asked, tz, True)
-        return [(s, _from_raw(read_table(path, symbol=s).reset_index(drop=True), _named(name, s), tz, True))
+            return _one_instrument(path, name, asked, timing, True)
+        return [(s, _from_raw(read_table(path, symbol=s).reset_index(drop=True), _named(name, s), timing, True))
                 for s in choose(asked, found, name)]
     raw = read_table(path).reset_index(drop=True)
     found = _symbols_in(raw, name)
     if not found:
-        return _one_instrument(path, name, asked, tz, False, raw)
-    return [(s, _from_raw(_select_symbol(raw, s, name), _named(name, s), tz, False))
+        return _one_instrument(path, name, asked, timing, False, raw)
+    return [(s, _from_raw(_select_symbol(raw, s, name), _named(name, s), timing, False))
             for s in choose(asked, found, name)]
 
 
-def _one_instrument(path: Path, name: str, asked: list[str] | None, tz: str | None, sqlite: bool,
+def _one_instrument(path: Path, name: str, asked: list[str] | None, timing: Timing, sqlite: bool,
                     raw: pd.DataFrame | None = None) -> list[tuple[str, _Read]]:
     """A source of one instrument as a universe of one: the sample's symbol, or the
     file's name without its suffix."""
     symbol = SAMPLES[name].symbol if name in SAMPLES else file_symbol(path)
     choose(asked, [symbol], f"{name} (one instrument, named {symbol!r})")
     raw = read_table(path).reset_index(drop=True) if raw is None else raw
-    return [(symbol, _from_raw(raw, _named(name, symbol), tz, sqlite))]
+    return [(symbol, _from_raw(raw, _named(name, symbol), timing, sqlite))]
 
 
 def _symbol_values(raw: pd.DataFrame, column: Any, name: str) -> list[str]:
@@ -357,7 +363,7 @@ def _is_field(name: str) -> bool:
     return any(canonical(name) in ALIASES[f] for f in FIELDS)
 
 
-def _normalize(raw: pd.DataFrame, name: str, tz: str | None) -> pd.DataFrame:
+def _normalize(raw: pd.DataFrame, name: str, timing: Timing) -> pd.DataFrame:
     """Canonical columns, float64 values, UTC index (not yet sorted or validated)."""
     mapping = resolve(list(raw.columns))
     frame = raw.rename(columns=mapping)
@@ -369,7 +375,8 @@ def _normalize(raw: pd.DataFrame, name: str, tz: str | None) -> pd.DataFrame:
                             f"{' and '.join(seps)} as well as ',' as delimiter: use one (bt reads ',', or ';', tab "
                             "or '|' when the header has no comma)")
         raise DataError(f"{name}: no timestamp column (columns found: {found}); name it timestamp, time or date")
-    index = to_utc_index(frame["timestamp"], where=f"{name}: column {_orig(mapping, 'timestamp')!r}", tz=tz)
+    index = to_utc_index(frame["timestamp"], where=f"{name}: column {_orig(mapping, 'timestamp')!r}", tz=timing.tz,
+                         date_format=timing.date_format)
     out = {}
     for col in frame.columns:
         if col == "timestamp" or col.endswith("_src"):

@@ -71,7 +71,8 @@ def _close(bars: pd.DataFrame) -> dict[str, float]:
 @json_option("the summary and the validation report")
 @output_options
 def show(source: str, symbol: str | None, start: str | None, end: str | None, timeframe: str | None,
-         repair: tuple[str, ...], symbols: str | None, as_json: bool, quiet: bool, debug: bool) -> None:
+         date_format: str | None, repair: tuple[str, ...], symbols: str | None, as_json: bool, quiet: bool,
+         debug: bool) -> None:
     """Summary and validation report of SOURCE (sample name, file path, directory of one
     file per symbol, or synthetic: spec); a universe gets a line per asset. A source of
     several symbols is shown whole unless --symbol picks one.
@@ -79,7 +80,7 @@ def show(source: str, symbol: str | None, start: str | None, end: str | None, ti
     Exits 2 when the data has errors (every error is listed). --quiet is accepted as on
     every command (the report is the output)."""
     selection: dict[str, Any] = {"start": start, "end": end, "timeframe": timeframe, "repair": tuple(repair),
-                                 "warn": False, "validate": False}
+                                 "date_format": date_format, "warn": False, "validate": False}
     try:
         if symbols is None and symbol is None and len(source_symbols(source)) > 1:
             symbols = "all"

@@ -37,6 +37,10 @@ selection_options = apply(
     click.option("--start", default=None, help="First timestamp to use (inclusive; a date includes its whole day)."),
     click.option("--end", default=None, help="Last timestamp to use (inclusive)."),
     click.option("--timeframe", default=None, help="Aggregate the bars first, e.g. 4h, 1D."),
+    click.option("--date-format", default=None, metavar="FORMAT",
+                 help="How the file's text timestamps read when they are not ISO 8601: dayfirst (01/07/2017 is 1 "
+                      "July), monthfirst (7 January; the default for slash dates) or a strptime format such as "
+                      "'%d/%m/%Y %I:%M %p'."),
     click.option("--repair", multiple=True, type=click.Choice(["duplicates", "gaps"]),
                  help="Repair the data first: duplicates keeps the last row of a repeated timestamp, gaps inserts "
                       "flat zero-volume bars (repeat for both)."),
@@ -143,15 +147,15 @@ def plugin_with_sets(plugin: str, sets: Sequence[str]) -> Strategy:
 
 
 def load_bars(source: str, *, symbol: str | None = None, start: str | None = None, end: str | None = None,
-              timeframe: str | None = None, repair: Sequence[str] = (),
-              symbols: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+              timeframe: str | None = None, repair: Sequence[str] = (), symbols: str | None = None,
+              date_format: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """``mlbt.data.load``, with its DataWarnings collected as strings (the caller prints
     them once the command has succeeded, so an error stays the only line on failure);
     a universe with ``symbols``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         bars = load(source, symbol=symbol, symbols=symbols, start=start, end=end, timeframe=timeframe,
-                    repair=tuple(repair))
+                    repair=tuple(repair), date_format=date_format)
     return bars, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
 
 
@@ -163,4 +167,5 @@ def plugin_bars(strategy: Strategy, options: dict[str, Any]) -> tuple[pd.DataFra
     if symbols is None and options.get("symbol") is None and is_cross_sectional(strategy):
         symbols = "all"
     return load_bars(options["source"] or strategy.data, symbol=options["symbol"], start=options["start"],
-                     end=options["end"], timeframe=options["timeframe"], repair=options["repair"], symbols=symbols)
+                     end=options["end"], timeframe=options["timeframe"], repair=options["repair"], symbols=symbols,
+                     date_format=options.get("date_format"))

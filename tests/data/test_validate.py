@@ -3,6 +3,8 @@ tests write; explicit repairs; resampling against a hand-built example."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -295,3 +297,47 @@ def test_load_resamples_after_validation_and_slices_before():
     assert daily.loc["2018-01-05", "low"] == jan5["low"].min()
     assert daily.loc["2018-01-05", "close"] == jan5["close"].iloc[-1]
     assert daily.loc["2018-01-05", "volume"] == pytest.approx(jan5["volume"].sum(), rel=1e-12)
+
+
+def dated(tmp_path, fmt: str, n: int = 40):
+    """A CSV of ``n`` hourly bars from 2017-07-01 09:00 whose timestamps are written with ``fmt``."""
+    bars = make_bars(n, start="2017-07-01 09:00")
+    frame = bars.reset_index()
+    frame["timestamp"] = pd.DatetimeIndex(frame["timestamp"]).strftime(fmt)
+    path = tmp_path / "dated.csv"
+    frame.to_csv(path, index=False)
+    return path, bars.index
+
+
+def test_day_first_and_twelve_hour_timestamps_read_with_date_format(tmp_path):
+    # US 12-hour clock (07/01/2017 11:00 AM): read as written, month first
+    path, index = dated(tmp_path, "%m/%d/%Y %I:%M %p")
+    assert load(path, warn=False).index.equals(index)
+    # day first (01/07/2017 09:00 is 1 July): refused with the option that reads it (the 13th day shows
+    # it is not month first), then read with it, by name or by strptime format
+    path, index = dated(tmp_path, "%d/%m/%Y %H:%M", n=13 * 24)
+    with pytest.raises(DataError, match=r"dated.csv: column 'timestamp': timestamp '13/07/2017 00:00' is not a "
+                                        r"month-first date, .* give --date-format dayfirst"):
+        load(path)
+    assert load(path, date_format="dayfirst", warn=False).index.equals(index)
+    assert load(path, date_format="%d/%m/%Y %H:%M", warn=False).index.equals(index)
+    with pytest.raises(DataError, match=r"timestamp '01/07/2017 09:00' is not in --date-format '%Y-%m-%d'"):
+        load(path, date_format="%Y-%m-%d")
+    with pytest.raises(DataError, match=r"date_format 'european': give dayfirst, monthfirst or a strptime format"):
+        load(path, date_format="european")
+    with pytest.raises(DataError, match=r"cannot read timestamp '13/07/2017 00:00'.*--date-format dayfirst"):
+        load(path, date_format="monthfirst")
+
+
+def test_the_command_line_takes_date_format(tmp_path):
+    from tests.conftest import bt
+
+    path, _ = dated(tmp_path, "%d/%m/%Y %H:%M", n=30 * 24)
+    refused = bt("run", "strategies/sma_cross.py", "--data", str(path), "--no-report")
+    assert refused.returncode == 2 and "give --date-format dayfirst" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    ran = bt("run", "strategies/sma_cross.py", "--data", str(path), "--date-format", "dayfirst", "--json", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["start"] == "2017-07-01 09:00:00+00:00"
+    shown = bt("data", "show", str(path), "--date-format", "dayfirst", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["bars"] == 30 * 24
