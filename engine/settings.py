@@ -300,6 +300,16 @@ class EngineSettings(Mapping[str, Any]):
         return EngineSettings(**{**self._values, **values})
 
 
+def settings_text(values: Mapping[str, Any]) -> str:
+    """Every engine setting of ``values`` (``EngineSettings.to_dict()``; a run's record
+    of them) as ``name=value`` in the table's order, ``none`` where unset: the line a
+    run prints and its tearsheet shows, so a result carries what produced it."""
+    def text(v: Any) -> str:
+        return "none" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+
+    return ", ".join(f"{s.name}={text(values.get(s.name, s.default))}" for s in SETTINGS if s.cli)
+
+
 def help_text(s: Setting, plugin_default: bool = False) -> str:
     """The help of setting ``s``: its doc, valid range and default (``plugin_default``: a
     plugin may declare its own)."""

@@ -107,3 +107,40 @@ def test_engine_settings_check_fill_defaults_and_record():
         EngineSettings(fees=0.1)
     with pytest.raises(ValueError, match="fill = 'vwap': fill is one of 'next_open', 'close'"):
         EngineSettings(fill="vwap")
+
+
+#: a value other than the default for every engine option of the command line
+CHANGED = {"fee": "0.0007", "fixed_fee": "1.5", "slippage": "0.0003", "size": "0.9", "lot": "0.001", "sl": "0.031",
+           "tp": "0.07", "trail": "0.02", "max_hold": "77", "leverage": "2", "mmr": "0.004", "liquidation_fee": "0.002",
+           "funding_rate": "0.0001", "borrow_rate": "0.03", "cash": "50000", "cash_sharing": True,
+           "size_type": "target_weight", "rebalance_drift": "0.05", "insufficient_cash": "skip", "fill": "close",
+           "stop_tie": "tp", "periods_per_year": "8000"}
+
+
+def test_every_engine_option_is_recorded_in_all_five_places(tmp_path):
+    """Header line, --json, the saved run.json, the tearsheet header and the sweep manifest."""
+    import json
+
+    from mlbt.cli.options import ENGINE_NAMES
+    from mlbt.report.html import esc
+    from mlbt.settings import EngineSettings, settings_text
+    from tests.conftest import bt
+
+    assert set(CHANGED) == set(ENGINE_NAMES)  # a new option must be added here
+    args = [a for name, v in CHANGED.items() for a in ((f"--{name.replace('_', '-')}",) if v is True
+                                                        else (f"--{name.replace('_', '-')}", v))]
+    expected = EngineSettings(**{k: (v if v is True else float(v) if k not in ("size_type", "insufficient_cash",
+                                                                               "fill", "stop_tie") else v)
+                                 for k, v in CHANGED.items()}).to_dict()
+    assert all(expected[k] != EngineSettings().to_dict()[k] for k in CHANGED)
+    sma = ("strategies/sma_cross.py", "--end", "2018-01-01", *args)
+    text = bt("run", *sma, "--report", str(tmp_path / "r.html"), "--save", str(tmp_path / "saved"), "--quiet")
+    assert text.returncode == 0, text.stderr
+    assert f"engine: {settings_text(expected)}" in text.stdout.splitlines()
+    as_json = bt("run", *sma, "--json", "--quiet")
+    assert json.loads(as_json.stdout)["engine"] == expected
+    assert json.loads((tmp_path / "saved" / "run.json").read_text())["meta"]["engine"] == expected
+    assert esc(settings_text(expected)) in (tmp_path / "r.html").read_text()
+    swept = bt("sweep", *sma, "--grid", "fast=10,20", "--out", str(tmp_path / "sweep"), "--quiet")
+    assert swept.returncode == 0, swept.stderr
+    assert json.loads((tmp_path / "sweep" / "_manifest.json").read_text())["engine"] == expected

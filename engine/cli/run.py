@@ -30,6 +30,7 @@ from mlbt.cli.progress import reporting
 from mlbt.data.universe import is_universe
 from mlbt.io import json_safe
 from mlbt.report.outputs import check_outputs, finish_run, run_report_path
+from mlbt.settings import settings_text
 from mlbt.sim import backtest
 from mlbt.strategy import (
     check_cross,
@@ -126,6 +127,7 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
     label = _warn_and_label(bars, data_warnings, quiet)
     click.echo(f"{strategy!r} on {source}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}, "
                f"fill={engine.fill}, fee={engine.fee}")
+    click.echo(f"engine: {settings_text(engine.to_dict())}")
     if prepared.model is not None:
         origin = "cache" if prepared.cache_hit else "trained now"
         click.echo(f"model: {prepared.model['network']} ({prepared.model['profile']} profile), "
@@ -181,6 +183,7 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
     click.echo(f"{strategy!r} on {source}{label}: {len(names)} assets ({shown}), {len(bars):,} bars "
                f"{bars.index[0]} .. {bars.index[-1]}, shared cash, allocation {allocation}, fill={engine.fill}, "
                f"fee={engine.fee}")
+    click.echo(f"engine: {settings_text(engine.to_dict())}")
     models = [p for p in ready.values() if p is not None and p.model is not None]
     if models and len({p.cache_key for p in models}) == 1 < len(models):  # one pooled model
         click.echo(f"model: {models[0].model['network']} ({models[0].model['profile']} profile), one pooled over "

@@ -12,6 +12,7 @@ from mlbt.report import run_figures as rf
 from mlbt.report.formatting import fmt
 from mlbt.report.html import Block, Figure, Section, esc, table
 from mlbt.report.rundata import RunData
+from mlbt.settings import settings_text
 from mlbt.sim import Result, periods_per_year
 
 MAX_TRADE_ROWS = 500  # trades listed in the table (the newest are cut)
@@ -49,6 +50,7 @@ def header(run: RunData) -> str:
         ("fees", f"fee {fmt(m.get('fee'))} x notional per fill, fixed {fmt(m.get('fixed_fee'))}, "
                  f"slippage {fmt(m.get('slippage'))}"),
         ("fill", f"{fill}: {fill_note}"), ("initial cash", fmt(m.get("cash"))),
+        ("engine settings", settings_text(m.get("engine") or {})),
     ])
     right = kv([
         ("bt version", m.get("bt_version")), ("data fingerprint", m.get("data_fingerprint")),
