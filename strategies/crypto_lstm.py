@@ -86,12 +86,12 @@ class CryptoLSTM(Strategy):
         calm = col("realized_vol_20") <= p.vol_cap * vol.rolling(200).mean().to_numpy()[:, None]
         common = [("ADX > adx_min", col("adx_14") > p.adx_min), ("volatility <= vol_cap x mean", calm),
                   ("volume ratio > volume_min", col("volume_ratio_20") > p.volume_min)]
-        long = [("forecast > close + threshold", pred > close + threshold),
+        long = [("forecast > close + threshold (atr_mult, vol_mult)", pred > close + threshold),
                 ("RSI < rsi_long_max", col("rsi_14") < p.rsi_long_max),
                 ("MACD > signal", col("macd") > col("macd_signal")),
                 ("OBV > mean", col("obv") > col("obv_mean_20")), ("close > VWAP", close > col("vwap_20")),
                 ("close > EMA20 > EMA50", (close > col("ema_20")) & (col("ema_20") > col("ema_50"))), *common]
-        short = [("forecast < close - threshold", pred < close - threshold),
+        short = [("forecast < close - threshold (atr_mult, vol_mult)", pred < close - threshold),
                  ("RSI > rsi_short_min", col("rsi_14") > p.rsi_short_min),
                  ("MACD < signal", col("macd") < col("macd_signal")), ("OBV < mean", col("obv") < col("obv_mean_20")),
                  ("close < VWAP", close < col("vwap_20")),

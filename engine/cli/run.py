@@ -34,6 +34,7 @@ from mlbt.settings import settings_text
 from mlbt.sim import backtest
 from mlbt.strategy import (
     check_cross,
+    few_trades_notes,
     funnel_lines,
     is_cross_sectional,
     make_signals,
@@ -111,9 +112,11 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         result = backtest(bars, make_signals(strategy, prepared.ctx), **engine)
         ml = strategy.ml_metrics(prepared.ctx)
         funnel = signal_funnel(strategy, prepared.ctx)
+        first = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
+        notes = few_trades_notes(strategy, int(first["trades"]), funnel, plugin)
         written = finish_run(report=report_path, save=save_dir, strategy=strategy, bars=bars, result=result,
                              prepared=prepared, ml=ml, source=source, symbol=options["symbol"], engine=engine,
-                             device=device, funnel=funnel)
+                             device=device, funnel=funnel, notes=notes)
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     stats = result.stats
@@ -122,7 +125,7 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
     if as_json:
         _echo_json({**_json_head(strategy, bars, source, engine, data_warnings), "model": prepared.model,
                     "cache_hit": prepared.cache_hit, "folds": prepared.folds, "stats": stats.to_dict(), "ml": ml,
-                    "funnel": funnel}, written, quiet)
+                    "funnel": funnel, "notes": notes}, written, quiet)
         return
     label = _warn_and_label(bars, data_warnings, quiet)
     click.echo(f"{strategy!r} on {source}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}, "
@@ -132,7 +135,8 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         origin = "cache" if prepared.cache_hit else "trained now"
         click.echo(f"model: {prepared.model['network']} ({prepared.model['profile']} profile), "
                    f"{len(prepared.folds)} walk-forward folds, {origin}")
-    for line in (*_metric_lines(stats.to_dict(), ml), *funnel_lines(funnel), *written):
+    for line in (*_metric_lines(stats.to_dict(), ml), *funnel_lines(funnel), *(f"note: {n}" for n in notes),
+                 *written):
         click.echo(line)
 
 

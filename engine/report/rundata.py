@@ -151,7 +151,8 @@ def _is_probability(pred: np.ndarray, actual: np.ndarray) -> bool:
 
 def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
              symbol: str | None, engine: Mapping[str, Any], device: str,
-             funnel: dict[str, Any] | None = None, allocation: str | None = None) -> RunData:
+             funnel: dict[str, Any] | None = None, allocation: str | None = None,
+             notes: list[str] | None = None) -> RunData:
     """RunData of a finished ``bt run`` (the first column when the plugin emits several);
     ``engine``: the run's engine settings (``mlbt.settings.EngineSettings``). Over a
     universe (bars with (field, asset) columns) ``prepared`` maps each asset to its
@@ -178,7 +179,7 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
         **_meta(strategy, bars, result, source, engine), "symbol": symbol,
         "model_hash": prepared.cache_key if has_model else None, "device": resolved_device(device, has_model),
         "model": (f"{prepared.model['network']} ({prepared.model['profile']} profile)" if has_model else None),
-        "cache_hit": prepared.cache_hit,
+        "cache_hit": prepared.cache_hit, "notes": list(notes or []),
     }
     return RunData(meta=meta, equity=equity, close=bars["close"], trades=trades,
                    stats={k: plain(v) for k, v in stats.items()}, ml={k: plain(v) for k, v in (ml or {}).items()},

@@ -59,6 +59,7 @@ def header(run: RunData) -> str:
         ("predictions", {True: "from cache", False: "trained now", None: "-"}.get(m.get("cache_hit"), "-")),
     ])
     warn = '<p class="warn">Synthetic data: these prices are simulated, not a market.</p>' if synthetic else ""
+    warn += "".join(f'<p class="warn">{esc(note)}</p>' for note in m.get("notes") or [])
     return (f"<h1>{esc(m.get('strategy'))}{esc(synthetic)}</h1>{warn}"
             f'<div class="row"><div>{left}</div><div><b>manifest</b>{right}</div></div>')
 

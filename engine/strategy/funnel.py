@@ -8,6 +8,7 @@ counts, per side, the bars on which every condition so far holds.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -57,3 +58,33 @@ def funnel_lines(funnel: dict[str, Any]) -> list[str]:
         row = [fmt(k, cells[k][i] if i < len(cells[k]) else ("", "", "")) for k in sides]
         lines.append(("  " + "   ".join(row)).rstrip())
     return lines
+
+
+FEW_TRADES = 10  # below this many trades a run says so, and what blocks it
+
+
+def few_trades_notes(strategy: Strategy, trades: int, funnel: dict[str, Any], plugin: str) -> list[str]:
+    """One line when a run made fewer than ``FEW_TRADES`` trades: how many, and, when
+    the plugin declares conditions, the one that holds on the fewest bars (it blocks
+    most) with a ``bt sweep`` of the first signal param its name mentions, from the
+    param's low end to twice its value (or its high end) in 10 steps; [] otherwise."""
+    if trades >= FEW_TRADES:
+        return []
+    head = f"{trades} trade{'s' if trades != 1 else ''}: too few to judge the strategy (fewer than {FEW_TRADES})"
+    rows = [(side, r) for side in funnel if side != "bars" for r in funnel[side]]
+    if not rows:
+        return [f"{head}; loosen its params or give it more data"]
+    side, row = min(rows, key=lambda x: x[1]["alone"])
+    where = (f"{head}. The {side} condition '{row['condition']}' blocks most: it holds on {row['alone']:,} of "
+             f"{funnel['bars']:,} bars")
+    names = [n for n in strategy.signal_params if re.search(rf"\b{re.escape(n)}\b", row["condition"])]
+    bounds = strategy.params[names[0]] if names else None
+    if bounds is None or bounds.low is None or not isinstance(strategy.values[names[0]], int | float):
+        return [f"{where}; loosen it"]
+    name, value, low = names[0], float(strategy.values[names[0]]), float(bounds.low)
+    top = float(bounds.high) if bounds.high is not None else max(2 * value, low + 1)
+    high = min(top, 2 * value) if value > low else top
+    step = (high - low) / 10
+    if step <= 0:
+        return [f"{where}; loosen it"]
+    return [f"{where}; explore it with: bt sweep {plugin} --grid {name}={low:g}:{high:g}:{step:g}"]

@@ -41,3 +41,42 @@ def test_no_conditions_no_funnel():
     bars = pd.DataFrame({"close": np.arange(3.0)}, index=pd.date_range("2024-01-01", periods=3, freq="h"))
     assert signal_funnel(Plain(), Context(bars=bars, features=pd.DataFrame(index=bars.index))) == {}
     assert funnel_lines({}) == []
+
+
+def test_few_trades_name_the_condition_that_blocks_most_and_a_sweep_of_its_param():
+    from mlbt import load_strategy
+    from mlbt.strategy import FEW_TRADES, few_trades_notes
+
+    lstm = load_strategy("strategies/crypto_lstm.py")
+    funnel = {"bars": 1000, "long": [{"condition": "RSI < rsi_long_max", "alone": 40, "left": 40},
+                                     {"condition": "ADX > adx_min", "alone": 300, "left": 12}],
+              "short": [{"condition": "forecast < close - threshold (atr_mult, vol_mult)", "alone": 90, "left": 9}]}
+    (note,) = few_trades_notes(lstm, 3, funnel, "strategies/crypto_lstm.py")
+    # the fewest bars alone: RSI < rsi_long_max (40); its param from its low end (0) to twice 65, capped at 100
+    assert note == ("3 trades: too few to judge the strategy (fewer than 10). The long condition 'RSI < rsi_long_max' "
+                    "blocks most: it holds on 40 of 1,000 bars; explore it with: bt sweep strategies/crypto_lstm.py "
+                    "--grid rsi_long_max=0:100:10")
+    assert few_trades_notes(lstm, FEW_TRADES, funnel, "x.py") == []
+    assert few_trades_notes(lstm, 1, {}, "x.py") == ["1 trade: too few to judge the strategy (fewer than 10); loosen "
+                                                     "its params or give it more data"]
+
+
+def test_a_run_without_trades_says_so_in_the_output_the_json_and_the_tearsheet(tmp_path):
+    import json
+
+    from tests.conftest import bt
+
+    args = ["run", "strategies/crypto_lstm.py", "--end", "2018-06-01", "--set", "epochs=1", "--set", "min_train=1200",
+            "--set", "retrain_every=1000", "--set", "lookback=30", "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    out = bt(*args, "--json", "--report", str(tmp_path / "r.html"))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["stats"]["trades"] < 10 and len(doc["notes"]) == 1
+    note = doc["notes"][0]
+    assert "condition 'forecast > close + threshold (atr_mult, vol_mult)' blocks most" in note
+    assert note.endswith("explore it with: bt sweep strategies/crypto_lstm.py --grid atr_mult=0:1:0.1")
+    assert "blocks most" in (tmp_path / "r.html").read_text()
+    text = bt(*args, "--no-report")
+    assert f"note: {note}" in text.stdout.splitlines()
+    plain = json.loads(bt("run", "strategies/sma_cross.py", "--json", "--quiet").stdout)
+    assert plain["stats"]["trades"] >= 10 and plain["notes"] == []
