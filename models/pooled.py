@@ -42,6 +42,7 @@ from mlbt.models.walkforward import (
     fit_targets,
     label_components,
     outputs_of,
+    schedule,
     store_outputs,
     usable_samples,
 )
@@ -55,14 +56,10 @@ def pooled_schedule(usable: Sequence[np.ndarray], positions: Sequence[np.ndarray
     """(predict_start, predict_end) per fold on the universe's ``n_bars``: the first
     fold once ``min_train`` usable samples of all assets exist at or before p_0 -
     embargo, then every ``retrain_every`` bars."""
-    counts = np.zeros(n_bars, dtype=np.int64)
+    counts = np.zeros(n_bars, dtype=np.int64)  # usable samples of all assets per universe bar
     for ok, pos in zip(usable, positions, strict=True):
-        np.add.at(counts, pos[ok], 1)
-    enough = np.flatnonzero(np.cumsum(counts) >= wf.min_train)
-    if not len(enough):
-        return []
-    p0 = int(enough[0]) + wf.gap
-    return [(p, min(p + wf.retrain_every, n_bars)) for p in range(p0, n_bars, wf.retrain_every)]
+        counts[pos[ok]] += 1  # an asset's bars are distinct
+    return schedule(counts, wf)
 
 
 def walk_forward_pooled(X: Sequence[np.ndarray], y: Sequence[Any], positions: Sequence[np.ndarray], n_bars: int,

@@ -194,7 +194,8 @@ def usable_samples(X: np.ndarray, y: tuple[np.ndarray, ...], lookback: int) -> n
 
 
 def schedule(usable: np.ndarray, wf: WalkForward) -> list[tuple[int, int]]:
-    """(predict_start, predict_end) per fold; see the module docstring."""
+    """(predict_start, predict_end) per fold; see the module docstring. ``usable``: per
+    bar, whether its sample is usable, or how many are (several assets' samples)."""
     n = len(usable)
     counts = np.cumsum(usable)  # usable samples at or before each bar
     # first p with counts[p - gap] >= min_train

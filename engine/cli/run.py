@@ -37,6 +37,7 @@ from mlbt.strategy import (
     few_trades_notes,
     funnel_lines,
     is_cross_sectional,
+    is_pooled,
     make_signals,
     prepare,
     prepare_assets,
@@ -189,7 +190,7 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
                f"fee={engine.fee}")
     click.echo(f"engine: {settings_text(engine.to_dict())}")
     models = [p for p in ready.values() if p is not None and p.model is not None]
-    if models and len({p.cache_key for p in models}) == 1 < len(models):  # one pooled model
+    if models and is_pooled(strategy):
         click.echo(f"model: {models[0].model['network']} ({models[0].model['profile']} profile), one pooled over "
                    f"{len(models)} assets, {max(len(p.folds) for p in models)} walk-forward folds, "
                    f"{'from cache' if models[0].cache_hit else 'trained now'}")

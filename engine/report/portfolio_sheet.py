@@ -22,30 +22,31 @@ BH_NAME = "equal-weight buy & hold"
 def portfolio_frames(run: RunData) -> dict[str, pd.DataFrame | pd.Series]:
     """The shown group's per-asset series: ``value`` and ``weight`` (a column per asset,
     at each close), ``gross`` exposure (sum of |value|) and ``leverage`` (gross /
-    equity), per bar; ``contribution`` per asset."""
+    equity), per bar; ``contribution`` per asset; ``liquidations``: the group's
+    liquidation fills (``PortfolioResult.orders`` rows)."""
     result, cols = run.result, run.portfolio_columns()
     names = pd.Index([str(a) for a in result.asset_of.take(cols)], name="asset")
     value = result.value.iloc[:, cols].set_axis(names, axis=1)
     weight = result.weight.iloc[:, cols].set_axis(names, axis=1)
     gross = value.abs().sum(axis=1)
+    orders = result.orders
+    liquidations = orders[(orders["group"] == result.groups[0]) & (orders["reason"] == "liquidation")] \
+        if len(orders) else orders
     return {"value": value, "weight": weight, "gross": gross, "leverage": gross / run.equity,
-            "contribution": result.contributions.iloc[cols].set_axis(names)}
+            "contribution": result.contributions.iloc[cols].set_axis(names), "liquidations": liquidations}
 
 
 def asset_table(run: RunData, frames: dict) -> tuple[list[str], list[list[str]]]:
     """One row per asset: listing, its own buy-and-hold return, contribution, trades,
     win rate, time held, mean |weight|, funding and borrow paid, liquidations."""
     trades, close = run.trades, run.close
-    orders = run.result.orders
-    shown = orders[orders["group"] == run.result.groups[0]] if len(orders) else orders
+    liquidated = frames["liquidations"]["asset"].astype(str).value_counts()
     rows = []
     for asset in frames["weight"].columns:
         c = close[asset].dropna() if asset in close.columns else pd.Series(dtype="float64")
         own = trades[trades["asset"].astype(str) == asset] if len(trades) else trades
         done = own[~own["is_open"]] if len(own) else own
         w = frames["weight"][asset].to_numpy(dtype="float64")
-        liquidations = int(((shown["asset"].astype(str) == asset) & (shown["reason"] == "liquidation")).sum()) \
-            if len(shown) else 0
         rows.append([
             asset, fmt(c.index[0]) if len(c) else "never", fmt(len(c)),
             fmt(float(c.iloc[-1] / c.iloc[0] - 1.0) if len(c) else float("nan"), "total_return"),
@@ -53,7 +54,7 @@ def asset_table(run: RunData, frames: dict) -> tuple[list[str], list[list[str]]]
             fmt(float((done["pnl"] > 0).mean()) if len(done) else float("nan"), "win_rate"),
             fmt(float(np.mean(np.nan_to_num(w) != 0.0)), "exposure"),
             fmt(float(np.nanmean(np.abs(w))) if np.isfinite(w).any() else float("nan"), "exposure"),
-            fmt(float(own["funding"].sum()) if len(own) else 0.0), fmt(liquidations),
+            fmt(float(own["funding"].sum()) if len(own) else 0.0), fmt(int(liquidated.get(asset, 0))),
         ])
     head = ["asset", "first bar", "bars", "buy & hold", "contribution", "trades", "win rate", "time held",
             "mean |weight|", "funding + borrow", "liquidations"]
@@ -62,9 +63,7 @@ def asset_table(run: RunData, frames: dict) -> tuple[list[str], list[list[str]]]
 
 def _carry_section(run: RunData, frames: dict) -> Section | None:
     """Liquidations and carrying costs, only when the run had any."""
-    orders = run.result.orders
-    shown = orders[(orders["group"] == run.result.groups[0]) & (orders["reason"] == "liquidation")] \
-        if len(orders) else orders
+    shown = frames["liquidations"]
     trades = run.trades
     carried = trades.groupby(trades["asset"].astype(str))["funding"].sum() if len(trades) else pd.Series()
     carried = carried.reindex(frames["weight"].columns, fill_value=0.0)

@@ -35,6 +35,7 @@ from mlbt.data import fingerprint
 from mlbt.data.universe import assets, is_universe
 from mlbt.io import building_dir, json_safe, plain
 from mlbt.sim import Result
+from mlbt.strategy import is_pooled
 
 RUN_JSON = "run.json"
 SERIES = "series.parquet"
@@ -213,8 +214,7 @@ def _from_universe_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepar
         "model_hash": {str(a): p.cache_key for a, p in ready.items()} or None,
         "device": resolved_device(device, bool(ready)),
         "model": (f"{first.model['network']} ({first.model['profile']} profile), "
-                  + ("one pooled over every asset" if len({p.cache_key for p in ready.values()}) == 1 < len(ready)
-                     else "one per asset")) if first else None,
+                  + ("one pooled over every asset" if is_pooled(strategy) else "one per asset")) if first else None,
         "cache_hit": None if not hits else (False not in hits),
     }
     trades = result.trades

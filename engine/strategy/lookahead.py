@@ -26,6 +26,7 @@ differs, since the cut predictions end at bar t.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +154,14 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
     return stages
 
 
+def _first_predicted(contexts: Iterable[Context | None], index: pd.Index) -> int:
+    """The bar of universe ``index`` with the first walk-forward prediction of any
+    asset's context (0 when none has one)."""
+    starts = [c.bars.index[f[0]] for c in contexts if c is not None and c.predictions is not None
+              and len(f := np.flatnonzero(c.predictions["fold"].to_numpy() >= 0))]
+    return int(index.searchsorted(min(starts))) if starts else 0
+
+
 def audit_cross(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 50, device: str = "cpu",
                 profile: str = "fast", cache_dir: str | None = None, rtol: float = 1e-9) -> StageResult:
     """The ``cross-section`` stage of a plugin that defines ``weights``: on universe
@@ -165,13 +174,8 @@ def audit_cross(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 50, devic
     contexts = {a: p.ctx if p is not None else None for a, p in ready.items()}
     grid = strategy.grid()
     full = cross_signals(strategy, CrossContext(bars, contexts), grid).target
-    known = [c.predictions["fold"].to_numpy() >= 0 for c in contexts.values()
-             if c is not None and c.predictions is not None]
-    starts = [c.bars.index[np.flatnonzero(k)[0]] for c, k in zip(
-        (c for c in contexts.values() if c is not None and c.predictions is not None), known, strict=True) if k.any()]
-    first = int(bars.index.searchsorted(min(starts))) if starts else 0
     stage = StageResult("cross-section")
-    for t in cut_points(len(bars), cuts, first):
+    for t in cut_points(len(bars), cuts, _first_predicted(contexts.values(), bars.index)):
         end = bars.index[t]
         prefix: dict[Any, Context | None] = {}
         for asset, ctx in contexts.items():
@@ -192,11 +196,7 @@ def audit_pooled(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, devic
     asset's bars up to t (nothing cached is reused), and each asset's predictions at
     or before t must be the full run's (within ``model_rtol``, as for one asset)."""
     full = prepare_pooled(strategy, bars, device=device, profile=profile, use_cache=False)
-    folds = [np.flatnonzero(p.ctx.predictions["fold"].to_numpy() >= 0) for p in full.values()
-             if p is not None and p.ctx.predictions is not None]
-    starts = [p.ctx.bars.index[f[0]] for p, f in zip((p for p in full.values() if p is not None), folds,
-                                                     strict=True) if len(f)]
-    first = int(bars.index.searchsorted(min(starts))) if starts else 0
+    first = _first_predicted((p.ctx if p is not None else None for p in full.values()), bars.index)
     stage = StageResult("pooled model")
     for k, t in enumerate(cut_points(len(bars), cuts, first)):
         log.info("%s: audit cut %d of %d: retraining the pooled model on bars 0..%s (%s)", strategy.name, k + 1,

@@ -117,18 +117,23 @@ def chunk_inputs(strategy: Strategy, ctx: Context | UniverseContext, combos: pd.
     signal_names, engine_names = _split_names(strategy, combos.columns)
     frame = combos[signal_names].reset_index(drop=True) if signal_names else pd.DataFrame(index=range(len(combos)))
     universe = isinstance(ctx, UniverseContext)
-    if isinstance(ctx, UniverseContext) and "cash_sharing" in engine_names:
+    if universe and "cash_sharing" in engine_names:
         raise ValueError("cash_sharing cannot be swept over a universe: each combination's assets share one "
                          "account; drop --grid cash_sharing=...")
+    kwargs = engine.to_dict()
+    width = len(assets(ctx.bars)) if universe else 1  # engine columns per combination
+    for name in engine_names:
+        if name in PER_PASS:
+            kwargs[name] = np.repeat(combos[name].to_numpy(dtype=object), width)  # (N,): a pass per value
+        else:
+            kwargs[name] = np.repeat(combos[name].to_numpy(dtype="float64"), width)[None, :]  # (1, N): per column
     try:
         if isinstance(ctx, UniverseContext):
-            # combinations numbered 0..N-1: each one's assets are one group, whatever its params
-            width = len(assets(ctx.bars))
-            choices = engine.to_dict()
-            if "size_type" in engine_names:  # the allocation scales a target weight, else the entry's size
-                choices["size_type"] = np.repeat(combos["size_type"].to_numpy(dtype=object), width)
+            # combinations numbered 0..N-1: each one's assets are one group, whatever its params; the
+            # allocation scales a target weight, else the entry's size, so it reads each column's size_type
             signals = universe_signals(strategy, ctx.bars, ctx.prepared, strategy.grid(frame), ctx.allocation,
-                                       choices, labels=pd.RangeIndex(len(frame), name="combo"))
+                                       {**engine.to_dict(), "size_type": kwargs["size_type"]},
+                                       labels=pd.RangeIndex(len(frame), name="combo"))
         else:
             signals = make_signals(strategy, ctx, strategy.grid(frame))
     except PluginError:
@@ -144,13 +149,6 @@ def chunk_inputs(strategy: Strategy, ctx: Context | UniverseContext, combos: pd.
                          "setting; sweep the plugin's own params instead")
     if signals.reentry is not None:  # how the plugin's targets read: its choice, never an engine setting
         fields["reentry"] = bool(signals.reentry)
-    kwargs = engine.to_dict()
-    width = len(assets(ctx.bars)) if universe else 1  # engine columns per combination
-    for name in engine_names:
-        if name in PER_PASS:
-            kwargs[name] = np.repeat(combos[name].to_numpy(dtype=object), width)  # (N,): a pass per value
-        else:
-            kwargs[name] = np.repeat(combos[name].to_numpy(dtype="float64"), width)[None, :]  # (1, N): per column
     if "trail" in engine_names and engine.trail is True:
         raise ValueError("--trail (a trailing sl) and a swept trail distance cannot be combined")
     if universe:  # (combination, asset) columns; each combination's assets share one account
