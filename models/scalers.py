@@ -6,6 +6,9 @@ Each scaler is an affine map per feature (last axis): ``(x - center) / scale``.
 - ``RobustScaler``: center = median, scale = interquartile range (75th - 25th percentile).
 - ``MinMaxScaler``: maps the training [min, max] onto ``feature_range`` (default [0, 1]).
 
+The statistics are fitted by ``sklearn.preprocessing`` (the scaler of the same name);
+only the resulting center and scale arrays are kept, so the state stays plain arrays.
+
 ``fit`` reduces over every axis but the last (bars, or windows and time) and ignores NaN
 (indicator warm-up). A constant or all-NaN feature gets scale 1 (and center 0 if all-NaN),
 so it never divides by zero. Fit on the training slice only: ``scaler.fit(x[:train_end])``;
@@ -23,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn import preprocessing
 
 Array = torch.Tensor | np.ndarray
 
@@ -115,7 +119,8 @@ class StandardScaler(Scaler):
     kind = "standard"
 
     def _statistics(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.nanmean(a, axis=0), np.nanstd(a, axis=0)
+        fitted = preprocessing.StandardScaler().fit(a)  # NaN ignored, ddof 0
+        return fitted.mean_, fitted.scale_
 
 
 class RobustScaler(Scaler):
@@ -124,8 +129,8 @@ class RobustScaler(Scaler):
     kind = "robust"
 
     def _statistics(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q25, median, q75 = np.nanpercentile(a, [25.0, 50.0, 75.0], axis=0)
-        return median, q75 - q25
+        fitted = preprocessing.RobustScaler(quantile_range=(25.0, 75.0)).fit(a)  # NaN ignored
+        return fitted.center_, fitted.scale_
 
 
 class MinMaxScaler(Scaler):
@@ -142,11 +147,12 @@ class MinMaxScaler(Scaler):
 
     def _statistics(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         low, high = self.feature_range
-        data_min, data_max = np.nanmin(a, axis=0), np.nanmax(a, axis=0)
-        scale = (data_max - data_min) / (high - low)
+        fitted = preprocessing.MinMaxScaler(feature_range=self.feature_range).fit(a)  # NaN ignored
+        # sklearn maps x * scale_ + min_; as (x - center) / scale that is scale = data range / (high - low)
+        # and center = data_min - low * scale (a constant feature keeps scale 1, not sklearn's 1 / (high - low))
+        scale = fitted.data_range_ / (high - low)
         scale = np.where(scale > 0, scale, 1.0)
-        # (x - center) / scale == (x - min) / scale + low
-        return data_min - low * scale, scale
+        return fitted.data_min_ - low * scale, scale
 
     def _extra_state(self) -> dict[str, Any]:
         return {"low": self.feature_range[0], "high": self.feature_range[1]}
