@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
+import zlib
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
@@ -47,11 +48,36 @@ def read_table(path: Path, *, symbol: str | None = None) -> pd.DataFrame:
             return _read_sqlite(path, symbol)
     except DataError:
         raise
-    except (OSError, ValueError, sqlite3.DatabaseError, ImportError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read as {kind} ({first}); check the file is complete and of that type") \
-            from exc
+    except (EOFError, zlib.error, OSError, ValueError, sqlite3.DatabaseError, ImportError) as exc:
+        raise DataError(_unreadable(path, kind, exc)) from exc
     raise DataError(f"{path}: unknown file type {kind!r}; use one of {', '.join(SUFFIXES)}")
+
+
+#: What the readers say when a file's bytes end early or do not decode (compressed
+#: formats cannot be read in part): lower-case fragments of their messages.
+_TRUNCATED = ("ended before", "end-of-stream", "unexpected end", "truncated", "premature end")
+_CORRUPT = ("not a gzipped file", "magic bytes", "corrupt", "invalid", "decompress", "not an arrow file",
+            "file is not a database", "malformed", "couldn't deserialize", "failed to read", "bad crc")
+
+
+def _unreadable(path: Path, kind: str, exc: BaseException) -> str:
+    """The one line for a file that cannot be read: truncated (its data ends early),
+    corrupt or not of its type (its bytes do not decode as ``kind``), or another
+    reason; each says how to fix it."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    low = f"{type(exc).__name__} {first}".lower()
+    fix = "re-download or re-export it"
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(exc, EOFError) or any(w in low for w in _TRUNCATED):
+        return (f"{path}: the file is truncated: its {kind} data ends early ({first}); it was cut short while "
+                f"being downloaded or written: {fix}")
+    if isinstance(exc, zlib.error | gzip.BadGzipFile | sqlite3.DatabaseError) or any(w in low for w in _CORRUPT):
+        return (f"{path}: the file is truncated or corrupt, or not a {kind} file ({first}); {fix}"
+                + (", or give it the suffix of its real format" if kind in (".csv.gz", ".parquet", ".pq", ".feather",
+                                                                             ".arrow") else ""))
+    return f"{path}: cannot read as {kind} ({first}); check the file is complete and of that type, or {fix}"
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

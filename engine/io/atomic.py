@@ -1,6 +1,10 @@
 """Atomic output: files and directories are built under a temporary name beside their
 destination and renamed into place, so a reader (or a crash) never sees half of one.
 
+The temporary names are ``.<name>.tmp-<pid>-<random>`` beside the destination: a
+write killed before its rename (SIGKILL; bt turns SIGTERM into a clean exit) leaves
+one, and the next write of that destination removes those whose process is gone.
+
 The temporary names are created with mode 0666 (files) / 0777 (directories) and the
 kernel applies the process umask, so what is renamed into place has the permissions a
 plain ``open`` or ``mkdir`` would have given it (``tempfile`` would make them private).
@@ -8,23 +12,90 @@ plain ``open`` or ``mkdir`` would have given it (``tempfile`` would make them pr
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+#: How long a temporary name whose process cannot be told (another host's) is kept.
+STALE_SECONDS = 24 * 3600
+
 
 def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    """``.<name>.tmp-<pid>-<random>`` beside ``path``: recognisably bt's, and whose."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}")
 
 
-def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # another user's process, or cannot tell: alive
+        return True
+    return True
+
+
+def clean_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove what a killed write of ``path`` left beside it: its temporary names
+    (``_temp_name``) whose process is gone, or older than STALE_SECONDS, and the
+    ``.<name>.old`` of an interrupted ``replace_dir`` (put back when ``path`` itself is
+    missing, so the earlier result is not lost). Returns the paths removed."""
+    path = Path(path)
+    parent = path.parent
+    removed: list[Path] = []
+    if not parent.is_dir():
+        return removed
+    prefix = f".{path.name}.tmp-"
+    now = time.time()
+    for tmp in parent.glob(f"{glob.escape(prefix)}*"):
+        pid_text = tmp.name[len(prefix):].split("-", 1)[0]
+        try:
+            stale = not _alive(int(pid_text)) or now - tmp.lstat().st_mtime > STALE_SECONDS
+        except (ValueError, OSError):
+            continue
+        if stale:
+            _remove(tmp)
+            removed.append(tmp)
+    old = path.with_name(f".{path.name}.old")
+    if old.exists() and not any(_alive_tmp(t, prefix) for t in parent.glob(f"{glob.escape(prefix)}*")):
+        if not path.exists() and old.is_dir():
+            old.rename(path)  # killed between the two renames of replace_dir: the old result comes back
+        else:
+            _remove(old)
+            removed.append(old)
+    return removed
+
+
+def _alive_tmp(tmp: Path, prefix: str) -> bool:
+    try:
+        return _alive(int(tmp.name[len(prefix):].split("-", 1)[0]))
+    except ValueError:
+        return False
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def write_file(path: str | os.PathLike, write: Callable[[Path], object], *, clean: bool = True) -> Path:
     """Call ``write(tmp)`` with a new empty file beside ``path``, then rename it to
-    ``path``. On any error the temporary file is removed and ``path`` is left as it was."""
+    ``path``. On any error the temporary file is removed and ``path`` is left as it was.
+    ``clean``: first remove what a killed earlier write of ``path`` left (``clean_stale``;
+    a writer of many files in one directory cleans it once itself)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if clean:
+        clean_stale(path)
     while True:
         tmp = _temp_name(path)
         try:
@@ -82,6 +153,7 @@ def building_dir(path: str | os.PathLike, marker: str, what: str) -> Iterator[Pa
     normally it replaces ``path`` (``replace_dir``), when it raises it is removed.
     ``path`` may only be missing, empty or an earlier ``what`` (holding ``marker``):
     ``check_replaceable``, so nothing else is ever deleted."""
+    clean_stale(Path(path).expanduser().resolve())  # what a killed earlier write left (before it is judged)
     path = check_replaceable(path, marker, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:

@@ -13,6 +13,10 @@ from mlbt.sim.checks_nb import scan_index_nb
 _DAY = pd.Timedelta(days=1)
 _DAY_IN_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 ALL_WEEKDAYS = 0b1111111
+#: What to do when the bar frequency cannot be inferred, in every context that runs a backtest.
+PPY_FIX = ("give the bars per year: --periods-per-year N (bt run, bt sweep), periods_per_year = N in the plugin "
+           "class (every command) or backtest(..., periods_per_year=N) in Python, e.g. 8760 for hourly bars of a "
+           "24/7 market, 252 for daily bars of a weekday market; or load more bars")
 WEEKEND = 0b1100000  # Saturday, Sunday
 
 
@@ -41,13 +45,12 @@ def periods_per_year(index: pd.Index, scan: IndexScan | None = None) -> float:
     from the median bar spacing for intraday data of a 24/7 market, else from the
     median number of bars per calendar day present. Weekly and slower data: 365.25 days
     divided by the median spacing. Raises ValueError if it cannot tell (fewer than two
-    timestamps, or not a DatetimeIndex): pass ``periods_per_year`` then.
+    timestamps, or not a DatetimeIndex), saying how to give ``periods_per_year`` then.
     """
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        raise ValueError(
-            "periods_per_year: cannot infer the bar frequency from this index "
-            f"({type(index).__name__} of {len(index)} rows); pass periods_per_year="
-        )
+        what = (f"{len(index)} bar{'s' if len(index) != 1 else ''} (it takes at least 2 timestamps)"
+                if isinstance(index, pd.DatetimeIndex) else f"a {type(index).__name__} (it takes timestamps)")
+        raise ValueError(f"periods_per_year: cannot infer the bar frequency from {what}; {PPY_FIX}")
     scan = scan or scan_index(index)
     assert scan is not None
     if scan.first_bad >= 0:

@@ -28,6 +28,7 @@ import pandas as pd
 from mlbt.data.universe import assets
 from mlbt.sim import Signals
 from mlbt.strategy.base import Context, Grid, Strategy
+from mlbt.strategy.plugins import PluginError, describe, hook_site
 
 
 @dataclass
@@ -87,13 +88,21 @@ def cross_signals(strategy: Strategy, ctx: CrossContext, grid: Grid | None = Non
     of the grid's columns). ValueError naming the plugin when the shape is wrong."""
     grid = grid or strategy.grid()
     names, T, n = ctx.assets, len(ctx.bars), len(grid)
-    w = np.asarray(strategy.weights(ctx, grid), dtype="float64")
+    returned = strategy.weights(ctx, grid)
+    site = hook_site(strategy, "weights")
+    expected = f"(bars, assets) = ({T}, {len(names)}) or (bars, assets, combinations) = ({T}, {len(names)}, {n})"
+    if returned is None or isinstance(returned, str | bytes | dict | set):
+        raise PluginError(f"{site} returned {describe(returned)}; expected weights of shape {expected}")
+    try:
+        w = np.asarray(returned, dtype="float64")
+    except (TypeError, ValueError) as e:
+        raise PluginError(f"{site} returned {describe(returned)} that is not numbers ({e}); expected weights of "
+                          f"shape {expected}") from None
     shape = w.shape
     if w.ndim == 2:
         w = w[:, :, None]
     if w.ndim != 3 or w.shape[:2] != (T, len(names)) or w.shape[2] not in (1, n):
-        raise ValueError(f"{strategy.name}.weights returned shape {shape}; expected (bars, assets) = "
-                         f"({T}, {len(names)}) or (bars, assets, combinations) = ({T}, {len(names)}, {n})")
+        raise PluginError(f"{site} returned shape {shape} ({describe(returned)}); expected {expected}")
     w = np.broadcast_to(w, (T, len(names), n))
     target = np.ascontiguousarray(w.transpose(0, 2, 1)).reshape(T, n * len(names))  # combination-major
     columns = combo_asset_columns(grid.columns if labels is None else labels, names)

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from mlbt.data import MODEL_COLUMNS, features, fingerprint
+from mlbt.settings import setting
 from mlbt.sim import Signals
 from mlbt.strategy.base import Context, Grid, Strategy
 from mlbt.strategy.cross_section import check_cross, is_cross_sectional
-from mlbt.strategy.plugins import PluginError
+from mlbt.strategy.plugins import PluginError, describe, hook_site
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,54 @@ def digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def _target_array(target: Any, index: pd.Index, site: str, shapes: str) -> np.ndarray:
+    """A Signals target as a float array: PluginError at ``site`` for no target, one
+    that is not numbers, or a Series/DataFrame on other timestamps than the bars'."""
+    if target is None or isinstance(target, str | bytes | dict | set):
+        raise PluginError(f"{site} returned Signals with a target that is {describe(target)}; expected numbers "
+                          f"(+1 long, -1 short, 0 flat, NaN keep) of shape {shapes}")
+    if isinstance(target, pd.Series | pd.DataFrame) and len(target) == len(index) \
+            and not target.index.equals(index) and not target.index.equals(pd.RangeIndex(len(index))):
+        differs = next((k for k in range(len(index)) if target.index[k] != index[k]), 0)
+        raise PluginError(f"{site} returned a target {type(target).__name__} on another index than the bars' (row "
+                          f"{differs}: {target.index[differs]}, the bar is {index[differs]}); build it on "
+                          "ctx.bars.index, or return a numpy array")
+    try:
+        return np.asarray(target, dtype="float64")
+    except (TypeError, ValueError) as e:
+        raise PluginError(f"{site} returned a target ({describe(target)}) that is not numbers ({e}); expected "
+                          f"+1 long, -1 short, 0 flat or NaN keep, of shape {shapes}") from None
+
+
+def _check_fields(signals: Signals, index: pd.Index, n: int, site: str) -> None:
+    """The settings a Signals carries (sl, size, ...): numbers of a shape the engine
+    reads (a scalar, one per column, one per bar, or bars x columns) and in the
+    setting's range; PluginError at ``site`` naming the field otherwise."""
+    T = len(index)
+    for name, value in signals.settings().items():
+        if value is None or (name == "trail" and isinstance(value, bool | np.bool_)):
+            continue
+        if name == "funding_rate" and isinstance(value, str):  # the name of a bars column
+            continue
+        shapes = f"a number, ({n},) per column, ({T},) per bar or ({T}, {n})"
+        if isinstance(value, pd.Series) and len(value) == T and not value.index.equals(index) and len(value) != n:
+            raise PluginError(f"{site} returned Signals({name}=...) as a Series on another index than the bars'; "
+                              f"build it on ctx.bars.index, or give {shapes}")
+        try:
+            a = np.asarray(value, dtype="float64")
+        except (TypeError, ValueError):
+            raise PluginError(f"{site} returned Signals({name}=...) that is {describe(value)}, not numbers; expected "
+                              f"{shapes}") from None
+        if a.shape not in ((), (1,), (n,), (T,), (T, 1), (1, n), (T, n)):
+            raise PluginError(f"{site} returned Signals({name}=...) of shape {a.shape} ({describe(value)}); expected "
+                              f"{shapes}")
+        rule = setting(name)
+        ok = rule.valid(a) | np.isnan(a)  # NaN (none, or a bar the engine does not read) is the engine's to judge
+        if not np.all(ok):
+            bad = a.ravel()[int(np.argmin(np.ravel(ok)))]
+            raise PluginError(f"{site} returned Signals({name}={bad:g}{' ...' if a.ndim else ''}): {rule.refusal(bad)}")
+
+
 def has_signal_rule(strategy: Strategy) -> bool:
     """The plugin defines its own per-instrument ``signals(ctx, p)``."""
     return type(strategy).signals is not Strategy.signals
@@ -128,19 +177,19 @@ def make_signals(strategy: Strategy, ctx: Context, grid: Grid | None = None) -> 
             check_cross(strategy, ctx.bars, "target_weight")  # a universe's context goes to cross_signals
         raise PluginError(f"{strategy.name} defines no signals(ctx, p) to run on one instrument")
     signals = strategy.signals(ctx, grid)
-    if not isinstance(signals, Signals):
-        raise PluginError(f"{strategy.name}.signals must return Signals(...), got {type(signals).__name__}")
     T, n = len(ctx.bars), len(grid)
-    try:
-        target = np.asarray(signals.target, dtype="float64")
-    except (TypeError, ValueError) as e:
-        raise PluginError(f"{strategy.name}.signals returned a target that is not numbers: {e}") from None
+    shapes = f"({T}, {n}) or ({T}, 1)" if n > 1 else f"({T},) or ({T}, 1)"
+    site = hook_site(strategy, "signals")
+    if not isinstance(signals, Signals):
+        raise PluginError(f"{site} returned {describe(signals)}; expected Signals(target=...) with a target of shape "
+                          f"{shapes} ({T:,} bars, {n:,} param combination(s))")
+    target = _target_array(signals.target, ctx.bars.index, site, shapes)
     if target.ndim == 1:
         target = target[:, None]
     if target.ndim != 2 or target.shape[0] != T or target.shape[1] not in (1, n):
-        shapes = f"({T}, {n}) or ({T}, 1)" if n > 1 else f"({T}, 1)"
-        raise PluginError(f"{strategy.name}.signals returned a target of shape {target.shape} for {T:,} bars and "
-                          f"{n:,} param combination(s); return one of shape {shapes}")
+        raise PluginError(f"{site} returned a target of shape {target.shape} ({describe(signals.target)}); expected "
+                          f"shape {shapes} for {T:,} bars and {n:,} param combination(s)")
+    _check_fields(signals, ctx.bars.index, n, site)
     if target.shape[1] != n:
         target = np.repeat(target, n, axis=1)
     signals.target = pd.DataFrame(target, index=ctx.bars.index, columns=grid.columns)

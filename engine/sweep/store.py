@@ -111,19 +111,33 @@ class SweepStore:
                      for k, words in COMPARED.items() if stored.get(k) != manifest.get(k)]
             if diffs:
                 raise ResumeError(f"cannot resume {self.path}: it is a different sweep ({'; '.join(diffs)})")
-            for tmp in self.path.glob(".*.tmp"):  # writes cut short by a kill
+            for tmp in [*self.path.glob(".*.tmp"), *self.path.glob(".*.tmp-*")]:  # writes cut short by a kill
                 tmp.unlink(missing_ok=True)
             return stored
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise ResumeError(f"{self.path} exists and is not a sweep directory; choose another --out")
         return None
 
-    def create(self, manifest: Mapping[str, Any], combos: pd.DataFrame) -> None:
+    def create(self, manifest: Mapping[str, Any], combos: pd.DataFrame) -> bool:
         """Create the directory with the manifest and the combination list (in that
-        order: a sweep killed in between is still resumable)."""
+        order: a sweep killed in between is still resumable); True."""
+        self._made_dir = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_manifest(manifest)
         self.ensure_combos(combos)
+        return True
+
+    def discard(self) -> None:
+        """Remove what ``create`` and the parts wrote (and the directory, when ``create``
+        made it): a sweep that failed on bad input leaves nothing behind."""
+        for p in [self.manifest_path, self.path / COMBOS, *self.path.glob("part-*.parquet"),
+                  *self.path.glob(".*.tmp"), *self.path.glob(".*.tmp-*")]:
+            p.unlink(missing_ok=True)
+        if getattr(self, "_made_dir", False):
+            try:
+                self.path.rmdir()
+            except OSError:  # something else was put there meanwhile: keep it
+                pass
 
     def ensure_combos(self, combos: pd.DataFrame) -> None:
         """Write the combination list unless it is stored already."""
@@ -149,7 +163,7 @@ class SweepStore:
         return out
 
     def write_part(self, chunk: int, frame: pd.DataFrame) -> None:
-        write_file(self.part_path(chunk), lambda tmp: frame.to_parquet(tmp, index=False))
+        write_file(self.part_path(chunk), lambda tmp: frame.to_parquet(tmp, index=False), clean=False)
 
     def read_part(self, chunk: int) -> pd.DataFrame:
         return pd.read_parquet(self.part_path(chunk))

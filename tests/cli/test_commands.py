@@ -50,7 +50,7 @@ def test_plugin_mistakes_are_one_line_naming_the_file(tmp_path):
         "badparam": ("class A(Strategy):\n    params = {'a': 5}\n    def signals(self, ctx, p):\n        pass\n",
                      "A.params['a'] is 5; write Param(5, ...)"),
         "none": ("class A(Strategy):\n    name = 'a'\n    def signals(self, ctx, p):\n        return None\n",
-                 "a.signals must return Signals(...), got NoneType"),
+                 "none.py:7: A.signals returned None; expected Signals(target=...)"),
         "zerodiv": ("class A(Strategy):\n    def signals(self, ctx, p):\n        return 1 / 0\n",
                     "zerodiv.py:7: ZeroDivisionError: division by zero (raised in the plugin's code"),
     }

@@ -91,7 +91,7 @@ def test_frequency_is_inferred_from_the_index():
     session = pd.DatetimeIndex([d + pd.Timedelta(hours=h) for d in pd.bdate_range("2024-01-01", periods=20)
                                 for h in range(14, 21)], tz="UTC")  # 7 hourly bars a weekday
     assert periods_per_year(session) == 252 * 7
-    with pytest.raises(ValueError, match="pass periods_per_year="):
+    with pytest.raises(ValueError, match=r"--periods-per-year N .*periods_per_year=N"):
         periods_per_year(pd.RangeIndex(10))
 
 

@@ -74,7 +74,7 @@ def test_signals_shape_is_checked(tmp_path):
         "    def signals(self, ctx, p):\n        return Signals(target=[1.0, 0.0])\n")
     strategy = load_strategy(path)
     bars = load("synthetic:gbm?bars=50")
-    with pytest.raises(ValueError, match=r"short.signals returned a target of shape \(2, 1\) for 50 bars"):
+    with pytest.raises(ValueError, match=r"py:\d+: Short.signals returned a target of shape \(2, 1\) .*50 bars"):
         make_signals(strategy, prepare(strategy, bars).ctx)
     assert np.isnan(make_signals(load_strategy(SMA), prepare(load_strategy(SMA), bars).ctx).target.iloc[0, 0])
 

@@ -86,7 +86,7 @@ def test_a_shape_other_than_assets_by_combinations_is_named():
             return load_strategy(RANKER).grid()
 
     ctx = small_universe({"A": [0.0, 0.0, 0.0], "B": [0.0, 0.0, 0.0]})
-    with pytest.raises(ValueError, match=r"bad.weights returned shape \(3, 5\); expected \(bars, assets\) = \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"\.weights returned shape \(3, 5\) .*; expected \(bars, assets\) = \(3, 2\)"):
         cross_signals(Bad(), ctx)  # type: ignore[arg-type]
 
 
