@@ -52,8 +52,17 @@ class Figure:
     """A plotly figure to draw into ``<div id=fig_id>``, under an optional note."""
 
     fig_id: str
-    figure: Any  # plotly.graph_objects.Figure or a dict
+    figure: Any  # plotly.graph_objects.Figure, a dict, or a Placeholder (nothing to draw)
     note: str = ""
+
+
+@dataclass
+class Placeholder:
+    """What a figure function returns when there is nothing to draw (a run without
+    trades): the page shows ``text`` in a short box where the figure would be, not
+    empty axes."""
+
+    text: str
 
 
 @dataclass
@@ -73,6 +82,26 @@ def table(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, cls: str = ""
     return f'<table class="{esc(cls)}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+#: Top margin (px) of a figure titled with ``compact_title``: plotly's modebar (about
+#: 30 px, top right) sits above the title, not over it.
+COMPACT_TOP = 72
+
+
+def compact_title(text: str) -> dict[str, Any]:
+    """A title for a narrow figure: from its left edge, just above the plot area and
+    below the band where plotly draws its modebar (use with ``margin.t = COMPACT_TOP``),
+    so the modebar cannot cover it however long it is."""
+    return dict(text=text, font=dict(size=15), x=0, xref="container", xanchor="left", y=1, yref="paper",
+                yanchor="bottom", pad=dict(l=12, b=12))
+
+
+def figure_height(figure: Any) -> int | None:
+    """The figure's layout height in px, when it sets one."""
+    layout = (figure.get("layout") or {}) if isinstance(figure, dict) else figure.layout
+    height = layout.get("height") if isinstance(layout, dict) else layout.height
+    return int(height) if height else None
+
+
 def figure_json(figure: Any) -> str:
     """The figure's {data, layout} as script-safe JSON."""
     if isinstance(figure, dict):
@@ -88,8 +117,11 @@ color:#222;background:#fff}
 h1{font-size:22px;margin:4px 0}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;
 text-align:right;white-space:nowrap}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-.kv td{text-align:left}.note{color:#666;font-size:12px;margin:4px 0}.fig{width:100%;min-height:360px}
+.metrics tr.group th{text-align:left;background:#eef2f7}
+.kv td{text-align:left}.kv td+td{white-space:normal;overflow-wrap:anywhere;max-width:1000px}
+.note{color:#666;font-size:12px;margin:4px 0}.fig{width:100%}
 .row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.row>.fig{width:auto;flex:0 0 auto}
+.row>div{min-width:0}.empty-fig{color:#666;font-size:13px;margin:8px 0;padding:10px 12px;border:1px dashed #ccc}
 .scroll{max-height:480px;overflow:auto}
 .warn{background:#fff3cd;border:1px solid #e0c36c;padding:6px 10px;margin:8px 0}
 #bt-errors{display:none;background:#fdd;border:1px solid #c00;color:#900;padding:6px 10px;white-space:pre-wrap}
@@ -142,10 +174,15 @@ def page(title: str, header_html: str, sections: Sequence[Section]) -> str:
         parts.append(f"<section{anchor}><h2>{esc(s.title)}</h2>")
         for item in s.items:
             if isinstance(item, Figure):
-                figures.append(item)
                 if item.note:
                     parts.append(f'<p class="note">{esc(item.note)}</p>')
-                parts.append(f'<div class="fig" id="{esc(item.fig_id)}"></div>')
+                if isinstance(item.figure, Placeholder):
+                    parts.append(f'<p class="empty-fig" id="{esc(item.fig_id)}">{esc(item.figure.text)}</p>')
+                    continue
+                figures.append(item)
+                height = figure_height(item.figure)  # the space it takes, reserved before it draws
+                style = f' style="min-height:{height}px"' if height else ""
+                parts.append(f'<div class="fig" id="{esc(item.fig_id)}"{style}></div>')
             else:
                 parts.append(item.html)
         parts.append("</section>")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlbt.report.html import graph_objects
+from mlbt.report.html import COMPACT_TOP, compact_title, graph_objects
 
 MAX_POINTS = 3000
 
@@ -63,8 +63,9 @@ def confusion_figure(cm: np.ndarray, labels: list[str]) -> PlotlyFigure:
     acc = np.trace(cm) / total if total else math.nan
     fig = go.Figure(go.Heatmap(z=cm, x=[f"pred {x}" for x in labels], y=[f"actual {x}" for x in labels],
                                text=text, texttemplate="%{text}", colorscale="Blues", showscale=False))
-    fig.update_layout(title=dict(text=f"Confusion matrix (accuracy {acc:.1%} of {int(total):,})"), height=340,
-                      width=420, margin=dict(l=90, r=20, t=50, b=40), template="none",
+    fig.update_layout(title=compact_title(f"Confusion matrix (accuracy {acc:.1%} of {int(total):,})"),
+                      height=340 + COMPACT_TOP - 50, width=420, margin=dict(l=90, r=20, t=COMPACT_TOP, b=40),
+                      template="none",
                       yaxis=dict(autorange="reversed"))
     return fig
 
@@ -94,8 +95,8 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, max_points: int = M
     fig = go.Figure([go.Scatter(x=fpr, y=tpr, mode="lines", name=f"model (AUC {auc:.3f})"),
                      go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dash",
                                                                                           color="#999"))])
-    fig.update_layout(title=dict(text=f"ROC, up vs down (AUC {auc:.3f})"), height=340, width=420,
-                      margin=dict(l=50, r=20, t=50, b=40), template="none",
+    fig.update_layout(title=compact_title(f"ROC, up vs down (AUC {auc:.3f})"), height=340 + COMPACT_TOP - 50,
+                      width=420, margin=dict(l=60, r=20, t=COMPACT_TOP, b=50), template="none",
                       xaxis=dict(title="false positive rate", range=[0, 1]),
                       yaxis=dict(title="true positive rate", range=[0, 1]), legend=dict(x=0.45, y=0.05))
     return fig
@@ -125,7 +126,7 @@ def fold_table(folds: list[dict[str, Any]], prediction: np.ndarray, actual: np.n
                index: pd.Index) -> pd.DataFrame:
     """One row per walk-forward fold: training and prediction ranges (timestamps),
     epochs, validation loss, and out-of-sample metrics on the bars it predicted."""
-    from mlbt.models.metrics import roc_auc  # mlbt.models loads torch: only for a model panel
+    from mlbt.models.metrics import accuracy, mae, roc_auc  # mlbt.models loads torch: only for a model panel
 
     rows = []
     direction = is_direction(prediction, actual)
@@ -144,13 +145,13 @@ def fold_table(folds: list[dict[str, Any]], prediction: np.ndarray, actual: np.n
                "epochs": f.get("epochs"), "best_loss": f.get("best_loss"), "bars": int(sel.sum())}
         if direction and len(p):
             nz = (p != 0) & (a != 0)
-            row["direction_acc"] = float(np.mean(np.sign(p[nz]) == np.sign(a[nz]))) if nz.any() else math.nan
+            row["direction_acc"] = accuracy(np.sign(a[nz]), np.sign(p[nz])) if nz.any() else math.nan
             up = a[nz] > 0
             row["auc"] = float(roc_auc(up.astype(float), p[nz])) if 0 < up.sum() < len(up) else math.nan
-            row["mae"] = float(np.mean(np.abs(p - a)))
+            row["mae"] = mae(a, p)
             row["corr"] = float(np.corrcoef(p, a)[0, 1]) if len(p) > 2 and p.std() > 0 and a.std() > 0 else math.nan
         elif len(p):
-            row["accuracy"] = float(np.mean(p == a))
+            row["accuracy"] = accuracy(a, p)
         rows.append(row)
     return pd.DataFrame(rows)
 

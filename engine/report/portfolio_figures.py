@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlbt.report.downsample import downsample
-from mlbt.report.html import graph_objects
+from mlbt.report.html import COMPACT_TOP, compact_title, graph_objects
 from mlbt.report.run_figures import POINTS, _layout, ms
 
 if TYPE_CHECKING:
@@ -95,9 +95,11 @@ def exposure_figure(gross: pd.Series, leverage: pd.Series, points: int = POINTS)
         go.Scatter(x=x, y=frame["leverage"].to_numpy()[pick], mode="lines", name="leverage", yaxis="y2",
                    line=dict(color="#d62728", width=1)),
     ])
-    fig.update_layout(**_layout("Gross exposure and leverage", height=320), xaxis=dict(type="date"),
-                      yaxis=dict(title="gross exposure"),
-                      yaxis2=dict(title="leverage (x equity)", overlaying="y", side="right", rangemode="tozero"))
+    fig.update_layout(**_layout("Gross exposure and leverage", height=320, margin=dict(l=60, r=70, t=50, b=40)),
+                      xaxis=dict(type="date"), yaxis=dict(title=dict(text="gross exposure", standoff=8),
+                                                          automargin=True),
+                      yaxis2=dict(title=dict(text="leverage (x equity)", standoff=8), overlaying="y", side="right",
+                                  rangemode="tozero", automargin=True))
     return fig
 
 
@@ -113,7 +115,8 @@ def correlation_figure(corr: pd.DataFrame) -> PlotlyFigure:
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}" if shown else None,
                                colorscale="RdBu", zmid=0, zmin=-1, zmax=1, hoverongaps=False))
     side = min(max(300, 80 + 40 * len(names)), 900)
-    fig.update_layout(**_layout("Correlation of asset returns", height=side, width=side + 120),
+    fig.update_layout(**_layout(compact_title("Correlation of asset returns"), height=side + COMPACT_TOP - 50,
+                                width=side + 120, margin=dict(l=60, r=20, t=COMPACT_TOP, b=40)),
                       xaxis=dict(type="category"), yaxis=dict(type="category", autorange="reversed"))
     return fig
 

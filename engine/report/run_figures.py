@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlbt.report import analytics
 from mlbt.report.downsample import downsample
-from mlbt.report.html import graph_objects
+from mlbt.report.html import Placeholder, graph_objects
 
 #: Colours of exit reasons (the engine's set) in the price chart and the breakdown.
 REASON_COLORS = {"signal": "#1f77b4", "sl": "#d62728", "tp": "#2ca02c", "trail": "#ff7f0e", "time": "#9467bd",
@@ -43,9 +43,10 @@ def _thin(index: pd.Index, values: np.ndarray, points: int) -> tuple[np.ndarray,
     return x, v
 
 
-def _layout(title: str, **kw) -> dict:
-    base = dict(title=dict(text=title), margin=dict(l=60, r=20, t=50, b=40), height=380,
-                legend=dict(orientation="h", y=-0.15), template="none")
+def _layout(title: str | dict, **kw) -> dict:
+    """The tearsheet's common layout; ``title`` a text or a whole title dict."""
+    base = dict(title=dict(text=title) if isinstance(title, str) else title, margin=dict(l=60, r=20, t=50, b=40),
+                height=380, legend=dict(orientation="h", y=-0.15), template="none")
     base.update(kw)
     return base
 
@@ -85,9 +86,11 @@ def _pick(n: int, cap: int) -> np.ndarray:
 
 def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS,
                  max_markers: int = MAX_MARKERS) -> PlotlyFigure:
-    """Close with entries (triangles: up long, down short) and exits (crosses coloured
-    by exit reason). More than ``max_markers`` trades: an evenly spaced subset is
-    marked (the title says how many)."""
+    """Close with exits (open rings coloured by exit reason) and entries (triangles:
+    up long, down short). The entries are drawn last, over the exits, and each ring is
+    wider than a triangle, so a trade that exits on the bar it entered (or the next
+    one) still shows both; hovering a marker names both ends of its trade. More than
+    ``max_markers`` trades: an evenly spaced subset is marked (the title says how many)."""
     go = graph_objects()
 
     fig = go.Figure()
@@ -95,23 +98,46 @@ def price_figure(close: pd.Series, trades: pd.DataFrame, points: int = POINTS,
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="close", line=dict(color="#444", width=1)))
     n = len(trades)
     sel = trades.iloc[_pick(n, max_markers)] if n else trades
-    for side, symbol, color in (("long", "triangle-up", "#2ca02c"), ("short", "triangle-down", "#d62728")):
-        t = sel[sel["side"] == side]
-        if len(t):
-            fig.add_trace(go.Scatter(x=ms(t["entry_time"]), y=t["entry_price"].to_numpy(dtype="float64"),
-                                     mode="markers", name=f"{side} entry",
-                                     marker=dict(symbol=symbol, size=8, color=color)))
     closed = sel[~sel["is_open"]] if len(sel) else sel
     reasons = closed["exit_reason"].astype(str).to_numpy() if len(closed) else np.array([], dtype=str)
-    for reason, color in REASON_COLORS.items():
+    hover = ("%{customdata[1]} trade (%{customdata[0]})<br>entry %{customdata[2]}<br>exit %{customdata[3]}"
+             "<extra></extra>")
+    for rank, (reason, color) in enumerate(REASON_COLORS.items()):
         t = closed[reasons == reason] if len(closed) else closed
         if len(t):
             fig.add_trace(go.Scatter(x=ms(t["exit_time"]), y=t["exit_price"].to_numpy(dtype="float64"),
-                                     mode="markers", name=f"exit: {reason}",
-                                     marker=dict(symbol="x", size=7, color=color)))
+                                     mode="markers", name=f"exit: {reason}", legendrank=1010 + rank,
+                                     customdata=_trade_hover(t, "exit"), hovertemplate=hover,
+                                     marker=dict(symbol="circle-open", size=11, color=color,
+                                                 line=dict(width=2, color=color))))
+    for rank, (side, symbol, color) in enumerate((("long", "triangle-up", "#2ca02c"),
+                                                  ("short", "triangle-down", "#d62728"))):
+        t = sel[sel["side"] == side]
+        if len(t):
+            fig.add_trace(go.Scatter(x=ms(t["entry_time"]), y=t["entry_price"].to_numpy(dtype="float64"),
+                                     mode="markers", name=f"{side} entry", legendrank=1001 + rank,
+                                     customdata=_trade_hover(t, "entry"), hovertemplate=hover,
+                                     marker=dict(symbol=symbol, size=8, color=color,
+                                                 line=dict(width=0.5, color="#fff"))))
     shown = f" ({len(sel):,} of {n:,} trades marked)" if len(sel) < n else ""
     fig.update_layout(**_layout(f"Price with entries and exits{shown}", height=420), xaxis=dict(type="date"))
     return fig
+
+
+def _trade_hover(t: pd.DataFrame, end: str) -> np.ndarray:
+    """Per trade, the hover text of both of its markers: which end this marker is, the
+    side, the entry (time at price) and the exit (time at price, reason; or 'still
+    open')."""
+    def at(time_col: str, price_col: str) -> list[str]:
+        times = pd.DatetimeIndex(t[time_col]).strftime("%Y-%m-%d %H:%M")
+        return [f"{w} at {p:,.6g}" for w, p in zip(times, t[price_col].to_numpy(dtype="float64"), strict=True)]
+
+    exits = [("still open" if is_open else f"{text} ({reason})") for text, reason, is_open in
+             zip(at("exit_time", "exit_price"), t["exit_reason"].astype(str), t["is_open"].to_numpy(dtype=bool),
+                 strict=True)]
+    return np.array([[end, side, entry, exit_] for side, entry, exit_ in
+                     zip(t["side"].astype(str), at("entry_time", "entry_price"), exits, strict=True)],
+                    dtype=object).reshape(len(t), 4)
 
 
 def monthly_figure(table: pd.DataFrame) -> PlotlyFigure:
@@ -153,16 +179,23 @@ def rolling_figure(rolling: pd.DataFrame, window: int, points: int = POINTS) -> 
             x, y = _thin(s.index, s.to_numpy(), points)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"rolling {col}", yaxis=axis,
                                      line=dict(color=color, width=1)))
-    fig.update_layout(**_layout(f"Rolling Sharpe and volatility ({window:,}-bar window, annualized)", height=320),
-                      xaxis=dict(type="date"), yaxis=dict(title="Sharpe"),
-                      yaxis2=dict(title="volatility", overlaying="y", side="right", tickformat=".0%"))
+    # the right axis's ticks and title need room of their own: automargin widens the
+    # margin to fit them, standoff keeps the title clear of the tick labels
+    fig.update_layout(**_layout(f"Rolling Sharpe and volatility ({window:,}-bar window, annualized)", height=320,
+                                margin=dict(l=60, r=70, t=50, b=40)),
+                      xaxis=dict(type="date"), yaxis=dict(title=dict(text="Sharpe", standoff=8), automargin=True),
+                      yaxis2=dict(title=dict(text="volatility", standoff=8), overlaying="y", side="right",
+                                  tickformat=".0%", automargin=True))
     return fig
 
 
-def trade_returns_figure(returns: np.ndarray) -> PlotlyFigure:
-    """Histogram of closed trades' returns (pnl / entry value), 50 bins."""
+def trade_returns_figure(returns: np.ndarray) -> PlotlyFigure | Placeholder:
+    """Histogram of closed trades' returns (pnl / entry value), 50 bins; a line that
+    says so when no trade closed."""
+    if not np.isfinite(np.asarray(returns, dtype="float64")).any():
+        return Placeholder("Trade return distribution: no trades closed in this run, so there is no return "
+                           "to draw.")
     go = graph_objects()
-
     counts, edges = analytics.histogram(returns, 50)
     mids = (edges[:-1] + edges[1:]) / 2 if len(counts) else edges[:0]
     colors = np.where(mids >= 0, "#2ca02c", "#d62728")
@@ -186,15 +219,16 @@ def exit_reason_table(trades: pd.DataFrame) -> pd.DataFrame:
     return out.loc[order].reset_index()
 
 
-def exit_reason_figure(table: pd.DataFrame) -> PlotlyFigure:
-    """Bars of trades per exit reason, hover with win rate and mean return."""
+def exit_reason_figure(table: pd.DataFrame) -> PlotlyFigure | Placeholder:
+    """Bars of trades per exit reason, hover with win rate and mean return; a line
+    that says so when there are no trades."""
+    if not len(table):
+        return Placeholder("Exit reasons: no trades in this run.")
     go = graph_objects()
-
-    reasons = table["reason"].tolist() if len(table) else []
+    reasons = table["reason"].tolist()
     fig = go.Figure(go.Bar(
-        x=reasons, y=table["trades"].to_numpy() if len(table) else [],
-        marker_color=[REASON_COLORS.get(r, "#333") for r in reasons],
-        customdata=np.c_[table["win_rate"], table["mean_return"]] if len(table) else None,
+        x=reasons, y=table["trades"].to_numpy(), marker_color=[REASON_COLORS.get(r, "#333") for r in reasons],
+        customdata=np.c_[table["win_rate"], table["mean_return"]],
         hovertemplate="%{x}: %{y} trades<br>win rate %{customdata[0]:.1%}<br>mean return %{customdata[1]:.2%}"
                       "<extra></extra>"))
     fig.update_layout(**_layout("Exit reasons", height=300), xaxis=dict(type="category"), yaxis=dict(title="trades"))

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mlbt.report.formatting import fmt
-from mlbt.report.html import Block, Figure, Section, esc, graph_objects, page, table
+from mlbt.report.html import COMPACT_TOP, Block, Figure, Section, compact_title, esc, graph_objects, page, table
 from mlbt.sim import LOWER_IS_BETTER
 from mlbt.sweep.dsr import deflated_sharpe
 from mlbt.sweep.store import COMBOS, MANIFEST, read_sweep
@@ -120,9 +120,12 @@ def metric_vs_param_figure(frame: pd.DataFrame, param: str, metric: str) -> Plot
     fig = go.Figure([go.Scatter(x=x, y=best.to_numpy(dtype="float64"), mode=mode, name="best"),
                      go.Scatter(x=x, y=med.to_numpy(dtype="float64"), mode=mode, name="median",
                                 line=dict(dash="dot"))])
-    fig.update_layout(title=dict(text=f"{metric} vs {param}", x=0.02), height=320, width=420,
-                      margin=dict(l=60, r=20, t=70, b=40), legend=dict(orientation="h", y=-0.25),
-                      template="none", xaxis=dict(title=param), yaxis=dict(title=metric))
+    # the legend at the foot of the figure, below the x-axis title (not over it)
+    fig.update_layout(title=compact_title(f"{metric} vs {param}"), height=360, width=420,
+                      margin=dict(l=60, r=20, t=COMPACT_TOP, b=80),
+                      legend=dict(orientation="h", x=0, y=0, xref="container", yref="container", yanchor="bottom"),
+                      template="none", xaxis=dict(title=dict(text=param, standoff=8), automargin=True),
+                      yaxis=dict(title=dict(text=metric, standoff=8), automargin=True))
     return fig
 
 
@@ -137,9 +140,12 @@ def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str) -> PlotlyFi
     agg = agg.reindex(index=order(agg.index, b), columns=order(agg.columns, a))
     fig = go.Figure(go.Heatmap(z=agg.to_numpy(dtype="float64"), x=list(agg.columns), y=list(agg.index),
                                colorscale="Viridis", colorbar=dict(title=dict(text=metric)), hoverongaps=False))
-    fig.update_layout(title=dict(text=f"best {metric} by {a} and {b}", x=0.02), height=360, width=520,
-                      margin=dict(l=60, r=20, t=70, b=40), template="none",
-                      xaxis=dict(title=a, type="category"), yaxis=dict(title=b, type="category"))
+    # automargin: the margins grow to fit long category labels (0.0005, a rotated row of
+    # them), and standoff keeps each axis title clear of its labels
+    fig.update_layout(title=compact_title(f"best {metric} by {a} and {b}"), height=380, width=520,
+                      margin=dict(l=60, r=20, t=COMPACT_TOP, b=40), template="none",
+                      xaxis=dict(title=dict(text=a, standoff=8), type="category", automargin=True),
+                      yaxis=dict(title=dict(text=b, standoff=8), type="category", automargin=True))
     return fig
 
 

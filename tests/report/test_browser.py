@@ -63,6 +63,31 @@ def test_run_report_renders_in_chromium(tmp_path):
     print(f"screenshot: {tmp_path / 'run.png'}")
 
 
+def test_run_without_trades_renders_in_chromium(tmp_path):
+    """A run that never trades: the trade figures are a line each ("no trades"), not
+    empty axes, and the rest draws."""
+    import numpy as np
+
+    from mlbt import Signals, backtest, load_strategy
+    from mlbt.data import load
+    from mlbt.report import write_run_report
+    from mlbt.report.rundata import from_run
+    from mlbt.settings import EngineSettings
+    from mlbt.strategy.pipeline import prepare
+    from tests.report.test_tearsheet import SMA
+
+    daily = load("spx_vix_1d", warn=False)
+    strategy = load_strategy(SMA)
+    prepared = prepare(strategy, daily)
+    result = backtest(daily, Signals(np.full(len(daily), np.nan)))
+    run = from_run(strategy=strategy, bars=daily, result=result, prepared=prepared, ml={}, source="spx_vix_1d",
+                   symbol=None, engine=EngineSettings(), device="auto")
+    html = write_run_report(run, tmp_path / "flat.html")
+    assert html.read_text().count('class="empty-fig"') == 2
+    render(html, tmp_path / "flat.png")
+    print(f"screenshot: {tmp_path / 'flat.png'}")
+
+
 def test_sweep_report_renders_in_chromium(tmp_path):
     from click.testing import CliRunner
 

@@ -67,10 +67,18 @@ def check_page(text: str, figures: list[str]) -> None:
     assert not re.search(r"https?:(//|\\u002f)", rest, re.I), "no URL (https://cdn... or any other)"
     blocks = figure_blocks(text)
     for fig in figures:
-        assert f'<div class="fig" id="{fig}"></div>' in text, fig
         assert fig in blocks, fig
         assert blocks[fig]["data"], f"{fig} has no traces"
+        # the div reserves exactly the figure's own height: no blank band under a short figure
+        div = re.search(rf'<div class="fig" id="{fig}"(?: style="min-height:(\d+)px")?></div>', text)
+        assert div, fig
+        height = blocks[fig]["layout"].get("height")
+        assert div.group(1) == (str(height) if height else None), (fig, div.group(0), height)
     assert set(blocks) == set(figures), sorted(set(blocks) ^ set(figures))
+    divs = re.findall(r'<div class="fig" id="([^"]+)"', text)
+    assert sorted(divs) == sorted(blocks), "a figure div without its figure (an empty box on the page)"
+    css = text[text.index("<style>"):text.index("</style>")]
+    assert not re.search(r"\.fig\{[^}]*height", css), "no fixed height for every figure: each has its own"
 
 
 @pytest.fixture(scope="module")
@@ -340,8 +348,111 @@ def test_run_without_trades_on_daily_data(tmp_path):
                    symbol=None, engine=EngineSettings(fill="close"), device="auto")
     assert len(run.trades) == 0
     text = write_run_report(run, tmp_path / "flat.html").read_text()
-    check_page(text, RUN_FIGURES)
+    # no empty axes (a histogram from -100% to 500% with nothing in it): a line saying so
+    empty = ["fig-trade-returns", "fig-exit-reasons"]
+    check_page(text, [f for f in RUN_FIGURES if f not in empty])
     assert "same bar&#x27;s close (opt-in" in text and "All 0 trades." in text
+    for fig in empty:
+        assert re.search(rf'<p class="empty-fig" id="{fig}">[^<]*no trades', text, re.I), fig
+    assert not any(t.get("type") == "bar" and t.get("name") == "trades"
+                   for f in figure_blocks(text).values() for t in f["data"]), "no histogram trace"
+
+
+# -- layout: what the screenshots showed overlapping or clipped ------------------------
+
+def test_small_figures_put_their_title_below_the_modebar(bars, tmp_path):
+    """The narrow figures (confusion, ROC, a sweep's metric-vs-param and heatmaps) are
+    titled just above their plot area, under the band where plotly draws its modebar
+    (always shown on a touch screen, on hover elsewhere), so the buttons never cover
+    the title."""
+    from mlbt.report.html import COMPACT_TOP
+    from mlbt.report.portfolio_figures import correlation_figure
+
+    text = write_run_report(with_model(sma_run(bars)), tmp_path / "ml.html").read_text()
+    res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=5,10", "--grid", "slow=30,40", "--quiet",
+                                    "--report", str(tmp_path / "s.html")])
+    assert res.exit_code == 0, res.output
+    figs = figure_blocks(text) | figure_blocks((tmp_path / "s.html").read_text())
+    names = ["BTC", "ETH", "LTC"]
+    figs["fig-correlation"] = json.loads(correlation_figure(pd.DataFrame(np.eye(3), names, names)).to_json())
+    for fig in ("fig-confusion", "fig-roc", "fig-vs-0", "fig-vs-1", "fig-pair-0", "fig-correlation"):
+        layout = figs[fig]["layout"]
+        title = layout["title"]
+        assert (title["yref"], title["y"], title["yanchor"]) == ("paper", 1, "bottom"), fig
+        assert layout["margin"]["t"] >= COMPACT_TOP >= 60, fig  # the modebar is about 30 px high
+        assert layout["margin"]["t"] - layout["height"] < 0 and title["pad"]["b"] > 0, fig
+    legend = figs["fig-vs-0"]["layout"]["legend"]  # at the foot, clear of the x-axis title
+    assert (legend["yref"], legend["y"]) == ("container", 0)
+
+
+def test_long_params_wrap_inside_the_page(bars, tmp_path):
+    run = sma_run(bars)
+    run.meta["params"] = {f"param_{k}_with_a_long_name": "x" * 20 for k in range(30)}
+    text = write_run_report(run, tmp_path / "long.html").read_text()
+    css = text[text.index("<style>"):text.index("</style>")]
+    rule = re.search(r"\.kv td\+td\{([^}]*)\}", css)
+    assert rule and "white-space:normal" in rule.group(1) and "overflow-wrap:anywhere" in rule.group(1)
+    head = text[:text.index("<h2")]
+    cell = re.search(r'<table class="kv">.*?<td>params</td><td>(param_0_with[^<]*)</td>', head)
+    assert cell and len(cell.group(1)) > 1000  # the value cell of a kv table: the rule above applies
+
+
+def test_right_axes_have_room_for_their_ticks_and_title():
+    """Rolling volatility and leverage on a right axis: the margin grows to fit the tick
+    labels (automargin) and the title stands off them."""
+    from mlbt.report import portfolio_figures as pf
+    from mlbt.report import run_figures as rf
+
+    idx = pd.date_range("2020-01-01", periods=50, freq="D")
+    rolling = pd.DataFrame({"sharpe": np.linspace(-5, 10, 50), "volatility": np.linspace(0.2, 0.7, 50)}, index=idx)
+    gross = pd.Series(np.linspace(1, 3, 50), index=idx)
+    for fig in (rf.rolling_figure(rolling, 20), pf.exposure_figure(gross, gross / 2)):
+        layout = fig.to_plotly_json()["layout"]
+        for axis in ("yaxis", "yaxis2"):
+            assert layout[axis]["automargin"] is True and layout[axis]["title"]["standoff"] > 0, axis
+        assert layout["yaxis2"]["side"] == "right" and layout["margin"]["r"] >= 60
+
+
+def test_heatmap_axes_fit_their_labels():
+    from mlbt.report.sweep_figures import heatmap_figure
+
+    frame = pd.DataFrame({"fast": np.repeat([5, 10], 20), "fee": np.tile(np.arange(1, 21) * 1e-4, 2)})
+    frame["sharpe"] = np.arange(len(frame), dtype="float64")
+    layout = heatmap_figure(frame, "fast", "fee", "sharpe").to_plotly_json()["layout"]
+    for axis in ("xaxis", "yaxis"):
+        assert layout[axis]["automargin"] is True and layout[axis]["title"]["standoff"] > 0, axis
+
+
+def test_entries_stay_visible_on_one_bar_trades():
+    """A trade that exits on the bar after its entry (or the same one): its exit ring is
+    drawn first and wider than the entry triangle drawn over it, so both show, and the
+    hover of either names both ends."""
+    from mlbt.report.run_figures import price_figure
+
+    idx = pd.date_range("2021-01-01", periods=10, freq="h", tz="UTC")
+    close = pd.Series(np.linspace(100, 110, 10), index=idx)
+    trades = pd.DataFrame({"side": ["long", "short", "long"], "entry_time": idx[[1, 4, 7]],
+                           "entry_price": [101.0, 104.0, 107.0], "exit_time": idx[[2, 4, 9]],
+                           "exit_price": [101.5, 104.2, np.nan], "is_open": [False, False, True],
+                           "exit_reason": pd.Categorical(["tp", "sl", "end"]),
+                           "return": [0.005, -0.002, np.nan]})
+    data = price_figure(close, trades).to_plotly_json()["data"]
+    names = [t["name"] for t in data]
+    entries = [i for i, n in enumerate(names) if n.endswith(" entry")]
+    exits = [i for i, n in enumerate(names) if n.startswith("exit: ")]
+    assert len(entries) == 2 and len(exits) == 2 and min(entries) > max(exits), names
+    for i in entries:
+        assert data[i]["marker"]["symbol"].startswith("triangle")
+        for j in exits:
+            assert data[j]["marker"]["symbol"] == "circle-open"
+            assert data[j]["marker"]["size"] > data[i]["marker"]["size"]
+    long_entry, tp = data[names.index("long entry")], data[names.index("exit: tp")]
+    assert [list(r) for r in long_entry["customdata"]] == [
+        ["entry", "long", "2021-01-01 01:00 at 101", "2021-01-01 02:00 at 101.5 (tp)"],
+        ["entry", "long", "2021-01-01 07:00 at 107", "still open"]]
+    assert [list(r) for r in tp["customdata"]] == [["exit", "long", "2021-01-01 01:00 at 101",
+                                                    "2021-01-01 02:00 at 101.5 (tp)"]]
+    assert "exit" in long_entry["hovertemplate"] and "entry" in long_entry["hovertemplate"]
 
 
 def test_buy_and_hold_column_is_the_engine_on_a_held_long(bars):
