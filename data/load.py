@@ -18,6 +18,7 @@ header). A newest-first file is sorted silently; rows that break the file's orde
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ from mlbt.data.synthetic import asset_count, asset_names, is_synthetic, syntheti
 from mlbt.data.timestamps import Timing, to_utc_index, utc_offsets
 from mlbt.data.universe import choose, collection_files, combine, file_symbol, is_collection, parse_symbols
 from mlbt.data.validate import SHOW, check
+
+log = logging.getLogger(__name__)
 
 
 def load(
@@ -234,6 +237,15 @@ def _file_read(path: Path, symbol: str, timing: Timing) -> _Read:
     return _read(path, symbol=None, timing=timing)._replace(name=f"{path} (asset {symbol})")
 
 
+def _read_reporting(path: Path, symbol: str, timing: Timing, k: int, n: int, source: str) -> _Read:
+    """``_file_read``, as step k+1 of n of loading ``source`` (a progress step on the
+    ``mlbt`` logger, which the commands draw as a bar)."""
+    read = _file_read(path, symbol, timing)
+    log.info(f"loaded {k + 1:,} of {n:,} files of {source}", extra={"progress": {
+        "task": f"loading {source}", "done": k + 1, "total": n}})
+    return read
+
+
 def _synthetic_reads(source: str | Path, asked: list[str] | None) -> list[tuple[str, _Read]]:
     """(name, bars) of the assets ``asked`` (None: all) of a synthetic spec."""
     names = choose(asked, asset_names(asset_count(str(source))), str(source))
@@ -273,7 +285,8 @@ def _asset_reads(source: str | Path, asked: list[str] | None, timing: Timing) ->
         return _synthetic_reads(source, asked)
     if _is_collection(source):
         files = {file_symbol(f): f for f in collection_files(source)}
-        return [(s, _file_read(files[s], s, timing)) for s in choose(asked, list(files), str(source))]
+        chosen = choose(asked, list(files), str(source))
+        return [(s, _read_reporting(files[s], s, timing, k, len(chosen), str(source))) for k, s in enumerate(chosen)]
     path, name = _path(source)
     if suffix(path) in SQLITE_SUFFIXES:
         found = sqlite_symbols(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 from torch import nn
 
 from mlbt.models.profiles import resolve_device
+
+log = logging.getLogger(__name__)
 
 
 def _cat(parts: list[Any]) -> Any:
@@ -85,9 +88,14 @@ def predict(
     parts = []
     try:
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            report = len(X) > batch_size and log.isEnabledFor(logging.INFO)
             for start in range(0, len(X), batch_size):
                 xb = X[start : start + batch_size].to(device, torch.float32, non_blocking=True)
                 parts.append(_to_float(model(xb)))
+                if report:  # a step of the "inference" task (mlbt.cli.progress draws it)
+                    done = min(start + batch_size, len(X))
+                    log.info(f"inference: {done:,}/{len(X):,} windows", extra={"progress": {
+                        "task": "inference", "done": done, "total": len(X), "line": False}})
     finally:
         model.train(was_training)
     return _to_cpu(_cat(parts))

@@ -115,7 +115,7 @@ def walk_forward_pooled(X: Sequence[np.ndarray], y: Sequence[Any], positions: Se
         # universe's future must not change a fold's training)
         train_cfg = replace(base_cfg, val_gap=max(base_cfg.val_gap, wf.horizon * len(samples)))
         fitted = fit(config, X_train, y_parts[0] if len(y_parts) == 1 else tuple(y_parts), train=train_cfg,
-                     device=device)
+                     device=device, task=f"training the pooled model, fold {k + 1}/{len(plan)}")
         batch, rows, owners = [], [], []
         for a, (held, pos) in enumerate(zip(windows, positions, strict=True)):
             own = np.flatnonzero((pos >= p_start) & (pos < p_end))

@@ -17,8 +17,12 @@ CPU. On CUDA cuDNN may pick nondeterministic kernels; results agree to rounding.
 Per epoch: Adam steps (float16 autocast + GradScaler on CUDA when ``amp``; losses are
 computed in float32), gradient clipping by global norm, the validation loss in eval mode,
 ReduceLROnPlateau, early stopping; at the end the best epoch's weights are restored. A
-line per epoch is logged (``mlbt.models.training``, DEBUG). A last training batch of a
-single sample is skipped (batch-norm cannot train on one sample).
+line per epoch is logged (``mlbt.models.training``, DEBUG), and each epoch is a progress
+step (INFO). A last training batch of a single sample is skipped (batch-norm cannot
+train on one sample).
+
+Threads: CPU training runs with a thread per core that no other program is using when
+it starts (``mlbt.models.threads``), so a busy machine slows it in proportion.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from torch import nn
 from mlbt.models.config import ModelConfig, TrainConfig, build_model
 from mlbt.models.losses import make_loss
 from mlbt.models.profiles import resolve_device
+from mlbt.models.threads import threads_for_training
 
 Target = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -186,6 +191,7 @@ def fit(
     *,
     train: TrainConfig | None = None,
     device: str | torch.device | None = "auto",
+    task: str = "training",
 ) -> FitResult:
     """Train a network on windows ``X`` and targets ``y``; see the module docstring.
 
@@ -193,6 +199,8 @@ def fit(
         and n_features against ``device`` and X) or an nn.Module (trained in place).
     train: overrides the config's training settings (for a module: defaults to TrainConfig()).
     device: "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    task: the name its epochs are reported under, as progress steps on the ``mlbt``
+        logger (INFO, ``extra={"progress": ...}``; the caller logs the summary line).
     """
     device = resolve_device(device)
     X = torch.as_tensor(X)
@@ -216,7 +224,9 @@ def fit(
         net = build_model(config) if config is not None else model
         assert isinstance(net, nn.Module)
         model = net.to(device)
-        result = _train(model, X, y, train, device, n_train, n_val, config)
+        with threads_for_training(device) as threads:
+            log.debug(f"{task}: {threads} CPU thread(s)" if device.type == "cpu" else f"{task}: on {device}")
+            result = _train(model, X, y, train, device, n_train, n_val, config, task)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -230,6 +240,7 @@ def _train(
     n_train: int,
     n_val: int,
     config: ModelConfig | None,
+    task: str,
 ) -> FitResult:
     use_amp = train.amp and device.type == "cuda"
     train_idx = torch.arange(n_train)
@@ -297,6 +308,8 @@ def _train(
             f"epoch {epoch:>{len(str(train.epochs))}}/{train.epochs}  loss {train_loss:.6f}{val_text}"
             f"  lr {lr:.1e}  {time.perf_counter() - t0:.1f}s{'  *' if improved else ''}"
         )
+        log.info(f"epoch {epoch}/{train.epochs}, loss {monitored:.4g}",
+                 extra={"progress": {"task": task, "done": epoch, "total": train.epochs, "line": False}})
         if scheduler is not None:
             scheduler.step(monitored)
         if train.patience is not None and since_best >= train.patience:
@@ -305,6 +318,9 @@ def _train(
             break
 
     result.best_loss = best
+    if result.stopped_early:  # the task's bar ends with the training
+        log.info(f"stopped early at epoch {len(result.history)}",
+                 extra={"progress": {"task": task, "done": train.epochs, "total": train.epochs, "line": False}})
     if best_state is not None:
         model.load_state_dict(best_state)
         log.debug(f"restored the best weights (epoch {result.best_epoch}, {'val ' if n_val else ''}loss {best:.6f})")

@@ -71,6 +71,12 @@ class WalkForward:
     batch_size: int = 8192
 
     def __post_init__(self) -> None:
+        for name in ("lookback", "horizon", "min_train", "retrain_every", "train_window", "embargo", "batch_size"):
+            value = getattr(self, name)
+            if (value is not None or name not in ("train_window", "embargo")) and (
+                    isinstance(value, bool) or not isinstance(value, int | np.integer)):
+                raise ValueError(f"WalkForward {name} = {value!r} ({type(value).__name__}): expected an int, a number "
+                                 "of bars" + (" or None" if name in ("train_window", "embargo") else ""))
         if self.lookback < 1 or self.horizon < 1 or self.min_train < 2 or self.retrain_every < 1:
             raise ValueError("lookback, horizon, retrain_every must be >= 1 and min_train >= 2")
         if self.embargo is not None and self.embargo < self.horizon:
@@ -247,10 +253,11 @@ def walk_forward(
         targets, t_scalers = fit_targets(parts, idx, wf.target_scalers)
         X_train = windows[torch.from_numpy(idx - wf.lookback + 1)]
         y_train = targets[0] if len(targets) == 1 else tuple(targets)
+        task = f"training fold {k + 1}/{len(plan)}"
         if model is None or not wf.warm_start:
-            fitted = fit(config, X_train, y_train, train=train_cfg, device=device)
+            fitted = fit(config, X_train, y_train, train=train_cfg, device=device, task=task)
         else:
-            fitted = fit(model, X_train, y_train, train=train_cfg, device=device)
+            fitted = fit(model, X_train, y_train, train=train_cfg, device=device, task=task)
         model = fitted.model
         bars = np.arange(p_start, p_end)
         ok = finite[bars]

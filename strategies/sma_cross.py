@@ -16,6 +16,7 @@ class SmaCross(Strategy):
     name = "sma_cross"
     description = "Fast/slow SMA crossover on the close; no model."
     data = "btcusd_1h"
+    fee = 0.001  # 0.1% per fill, a crypto exchange's taker fee: a baseline is judged after costs
     params = {
         "fast": Param(20, low=2, high=500, doc="fast SMA length, bars"),
         "slow": Param(50, low=3, high=2000, doc="slow SMA length, bars"),

@@ -26,7 +26,7 @@ from mlbt.cli.options import (
     set_option,
     symbols_option,
 )
-from mlbt.cli.progress import reporting
+from mlbt.cli.progress import quiet_for, reporting
 from mlbt.data.universe import asset_bars, assets, is_universe
 from mlbt.io import json_safe
 from mlbt.sim import PortfolioResult, backtest
@@ -92,11 +92,12 @@ def check(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
     Models are retrained on each of --cuts prefixes (nothing cached is reused); shrink
     them for a quick audit with e.g. --set epochs=1."""
     try:
-        strategy, bars = _strategy_and_bars(plugin, sets, options)
+        with reporting(quiet_for(quiet, as_json)):
+            strategy, bars = _strategy_and_bars(plugin, sets, options)
         names: list[str | None] = list(assets(bars)) if is_universe(bars) else [None]
         audited: list[tuple[str | None, pd.DataFrame, list[StageResult]]] = []
         device, profile = "cpu" if device == "auto" else device, "fast" if profile == "auto" else profile
-        with reporting(quiet):
+        with reporting(quiet_for(quiet, as_json)):
             for asset in names:
                 own = asset_bars(bars, asset) if asset is not None else bars
                 audited.append((asset, own, audit(strategy, own, cuts=cuts, rule_cuts=rule_cuts, device=device,
@@ -138,8 +139,8 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
     """The latest bar's decision of PLUGIN as one JSON object (with --symbols: an entry
     per asset, and the shared-cash portfolio's positions and weights)."""
     try:
-        strategy, bars = _strategy_and_bars(plugin, sets, options)
-        with reporting(quiet):
+        with reporting(quiet_for(quiet, True)):  # its output is always JSON
+            strategy, bars = _strategy_and_bars(plugin, sets, options)
             if is_universe(bars):
                 ready = prepare_assets(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
                 engine = engine_settings(strategy, {"cash_sharing": True})  # the plugin's own settings
@@ -148,7 +149,8 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
             else:
                 prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
                 signals = make_signals(strategy, prepared.ctx)
-                trades = backtest(bars, signals).trades
+                # the plugin's own periods_per_year, so that one bar needs no inferred frequency
+                trades = backtest(bars, signals, periods_per_year=engine_settings(strategy, {}).periods_per_year).trades
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     if not is_universe(bars):
@@ -238,7 +240,8 @@ def train(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: 
     """Train PLUGIN's walk-forward models into the cache (or refresh them); with
     --symbols, one per asset of the universe, each on its own bars."""
     try:
-        strategy, bars = _strategy_and_bars(plugin, sets, options)
+        with reporting(quiet):
+            strategy, bars = _strategy_and_bars(plugin, sets, options)
         if not strategy.network:
             raise ValueError(f"{strategy.name} has no model to train")
         ready: dict[Any, Prepared | None]

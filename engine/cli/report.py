@@ -10,7 +10,9 @@ import click
 
 from mlbt.cli.errors import fail
 from mlbt.cli.options import output_options
-from mlbt.report import default_report_name, is_run_dir, load_run, write_run_report, write_sweep_report
+from mlbt.cli.tables import print_metrics
+from mlbt.report import RunData, default_report_name, is_run_dir, load_run, write_run_report, write_sweep_report
+from mlbt.report.formatting import bar_spacing, fmt
 
 
 @click.command()
@@ -23,8 +25,10 @@ from mlbt.report import default_report_name, is_run_dir, load_run, write_run_rep
 @output_options
 def report(source: str, output: str | None, metric: str | None, top: int, quiet: bool, debug: bool) -> None:
     """Rebuild an HTML report from SOURCE: a run saved with `bt run ... --save DIR`,
-    or a sweep directory written by `bt sweep ... --out DIR`. Prints the path written
-    (it has no progress to silence: --quiet is accepted as on every command)."""
+    or a sweep directory written by `bt sweep ... --out DIR`. Prints a saved run's
+    metrics and the path written (it has no progress to silence: --quiet is accepted
+    as on every command)."""
+    run: RunData | None = None
     try:
         src = Path(source)
         if not src.exists():
@@ -41,4 +45,9 @@ def report(source: str, output: str | None, metric: str | None, top: int, quiet:
             raise ValueError(f"{source}: neither a saved run (run.json) nor a sweep directory (_manifest.json)")
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
+    if run is not None:
+        m = run.meta
+        click.echo(f"{m.get('strategy')} on {m.get('data')}: {fmt(m.get('bars'), 'bars')} bars "
+                   f"{m.get('start')} .. {m.get('end')}")
+        print_metrics(run.stats, run.ml, bar=bar_spacing(run.equity.index), index=run.equity.index)
     click.echo(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.2f} s)")

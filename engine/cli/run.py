@@ -26,9 +26,11 @@ from mlbt.cli.options import (
     set_option,
     symbols_option,
 )
-from mlbt.cli.progress import reporting
+from mlbt.cli.progress import quiet_for, reporting
+from mlbt.cli.tables import print_metrics, print_table
 from mlbt.data.universe import is_universe
 from mlbt.io import json_safe
+from mlbt.report.formatting import bar_spacing, fmt, undefined
 from mlbt.report.outputs import check_outputs, finish_run, run_report_path
 from mlbt.settings import settings_text
 from mlbt.sim import backtest
@@ -39,6 +41,7 @@ from mlbt.strategy import (
     is_cross_sectional,
     is_pooled,
     make_signals,
+    merged_funnel,
     prepare,
     prepare_assets,
     resolve_allocation,
@@ -47,12 +50,6 @@ from mlbt.strategy import (
 )
 
 SHOWN = 12  # a universe's assets named in the header line (the per-asset lines name them all)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.0f}"
-    return str(v)
 
 
 @click.command()
@@ -88,7 +85,8 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         report_path = run_report_path(strategy.name, report_path, no_report, as_json)
         check_outputs(report=report_path, save=save_dir, cache_dir=cache_dir, model=bool(strategy.network))
         source = options["source"] or strategy.data
-        bars, data_warnings = plugin_bars(strategy, options)
+        with reporting(quiet_for(quiet, as_json)):
+            bars, data_warnings = plugin_bars(strategy, options)
         if is_cross_sectional(strategy):  # before any training: a universe, and weights as targets
             check_cross(strategy, bars, engine.size_type)
         if is_universe(bars):
@@ -96,19 +94,22 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
                 raise ValueError("--no-cash-sharing: a run over a universe is one portfolio with shared cash; "
                                  "run each asset on its own cash with --symbol ASSET, or drop --no-cash-sharing")
             engine = engine_settings(strategy, {**given, "cash_sharing": True})
-            with reporting(quiet):
+            with reporting(quiet_for(quiet, as_json)):
                 ready = prepare_assets(strategy, bars, device=device, profile=profile, cache_dir=cache_dir,
                                        retrain=retrain)
             result = backtest(bars, universe_signals(strategy, bars, ready, allocation=allocation, engine=engine),
                               **engine)
             per_ml = {a: m for a, p in ready.items() if p is not None and (m := strategy.ml_metrics(p.ctx))}
+            first = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
+            funnel = merged_funnel([signal_funnel(strategy, p.ctx) for p in ready.values() if p is not None])
+            notes = few_trades_notes(strategy, int(first["trades"]), funnel, plugin, bars="asset-bars")
             written = finish_run(report=report_path, save=save_dir, strategy=strategy, bars=bars, result=result,
                                  prepared=ready, ml=per_ml, source=source, symbol=None, engine=engine, device=device,
-                                 allocation=allocation)
+                                 allocation=allocation, notes=notes)
             _universe_output(strategy, bars, source, engine, allocation, ready, result, per_ml, data_warnings,
-                             written, as_json, quiet)
+                             written, as_json, quiet, notes)
             return
-        with reporting(quiet):
+        with reporting(quiet_for(quiet, as_json)):
             prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain)
         result = backtest(bars, make_signals(strategy, prepared.ctx), **engine)
         ml = strategy.ml_metrics(prepared.ctx)
@@ -125,19 +126,20 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         stats = stats.iloc[0]
     if as_json:
         _echo_json({**_json_head(strategy, bars, source, engine, data_warnings), "model": prepared.model,
-                    "cache_hit": prepared.cache_hit, "folds": prepared.folds, "stats": stats.to_dict(), "ml": ml,
-                    "funnel": funnel, "notes": notes}, written, quiet)
+                    "cache_hit": prepared.cache_hit, "folds": prepared.folds, "stats": stats.to_dict(),
+                    "undefined": undefined(stats.to_dict()), "ml": ml, "funnel": funnel, "notes": notes},
+                   written, quiet)
         return
     label = _warn_and_label(bars, data_warnings, quiet)
     click.echo(f"{strategy!r} on {source}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}, "
                f"fill={engine.fill}, fee={engine.fee}")
     click.echo(f"engine: {settings_text(engine.to_dict())}")
     if prepared.model is not None:
-        origin = "cache" if prepared.cache_hit else "trained now"
+        origin = "from cache" if prepared.cache_hit else "trained now"
         click.echo(f"model: {prepared.model['network']} ({prepared.model['profile']} profile), "
                    f"{len(prepared.folds)} walk-forward folds, {origin}")
-    for line in (*_metric_lines(stats.to_dict(), ml), *funnel_lines(funnel), *(f"note: {n}" for n in notes),
-                 *written):
+    print_metrics(stats.to_dict(), ml, bar=bar_spacing(bars.index), index=bars.index)
+    for line in (*funnel_lines(funnel), *(f"note: {n}" for n in notes), *written):
         click.echo(line)
 
 
@@ -166,7 +168,7 @@ def _warn_and_label(bars: Any, data_warnings: list[str], quiet: bool) -> str:
 
 def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocation: str, ready: dict,
                      result: Any, ml: dict, data_warnings: list[str], written: list[str], as_json: bool,
-                     quiet: bool) -> None:
+                     quiet: bool, notes: list[str]) -> None:
     """What ``bt run`` prints for a universe: the first group's metrics and a line per asset."""
     names = [str(a) for a in ready]
     stats = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
@@ -181,7 +183,8 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
                  for k, a in enumerate(names)]
     if as_json:
         _echo_json({**_json_head(strategy, bars, source, engine, data_warnings), "symbols": names,
-                    "allocation": allocation, "stats": stats.to_dict(), "assets": per_asset}, written, quiet)
+                    "allocation": allocation, "stats": stats.to_dict(), "undefined": undefined(stats.to_dict()),
+                    "assets": per_asset, "notes": notes}, written, quiet)
         return
     label = _warn_and_label(bars, data_warnings, quiet)
     shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
@@ -198,33 +201,13 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
         hits = sum(bool(p.cache_hit) for p in models)
         click.echo(f"models: {models[0].model['network']} ({models[0].model['profile']} profile), one per asset, "
                    f"{sum(len(p.folds) for p in models)} walk-forward folds, {hits} of {len(models)} from cache")
-    for line in _metric_lines(stats.to_dict(), {}):
-        click.echo(line)
+    print_metrics(stats.to_dict(), {}, bar=bar_spacing(bars.index), index=bars.index)
     keys = list(dict.fromkeys(k for m in ml.values() for k in m))[:3]
-    width = max(len(a) for a in names)
-    click.echo(f"{'asset':<{width}}  {'contribution':>12}  {'trades':>6}" + "".join(f"  {k:>14}" for k in keys))
-    for row in per_asset:
-        note = "  flat: no walk-forward fold" if row["flat"] else ""
-        click.echo(f"{row['asset']:<{width}}  {row['contribution']:>12.4f}  {row['trades']:>6}"
-                   + "".join(f"  {_fmt(row['ml'].get(k, float('nan'))):>14}" for k in keys) + note)
-    for line in written:
+    flat = any(row["flat"] for row in per_asset)
+    print_table(["asset", "contribution", "trades", *keys, *[""] * flat],
+                [[row["asset"], fmt(row["contribution"], "total_return"), fmt(row["trades"], "trades"),
+                  *(fmt(row["ml"].get(k), k) for k in keys),
+                  *["flat: no walk-forward fold" if row["flat"] else ""] * flat] for row in per_asset])
+    for line in (*(f"note: {n}" for n in notes), *written):
         click.echo(line)
 
-
-def _metric_lines(stats: dict[str, Any], ml: dict[str, Any]) -> list[str]:
-    """The trading metrics, with the model's out-of-sample metrics beside them."""
-    rows = [(k, _fmt(v)) for k, v in stats.items()]
-    ml_rows = [(k, _fmt(v)) for k, v in ml.items()]
-    width = max(len(k) for k, _ in rows + ml_rows)
-    vwidth = max(len(v) for _, v in rows)
-    left = [f"{k:<{width}}  {v:>{vwidth}}" for k, v in rows]
-    right = [f"{k:<{width}}  {v}" for k, v in ml_rows]
-    if right:
-        left = [f"{'trading':<{width + vwidth + 2}}"] + left
-        right = ["model (out of sample)"] + right
-    lines = []
-    for i in range(max(len(left), len(right))):
-        a = left[i] if i < len(left) else " " * (width + vwidth + 2)
-        b = right[i] if i < len(right) else ""
-        lines.append(f"{a}    {b}".rstrip())
-    return lines

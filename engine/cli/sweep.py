@@ -27,43 +27,34 @@ from mlbt.cli.options import (
     retrain_option,
     symbols_option,
 )
-from mlbt.cli.progress import reporting
+from mlbt.cli.progress import quiet_for, reporting
+from mlbt.cli.tables import print_table
 from mlbt.data.universe import assets, symbol_list
 from mlbt.io import json_safe
+from mlbt.report.formatting import bar_spacing, fmt
 from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
 from mlbt.settings import SWEEPABLE
 from mlbt.strategy import load_strategy, resolve_allocation
 from mlbt.sweep import DaskExecutor, SweepResult, SweepStore, build_grid, run_sweep
 
-COUNTS = ("combo", "trades", "open_trades", "max_dd_duration", "fold")
 
-
-def _fmt(v: Any, param: bool = False) -> str:
-    """A table cell: metrics with 4 decimals, params as given (none for NaN)."""
+def _param(v: Any) -> str:
+    """A param's value as given (``none``: off)."""
     if hasattr(v, "item") and not isinstance(v, str):
         v = v.item()
-    if isinstance(v, bool) or v is None:
-        return str(v)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            return ("none" if param else "-") if math.isnan(v) else str(v)
-        if param:
-            return f"{v:g}"
-        return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.0f}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
+        return "none" if math.isnan(v) else f"{v:g}"
+    return str(v)
 
 
-def _table(rows: list[dict], columns: list[str], params: list[str]) -> list[str]:
-    def cell(c: str, v: Any) -> str:
-        if c in COUNTS and isinstance(v, float) and math.isfinite(v):
-            v = int(v)
-        return _fmt(v, param=c in params)
-
-    cells = [[cell(c, r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return lines
+def _table(rows: list[dict], columns: list[str], params: list[str], bar: Any,
+           key_of: dict[str, str] | None = None) -> None:
+    """Print ``rows``: params as given, metrics by the reports' formatting rules (a
+    column formatted as the metric ``key_of[column]`` names, else as itself)."""
+    key_of = key_of or {}
+    cells = [[_param(r.get(c)) if c in params else fmt(r.get(c), key_of.get(c, c), bar=bar) for c in columns]
+             for r in rows]
+    print_table(columns, cells, left=0)
 
 
 @click.command()
@@ -143,10 +134,11 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
         fixed = {**strategy.values, **{k: v for k, v in engine.items() if isinstance(v, int | float)}}
         grid = build_grid(grids, strategy.params, constraints=constraints, fixed=fixed, random=random_n, seed=seed)
         source = options["source"] or strategy.data
-        bars, data_warnings = plugin_bars(strategy, options)
+        with reporting(quiet_for(quiet, as_json)):
+            bars, data_warnings = plugin_bars(strategy, options)
         if executor == "dask":
             ex = DaskExecutor(scheduler=scheduler, workers=workers)
-        with reporting(quiet):
+        with reporting(quiet_for(quiet, as_json)):
             result = run_sweep(
                 plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
                 memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
@@ -197,6 +189,7 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
     rate = result.computed_combos / busy if busy > 0 else math.nan
     prep = f" (features/models: {result.prepare_seconds:.1f} s)" if result.prepare_seconds else ""
     symbols = [str(a) for a in assets(bars)]
+    bar = bar_spacing(bars.index)
     if as_json:
         wf = None
         if result.walk_forward is not None:
@@ -234,15 +227,14 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
         frows = [{"fold": f["fold"], "out-of-sample from": f["out_of_sample"][0][:19],
                   "to": f["out_of_sample"][1][:19], "combo": f["combo"], **f["params"],
                   f"IS {metric}": f[f"in_sample_{metric}"], "OOS return": f["out_of_sample_return"]} for f in folds]
-        for line in _table(frows, list(frows[0]), params):
-            click.echo(line)
+        _table(frows, list(frows[0]), params, bar, {f"IS {metric}": metric, "OOS return": "return"})
         s = wf["stats"]
-        click.echo(f"stitched out-of-sample ({wf['bars']:,} bars): total_return {_fmt(s['total_return'])}, "
-                   f"sharpe {_fmt(s['sharpe'])}, max_drawdown {_fmt(s['max_drawdown'])}, trades {s['trades']:,.0f}")
+        click.echo(f"stitched out-of-sample ({wf['bars']:,} bars): total_return {fmt(s['total_return'], 'return')}, "
+                   f"sharpe {fmt(s['sharpe'], 'sharpe')}, max_drawdown {fmt(s['max_drawdown'], 'max_drawdown')}, "
+                   f"trades {fmt(s['trades'], 'trades')}")
         return
     click.echo(f"top {len(rows)} by {metric}:")
-    for line in _table(rows, shown, params):
-        click.echo(line)
+    _table(rows, shown, params, bar)
     if result.dsr is not None and result.best is not None:
         d = result.dsr
         uncounted = len(result.table) - d.trials

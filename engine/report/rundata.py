@@ -160,7 +160,7 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
     Prepared (None: flat) and ``ml``/``funnel`` are per asset."""
     if is_universe(bars):
         return _from_universe_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml=ml,
-                                  source=source, engine=engine, device=device, allocation=allocation)
+                                  source=source, engine=engine, device=device, allocation=allocation, notes=notes)
     equity = _first_column(result.equity)
     trades = result.trades
     if len(result.columns) > 1:
@@ -202,7 +202,8 @@ def _meta(strategy: Any, bars: pd.DataFrame, result: Any, source: str, engine: M
 
 
 def _from_universe_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Mapping[str, Any], ml: dict,
-                       source: str, engine: Mapping[str, Any], device: str, allocation: str | None) -> RunData:
+                       source: str, engine: Mapping[str, Any], device: str, allocation: str | None,
+                       notes: list[str] | None = None) -> RunData:
     """RunData of a plugin over a universe: the first group (the first parameter
     combination's portfolio); the models' fields per asset."""
     ready = {a: p for a, p in prepared.items() if p is not None and p.model is not None}
@@ -215,7 +216,7 @@ def _from_universe_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepar
         "device": resolved_device(device, bool(ready)),
         "model": (f"{first.model['network']} ({first.model['profile']} profile), "
                   + ("one pooled over every asset" if is_pooled(strategy) else "one per asset")) if first else None,
-        "cache_hit": None if not hits else (False not in hits),
+        "cache_hit": None if not hits else (False not in hits), "notes": list(notes or []),
     }
     trades = result.trades
     if len(result.groups) > 1:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from mlbt.report import analytics
 from mlbt.report import run_figures as rf
-from mlbt.report.formatting import fmt
+from mlbt.report.formatting import bar_spacing, fmt, metric_groups, undefined
 from mlbt.report.html import Block, Figure, Section, esc, table
 from mlbt.report.rundata import RunData
 from mlbt.settings import settings_text
@@ -65,10 +65,22 @@ def header(run: RunData) -> str:
 
 
 def metrics_block(run: RunData, bh_stats: dict[str, float], bh_name: str = "buy & hold") -> str:
-    rows = []
-    for k, v in run.stats.items():
-        rows.append((k, fmt(v, k), fmt(bh_stats[k], k) if k in bh_stats else ""))
-    return table(["metric", "strategy", bh_name], rows, cls="metrics")
+    """The metrics in their groups beside the buy-and-hold's; an undefined cell says why
+    on hover, and a note below lists the reasons."""
+    index = run.equity.index
+    bar = bar_spacing(index)
+    body = []
+    for name, rows in metric_groups(run.stats, bar=bar, index=index):
+        body.append(f'<tr class="group"><th colspan="3">{esc(name)}</th></tr>')
+        for r in rows:
+            held = fmt(bh_stats[r.key], r.key, bar=bar, index=index) if r.key in bh_stats else ""
+            cell = f'<td title="{esc(r.reason)}">-</td>' if r.reason else f"<td>{esc(r.text)}</td>"
+            body.append(f"<tr><td>{esc(r.key)}</td>{cell}<td>{esc(held)}</td></tr>")
+    reasons = undefined(run.stats)
+    note = ('<p class="note">- undefined: ' + esc("; ".join(f"{k} ({why})" for k, why in reasons.items()))
+            + "</p>") if reasons else ""
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("metric", "strategy", bh_name))
+    return f'<table class="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}'
 
 
 def trades_block(trades: pd.DataFrame) -> str:
@@ -131,9 +143,11 @@ def trades_section(run: RunData) -> Section:
     return Section("Trades", [
         Figure("fig-trade-returns", rf.trade_returns_figure(closed["return"].to_numpy() if len(closed) else [])),
         Block(table(["reason", "trades", "share", "win rate", "mean return", "pnl"], reason_rows,
-                    caption="Exit-reason breakdown")),
+                    caption="Exit-reason breakdown") if reason_rows else '<p class="note">No trades to break down '
+              "by exit reason.</p>"),
         Figure("fig-exit-reasons", rf.exit_reason_figure(reasons)),
         Block(table(["#", "peak", "trough", "recovery", "depth", "bars to trough", "bars under water"], wdd,
-                    caption="Worst five drawdowns")),
+                    caption="Worst five drawdowns") if wdd else '<p class="note">No drawdown: the equity never fell '
+              "below a peak.</p>"),
         Block(trades_block(trades)),
     ], anchor="trades")

@@ -70,6 +70,30 @@ N_STATS = len(STAT_NAMES)
 #: Metrics where a smaller value ranks better (sweeps, reports); all others rank high first.
 LOWER_IS_BETTER = frozenset({"ann_volatility", "kurtosis", "max_dd_duration", "fees_paid", "bankrupt"})
 
+#: The unit of each metric, which the reports format by: ``fraction`` (shown as a
+#: percent), ``ratio`` (a dimensionless number), ``count``, ``bars`` (a duration in bars),
+#: ``currency`` (in the account's cash), ``flag`` (0 or 1) and ``bar`` (a bar number).
+STAT_UNITS = {
+    "total_return": "fraction", "cagr": "fraction", "ann_volatility": "fraction", "sharpe": "ratio",
+    "sortino": "ratio", "calmar": "ratio", "omega": "ratio", "skew": "ratio", "kurtosis": "ratio", "psr": "ratio",
+    "max_drawdown": "fraction", "max_dd_duration": "bars", "trades": "count", "open_trades": "count",
+    "win_rate": "fraction", "profit_factor": "ratio", "expectancy": "currency", "avg_win": "fraction",
+    "avg_loss": "fraction", "best_trade": "fraction", "worst_trade": "fraction", "avg_bars_held": "bars",
+    "exposure": "fraction", "fees_paid": "currency", "final_equity": "currency", "buy_hold_return": "fraction",
+    "bankrupt": "flag", "bankrupt_bar": "bar", "funding_paid": "currency", "borrow_paid": "currency",
+}
+#: The metrics in the groups a reader scans them by, in reading order (each metric once).
+STAT_GROUPS = (
+    ("return", ("total_return", "cagr", "final_equity")),
+    ("risk", ("ann_volatility", "max_drawdown", "max_dd_duration", "skew", "kurtosis", "bankrupt", "bankrupt_bar")),
+    ("risk-adjusted", ("sharpe", "sortino", "calmar", "omega", "psr")),
+    ("trades", ("trades", "open_trades", "win_rate", "profit_factor", "expectancy", "avg_win", "avg_loss",
+                "best_trade", "worst_trade", "avg_bars_held", "exposure")),
+    ("costs", ("fees_paid", "funding_paid", "borrow_paid")),
+    ("against buy-and-hold", ("buy_hold_return",)),
+)
+assert sorted(STAT_UNITS) == sorted(STAT_NAMES) == sorted(k for _, ks in STAT_GROUPS for k in ks)
+
 
 class Curve(NamedTuple):
     """The equity curve folded so far: power sums of the bar returns and the drawdown

@@ -39,6 +39,19 @@ def signal_funnel(strategy: Strategy, ctx: Context) -> dict[str, Any]:
     return out
 
 
+def merged_funnel(funnels: list[dict[str, Any]]) -> dict[str, Any]:
+    """The funnels of a universe's assets as one: bars and counts summed over assets
+    (asset-bars), conditions matched by side and position; ``{}`` when none has any."""
+    funnels = [f for f in funnels if f]
+    if not funnels:
+        return {}
+    out: dict[str, Any] = {"bars": sum(f["bars"] for f in funnels)}
+    for side in (k for k in funnels[0] if k != "bars"):
+        out[side] = [{"condition": row["condition"], "alone": sum(f[side][i]["alone"] for f in funnels),
+                      "left": sum(f[side][i]["left"] for f in funnels)} for i, row in enumerate(funnels[0][side])]
+    return out
+
+
 def funnel_lines(funnel: dict[str, Any]) -> list[str]:
     """The funnel as a text table: per side the condition, the bars it passes alone and
     the bars left after it and every condition above it."""
@@ -63,11 +76,13 @@ def funnel_lines(funnel: dict[str, Any]) -> list[str]:
 FEW_TRADES = 10  # below this many trades a run says so, and what blocks it
 
 
-def few_trades_notes(strategy: Strategy, trades: int, funnel: dict[str, Any], plugin: str) -> list[str]:
+def few_trades_notes(strategy: Strategy, trades: int, funnel: dict[str, Any], plugin: str,
+                     bars: str = "bars") -> list[str]:
     """One line when a run made fewer than ``FEW_TRADES`` trades: how many, and, when
     the plugin declares conditions, the one that holds on the fewest bars (it blocks
     most) with a ``bt sweep`` of the first signal param its name mentions, from the
-    param's low end to twice its value (or its high end) in 10 steps; [] otherwise."""
+    param's low end to twice its value (or its high end) in 10 steps; [] otherwise.
+    ``bars``: what the funnel counts ("asset-bars" for a universe's merged funnel)."""
     if trades >= FEW_TRADES:
         return []
     head = f"{trades} trade{'s' if trades != 1 else ''}: too few to judge the strategy (fewer than {FEW_TRADES})"
@@ -76,7 +91,7 @@ def few_trades_notes(strategy: Strategy, trades: int, funnel: dict[str, Any], pl
         return [f"{head}; loosen its params or give it more data"]
     side, row = min(rows, key=lambda x: x[1]["alone"])
     where = (f"{head}. The {side} condition '{row['condition']}' blocks most: it holds on {row['alone']:,} of "
-             f"{funnel['bars']:,} bars")
+             f"{funnel['bars']:,} {bars}")
     names = [n for n in strategy.signal_params if re.search(rf"\b{re.escape(n)}\b", row["condition"])]
     bounds = strategy.params[names[0]] if names else None
     if bounds is None or bounds.low is None or not isinstance(strategy.values[names[0]], int | float):

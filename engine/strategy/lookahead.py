@@ -129,7 +129,11 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
     stages = [StageResult("features"), StageResult("predictions"), StageResult("signals")]
     model_cuts = cut_points(len(bars), cuts, first)
     cheap = [t for t in cut_points(len(bars), rule_cuts, first) if t not in model_cuts]
-    for t in sorted([*model_cuts, *cheap]):
+    every = sorted([*model_cuts, *cheap])
+    task = f"{strategy.name}: audit"
+    for i, t in enumerate(every):
+        log.info("%s cut %d of %d at bar %s", task, i + 1, len(every), f"{t:,}",
+                 extra={"progress": {"task": task, "done": i, "total": len(every), "line": False}})
         part = bars.iloc[: t + 1]
         if t in model_cuts and full.ctx.predictions is not None:
             log.info("%s: audit cut %d of %d: retraining on bars 0..%s (%s)", strategy.name, model_cuts.index(t) + 1,
@@ -145,6 +149,9 @@ def audit(strategy: Strategy, bars: pd.DataFrame, *, cuts: int = 5, rule_cuts: i
             ctx = Context(part, prefix.features, full.ctx.predictions.iloc[: t + 1])
         if full_decisions is not None:
             _compare(stages[2], t, _decisions(strategy, ctx), full_decisions, rtol)
+    retrained = len(model_cuts) if full.ctx.predictions is not None else 0
+    log.info("%s: %d cuts compared (%d retrained)", task, len(every), retrained,
+             extra={"progress": {"task": task, "done": len(every), "total": len(every), "line": False}})
     if full_decisions is None:
         stages.pop(2)
     if full.ctx.predictions is None:

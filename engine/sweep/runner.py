@@ -220,22 +220,16 @@ def run_sweep(
     own_executor = executor is None
     executor = executor or LocalExecutor()
     started = time.perf_counter()
+    created = False  # whether this run created the store's directory contents
     try:
         stored = store.check(manifest, resume=resume) if store is not None else None
-        if stored is not None:
-            size = int(stored["chunk_size"])
-        elif chunk_size is not None:
-            size = max(1, int(chunk_size))
-        else:
-            sample = grid.combos.iloc[group_ids[0][:PROBE_COLUMNS]]
-            per_column = executor.probe(job, 0, sample)
-            size = chunk_size_for(memory_budget_mb, per_column, len(grid), len(bars))
-            size = min(size, executor.max_chunk(len(grid)))
+        size = _chunk_size(stored, chunk_size, executor, job, memory_budget_mb)
         chunks = plan_chunks(group_ids, size)
         manifest.update(chunk_size=size, chunks=len(chunks), complete=False)
-        if store is not None and stored is None:
-            store.create(manifest, grid.combos)
-        elif store is not None:
+        # a new sweep's directory is created with its first result, so that a sweep refused
+        # before it (a plugin that fails, a setting the engine refuses) leaves nothing behind
+        fresh = store is not None and stored is None
+        if store is not None and not fresh:
             store.ensure_combos(grid.combos)
         done = store.done() if store is not None else set()
         todo = [c for c in chunks if c.id not in done]
@@ -245,6 +239,7 @@ def run_sweep(
         run_started, run_combos = time.perf_counter(), 0
         by_id = {c.id: c for c in chunks}
         for chunk_id, frame in executor.run(job, todo):
+            created = created or (fresh and store is not None and store.create(manifest, grid.combos))
             if store is not None:
                 store.write_part(chunk_id, frame)
             else:
@@ -255,7 +250,9 @@ def run_sweep(
             elapsed = time.perf_counter() - run_started
             rate = run_combos / elapsed if elapsed > 0 else math.nan
             log.info("sweep: %d/%d chunks, %s/%s combinations, %s combos/s", n_done, len(chunks),
-                     f"{combos_done:,}", f"{len(grid):,}", f"{rate:,.0f}", extra={"progress": True})
+                     f"{combos_done:,}", f"{len(grid):,}", f"{rate:,.0f}",
+                     extra={"progress": {"task": "sweep", "done": n_done, "total": len(chunks)}})
+        created = created or (fresh and store is not None and store.create(manifest, grid.combos))
         if store is not None:
             table = store.table()
             store.mark_complete()
@@ -281,9 +278,29 @@ def run_sweep(
         result.elapsed = time.perf_counter() - started
         result.prepare_seconds = getattr(executor, "prepare_seconds", None)
         return result
+    except (ValueError, TypeError, KeyError):
+        # bad input (a plugin that fails on a later chunk, a setting refused there): the
+        # sweep cannot be finished as it is, so the directory it started is removed and
+        # the corrected rerun may use the same --out (an interrupted sweep keeps its parts)
+        if created and store is not None and not store.read_manifest().get("complete"):
+            store.discard()
+        raise
     finally:
         if own_executor:
             executor.close()
+
+
+def _chunk_size(stored: dict[str, Any] | None, chunk_size: int | None, executor: Any, job: SweepJob,
+                memory_budget_mb: float) -> int:
+    """Columns per chunk: the stored sweep's, the one given, or from the memory budget
+    (measured on the first few combinations, which also runs the plugin's rule once)."""
+    if stored is not None:
+        return int(stored["chunk_size"])
+    if chunk_size is not None:
+        return max(1, int(chunk_size))
+    n = len(job.combos)
+    per_column = executor.probe(job, 0, job.combos.iloc[job.group_ids[0][:PROBE_COLUMNS]])
+    return min(chunk_size_for(memory_budget_mb, per_column, n, len(job.bars)), executor.max_chunk(n))
 
 
 def _universe(bars: pd.DataFrame, walk_forward: int | None, allocation: str, options: dict[str, Any]) -> list[str]:

@@ -146,9 +146,9 @@ def test_ensemble_and_batch_norm_networks_train():
 
 
 def test_progress_is_logged_per_epoch(caplog):
-    """fit reports each epoch through logging (DEBUG on mlbt.models.training), so the
-    command line's INFO level shows the folds, not every epoch, and a library caller
-    sees nothing unless it asks."""
+    """fit reports each epoch through logging: a DEBUG line with the losses, and at
+    INFO a progress step of its task (which the command line draws as a bar and never
+    prints as a line), so a library caller sees nothing unless it asks."""
     X, label = pattern(200)
     with caplog.at_level(logging.DEBUG, logger="mlbt.models.training"):
         fit(TINY, X, label, train=TrainConfig(epochs=2), device="cpu")
@@ -156,8 +156,10 @@ def test_progress_is_logged_per_epoch(caplog):
     assert "epoch 1/2" in text and "val" in text and "restored" in text
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="mlbt"):
-        fit(TINY, X, label, train=TrainConfig(epochs=2), device="cpu")
-    assert [r for r in caplog.records if r.name.startswith("mlbt")] == []
+        fit(TINY, X, label, train=TrainConfig(epochs=2), device="cpu", task="fold 1/1")
+    steps = [r.progress for r in caplog.records if r.name.startswith("mlbt")]
+    assert [(s["task"], s["done"], s["total"], s["line"]) for s in steps] == [("fold 1/1", 1, 2, False),
+                                                                             ("fold 1/1", 2, 2, False)]
 
 
 def test_bad_inputs_are_refused():

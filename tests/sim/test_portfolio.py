@@ -228,7 +228,7 @@ def test_bt_run_takes_the_portfolio_options():
 
     returns = []
     for options in ([], ["--cash-sharing"], ["--size-type", "target_weight"]):
-        done = bt("run", "strategies/sma_cross.py", *options, "--quiet", "--json", "--no-report")
+        done = bt("run", "strategies/sma_cross.py", *options, "--fee", "0", "--quiet", "--json", "--no-report")
         assert done.returncode == 0, done.stderr
         returns.append(__import__("json").loads(done.stdout)["stats"]["total_return"])
     assert returns[0] == returns[1] == returns[2]  # one column, no fee: the same trades

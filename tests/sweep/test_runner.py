@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from mlbt import Signals, backtest, load, load_strategy
 from mlbt.cli import main
+from mlbt.cli.options import engine_settings
 from mlbt.sim.stats_nb import STAT_NAMES
 from mlbt.sim.stats_nb import probabilistic_sharpe_nb as probabilistic_sharpe
 from mlbt.strategy.pipeline import make_signals, prepare
@@ -256,7 +257,7 @@ def test_sweep_killed_mid_run_resumes_to_the_uninterrupted_table(tmp_path, bars,
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["skipped_chunks"] >= len(stored)
     grid = build_grid(["fast=5:40:5", "slow=50:200:10"], sma.params)
-    full = run_sweep(SMA, grid, bars, chunk_size=3, deflate=False)
+    full = run_sweep(SMA, grid, bars, chunk_size=3, deflate=False, engine=engine_settings(sma, {}))  # the plugin's fee
     pd.testing.assert_frame_equal(read_sweep(out), full.table, check_exact=True)
 
 
