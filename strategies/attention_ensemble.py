@@ -123,8 +123,9 @@ class AttentionEnsembleLSTM(Strategy):
         prob, conf = self.probability(ctx)
         return {"probability": prob[:, 0], "confidence": conf[:, 0]}
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+    def ml_metrics(self, ctx: Context) -> dict:
         from mlbt.models.metrics import accuracy, confusion_matrix, log_loss, roc_auc
+        from mlbt.models.skill import classification_skill
 
         prob, conf = (a[:, 0] for a in self.probability(ctx))
         label = self.labels(ctx)
@@ -139,4 +140,6 @@ class AttentionEnsembleLSTM(Strategy):
                 "true_down_called_down": int(cm[0, 0]), "true_down_called_up": int(cm[0, 1]),
                 "true_up_called_down": int(cm[1, 0]), "true_up_called_up": int(cm[1, 1]),
                 "mean_confidence": float(conf[known].mean()) if known.any() else float("nan"),
-                "traded_share": float(traded.mean()) if known.any() else float("nan")}
+                "traded_share": float(traded.mean()) if known.any() else float("nan"),
+                "skill": classification_skill(label, np.where(prob > 0.5, 1.0, 0.0), prob,  # NaN prob: skipped
+                                              previous=np.r_[np.full(self.horizon, np.nan), label[:-self.horizon]])}

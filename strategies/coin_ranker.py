@@ -89,11 +89,13 @@ class CoinRanker(Strategy):
         w = np.where(long, scale, np.where(shorted, -scale, 0.0))
         return np.where(np.isfinite(ctx.col("close"))[:, :, None], w, np.nan)  # no bar: keep
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+    def ml_metrics(self, ctx: Context) -> dict:
         from mlbt.models.metrics import change_correlation, direction_accuracy
+        from mlbt.models.skill import regression_skill
 
         close = ctx.bars["close"].to_numpy()
         pred, nxt = close * np.exp(ctx.col("prediction")[:, 0]), np.r_[close[1:], np.nan]
         return {"predicted_bars": int((np.isfinite(pred) & np.isfinite(nxt)).sum()),
                 "direction_accuracy": direction_accuracy(pred, close, nxt),
-                "change_correlation": change_correlation(pred, close, nxt)}
+                "change_correlation": change_correlation(pred, close, nxt),
+                "skill": regression_skill(pred, close, nxt)}

@@ -114,8 +114,9 @@ class CryptoLSTM(Strategy):
             confidence = np.minimum(np.abs(pred - close) / (2 * threshold), 1.0)
         return {"predicted_price": pred, "threshold": threshold, "confidence": confidence}
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+    def ml_metrics(self, ctx: Context) -> dict:
         from mlbt.models.metrics import change_correlation, direction_accuracy, mae, mse
+        from mlbt.models.skill import regression_skill
 
         close = ctx.bars["close"].to_numpy()
         pred, nxt = self.predicted_price(ctx)[:, 0], np.r_[close[1:], np.nan]
@@ -126,4 +127,4 @@ class CryptoLSTM(Strategy):
                 "threshold_crossed": float(crossed.mean()) if known.any() else 0.0,
                 "direction_accuracy": direction_accuracy(pred, close, nxt),
                 "change_correlation": change_correlation(pred, close, nxt), "mae": mae(nxt, pred),
-                "mse": mse(nxt, pred)}
+                "mse": mse(nxt, pred), "skill": regression_skill(pred, close, nxt)}

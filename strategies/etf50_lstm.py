@@ -82,8 +82,9 @@ class ETF50LSTM(Strategy):
         target[np.isnan(score[:, 0])] = np.nan  # no model yet: stay flat
         return Signals(target=target)
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+    def ml_metrics(self, ctx: Context) -> dict:
         from mlbt.models.metrics import accuracy, confusion_matrix, direction_accuracy, per_class_accuracy
+        from mlbt.models.skill import classification_skill
 
         close = ctx.bars["close"].to_numpy()
         score, label = ctx.col("prediction")[:, 0], self.labels(ctx)
@@ -98,4 +99,6 @@ class ETF50LSTM(Strategy):
                 "true_sell_called_buy": int(cm[1, 0]), "true_sell_called_sell": int(cm[1, 1]),
                 "buy_share": float(np.mean(c > 0)) if known.any() else float("nan"),
                 "direction_accuracy": direction_accuracy(np.where(known, close + call, np.nan), close,
-                                                         np.r_[close[1:], np.nan])}
+                                                         np.r_[close[1:], np.nan]),
+                "skill": classification_skill(label, np.where(known, call, np.nan), score,
+                                              previous=np.r_[np.nan, label[:-1]])}  # the previous bar's direction

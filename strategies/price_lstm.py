@@ -110,8 +110,9 @@ class PriceLSTM(Strategy):
         return Signals(target=target, sl=np.where(p.sl > 0, p.sl, np.nan), tp=np.where(p.tp > 0, p.tp, np.nan),
                        max_hold=p.max_hold.astype("float64"), reentry=True)
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+    def ml_metrics(self, ctx: Context) -> dict:
         from mlbt.models.metrics import change_correlation, direction_accuracy, mae, mse
+        from mlbt.models.skill import regression_skill
 
         close = ctx.bars["close"].to_numpy()
         pred, nxt = self.predicted_price(ctx)[:, 0], np.r_[close[1:], np.nan]
@@ -126,4 +127,4 @@ class PriceLSTM(Strategy):
                 "sell_threshold_crossed": float(np.mean(move < -self.sell_threshold)) if known.any() else 0.0,
                 "direction_accuracy": direction_accuracy(pred, close, nxt),
                 "change_correlation": change_correlation(pred, close, nxt), "mae": mae(nxt, pred),
-                "mse": mse(nxt, pred)}
+                "mse": mse(nxt, pred), "skill": regression_skill(pred, close, nxt)}

@@ -130,8 +130,9 @@ class SLTPLSTM(Strategy):
         tp = np.clip(ctx.col("tp"), p.stop_min, p.stop_max)
         return Signals(target=target, sl=sl, tp=tp, max_hold=p.max_hold.astype("float64"), reentry=True)
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
+    def ml_metrics(self, ctx: Context) -> dict:
         from mlbt.models.metrics import accuracy, confusion_matrix, mae, per_class_accuracy
+        from mlbt.models.skill import classification_skill
 
         cls, sl, tp = self.labels(ctx)
         prob = self.probabilities(ctx)
@@ -143,4 +144,7 @@ class SLTPLSTM(Strategy):
         out |= {f"{name}_accuracy": per[float(k)] for k, name in enumerate(CLASSES)}
         out |= {f"true_{a}_called_{b}": int(cm[i, j]) for i, a in enumerate(CLASSES) for j, b in enumerate(CLASSES)}
         pred_sl, pred_tp = ctx.col("sl")[known, 0], ctx.col("tp")[known, 0]
-        return out | {"sl_mae": mae(sl[known], pred_sl), "tp_mae": mae(tp[known], pred_tp)}
+        call = np.full(len(cls), np.nan)
+        call[known] = c
+        skill = classification_skill(cls, call, previous=np.r_[np.full(self.horizon, np.nan), cls[:-self.horizon]])
+        return out | {"sl_mae": mae(sl[known], pred_sl), "tp_mae": mae(tp[known], pred_tp), "skill": skill}

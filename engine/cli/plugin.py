@@ -58,6 +58,8 @@ def _strategy_and_bars(plugin: str, sets: tuple[str, ...], options: dict[str, An
 
 def _stage_json(s: StageResult, index: pd.Index) -> dict[str, Any]:
     return {"stage": s.stage, "passed": s.passed, "cuts": s.cuts, "compared": s.compared,
+            "covered": [{"from_bar": a, "to_bar": b, "from_time": str(index[a]), "to_time": str(index[b]),
+                         "cuts": k, "every_bar": 1 < k == b - a + 1} for a, b, k in s.covered],
             "failures": [{"cut_bar": t, "cut_time": str(index[t]), "column": col, "first_changed": when}
                          for t, col, when in s.failures]}
 
@@ -65,11 +67,11 @@ def _stage_json(s: StageResult, index: pd.Index) -> dict[str, Any]:
 def _stage_line(s: StageResult, index: pd.Index, asset: str | None) -> str:
     who = f"{asset:<8} " if asset is not None else ""
     if s.passed:
-        return f"PASS  {who}{s.stage:<12} {s.cuts} cut points, {s.compared:,} values unchanged"
+        return f"PASS  {who}{s.stage:<12} {s.cuts} cut points, {s.compared:,} values unchanged ({s.coverage})"
     t, col, when = s.failures[0]
     failed = len({cut for cut, _, _ in s.failures})
     return (f"FAIL  {who}{s.stage:<12} {failed} of {s.cuts} cut points changed a value; first: {col!r} at {when} "
-            f"when the data was cut after bar {t} ({index[t]}): it uses later data")
+            f"when the data was cut after bar {t} ({index[t]}): it uses later data ({s.coverage})")
 
 
 @click.command()

@@ -49,5 +49,6 @@ def report(source: str, output: str | None, metric: str | None, top: int, quiet:
         m = run.meta
         click.echo(f"{m.get('strategy')} on {m.get('data')}: {fmt(m.get('bars'), 'bars')} bars "
                    f"{m.get('start')} .. {m.get('end')}")
-        print_metrics(run.stats, run.ml, bar=bar_spacing(run.equity.index), index=run.equity.index)
+        ml = {} if run.is_universe else run.ml  # a universe's are per asset: its tearsheet tables them
+        print_metrics(run.stats, ml, bar=bar_spacing(run.equity.index), index=run.equity.index)
     click.echo(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.2f} s)")

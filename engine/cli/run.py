@@ -35,6 +35,7 @@ from mlbt.report.outputs import check_outputs, finish_run, run_report_path
 from mlbt.settings import settings_text
 from mlbt.sim import backtest
 from mlbt.strategy import (
+    bankrupt_notes,
     check_cross,
     few_trades_notes,
     funnel_lines,
@@ -102,7 +103,8 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
             per_ml = {a: m for a, p in ready.items() if p is not None and (m := strategy.ml_metrics(p.ctx))}
             first = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
             funnel = merged_funnel([signal_funnel(strategy, p.ctx) for p in ready.values() if p is not None])
-            notes = few_trades_notes(strategy, int(first["trades"]), funnel, plugin, bars="asset-bars")
+            notes = [*few_trades_notes(strategy, int(first["trades"]), funnel, plugin, bars="asset-bars"),
+                     *bankrupt_notes(first.to_dict(), bars.index)]
             written = finish_run(report=report_path, save=save_dir, strategy=strategy, bars=bars, result=result,
                                  prepared=ready, ml=per_ml, source=source, symbol=None, engine=engine, device=device,
                                  allocation=allocation, notes=notes)
@@ -115,7 +117,8 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         ml = strategy.ml_metrics(prepared.ctx)
         funnel = signal_funnel(strategy, prepared.ctx)
         first = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
-        notes = few_trades_notes(strategy, int(first["trades"]), funnel, plugin)
+        notes = [*few_trades_notes(strategy, int(first["trades"]), funnel, plugin),
+                 *bankrupt_notes(first.to_dict(), bars.index)]
         written = finish_run(report=report_path, save=save_dir, strategy=strategy, bars=bars, result=result,
                              prepared=prepared, ml=ml, source=source, symbol=options["symbol"], engine=engine,
                              device=device, funnel=funnel, notes=notes)
@@ -202,11 +205,13 @@ def _universe_output(strategy: Any, bars: Any, source: str, engine: Any, allocat
         click.echo(f"models: {models[0].model['network']} ({models[0].model['profile']} profile), one per asset, "
                    f"{sum(len(p.folds) for p in models)} walk-forward folds, {hits} of {len(models)} from cache")
     print_metrics(stats.to_dict(), {}, bar=bar_spacing(bars.index), index=bars.index)
-    keys = list(dict.fromkeys(k for m in ml.values() for k in m))[:3]
+    keys = list(dict.fromkeys(k for m in ml.values() for k, v in m.items() if not isinstance(v, dict)))[:3]
+    skill = any(isinstance(m.get("skill"), dict) for m in ml.values())  # the verdict of mlbt.models.skill
     flat = any(row["flat"] for row in per_asset)
-    print_table(["asset", "contribution", "trades", *keys, *[""] * flat],
+    print_table(["asset", "contribution", "trades", *keys, *["skill vs baseline"] * skill, *[""] * flat],
                 [[row["asset"], fmt(row["contribution"], "total_return"), fmt(row["trades"], "trades"),
                   *(fmt(row["ml"].get(k), k) for k in keys),
+                  *[(row["ml"].get("skill") or {}).get("verdict", "-")] * skill,
                   *["flat: no walk-forward fold" if row["flat"] else ""] * flat] for row in per_asset])
     for line in (*(f"note: {n}" for n in notes), *written):
         click.echo(line)

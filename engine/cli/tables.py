@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -68,9 +68,34 @@ def metrics_table(stats: Mapping[str, Any], ml: Mapping[str, Any], *, bar: pd.Ti
     grid.add_row(_pairs("", groups[:half]), _pairs("", groups[half:]))
     if ml:
         grid.add_row("", "")
-        grid.add_row(_pairs("", [("model (out of sample)", [(k, fmt(v, k, bar=bar), v) for k, v in ml.items()])]),
-                     "")
+        rows = [(k, fmt(v, k, bar=bar), v) for k, v in ml.items() if not isinstance(v, Mapping)]  # skill: below
+        grid.add_row(_pairs("", [("model (out of sample)", rows)]), "")
     return grid
+
+
+def skill_lines(skill: Mapping[str, Any]) -> list[str]:
+    """The model against its naive baselines (``ml["skill"]``, from ``mlbt.models.skill``)
+    as lines: the test and its verdict, then the classifiers' other baseline and AUC."""
+    classifier = "majority_rate" in skill
+    base = skill.get("baseline")
+    if classifier:
+        base = f"{base} ({fmt(skill.get('majority_rate'), 'accuracy')})"
+    stat = (f"accuracy {fmt(skill.get('statistic'), 'accuracy')}" if classifier
+            else f"statistic {fmt(skill.get('statistic'), 'change_correlation')}")
+    r2 = f", R² OOS {fmt(skill['r2_oos'], 'share')}" if "r2_oos" in skill else ""
+    lines = [f"skill vs {base}: {skill.get('test')} {stat}{r2}: {skill.get('verdict')}"]
+    if classifier and not _missing(skill.get("previous_accuracy")):
+        lines.append(f"  vs previous direction (the latest known label): accuracy "
+                     f"{fmt(skill.get('previous_accuracy'), 'accuracy')}")
+    if not _missing(skill.get("auc")):
+        lines.append(f"  AUC {fmt(skill.get('auc'), 'roc_auc')} (95% DeLong CI {fmt(skill.get('auc_low'), 'roc_auc')}"
+                     f" to {fmt(skill.get('auc_high'), 'roc_auc')}), Mann-Whitney vs 0.5: {skill.get('auc_verdict')}")
+    return lines
+
+
+def _missing(v: Any) -> bool:
+    """None or NaN."""
+    return v is None or (isinstance(v, float) and v != v)
 
 
 def undefined_line(stats: Mapping[str, Any]) -> str:
@@ -87,7 +112,9 @@ def print_metrics(stats: Mapping[str, Any], ml: Mapping[str, Any], *, bar: pd.Ti
                   index: pd.Index | None = None) -> None:
     """Print a run's metrics table and the line that explains its '-' cells."""
     line = undefined_line(stats)
-    emit(metrics_table(stats, ml, bar=bar, index=index), *([Text(line, style="dim")] if line else []))
+    # a Group: rich would join consecutive Texts into one line
+    skill = [Group(*(Text(s) for s in skill_lines(ml["skill"])))] if isinstance(ml.get("skill"), Mapping) else []
+    emit(metrics_table(stats, ml, bar=bar, index=index), *skill, *([Text(line, style="dim")] if line else []))
 
 
 def rows_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> Table:

@@ -81,17 +81,25 @@ def _carry_section(run: RunData, frames: dict) -> Section | None:
     return Section("Liquidations and funding", items, anchor="carry")
 
 
+SKILL_COLUMNS = (("test", ""), ("baseline", ""), ("statistic", "change_correlation"), ("p_value", ""), ("verdict", ""))
+
+
 def _model_section(run: RunData) -> Section | None:
     """Each asset's out-of-sample model metrics, a row per asset."""
     if not run.ml:
         return None
-    keys = list(dict.fromkeys(k for m in run.ml.values() for k in m))
+    keys = list(dict.fromkeys(k for m in run.ml.values() for k, v in m.items() if not isinstance(v, dict)))
     rows = [[asset, *(fmt(m.get(k), k) for k in keys)] for asset, m in run.ml.items()]
     flat = run.meta.get("flat_assets") or []
     note = f"Flat (no walk-forward fold on their bars): {', '.join(flat)}." if flat else ""
-    return Section("Models (out of sample, one per asset)", [
-        Block(table(["asset", *keys], rows, cls="metrics") + (f'<p class="note">{esc(note)}</p>' if note else ""))],
-        anchor="model")
+    note = f'<p class="note">{esc(note)}</p>' if note else ""
+    blocks = [Block(table(["asset", *keys], rows, cls="metrics") + note)]
+    skill = [[asset, *(fmt(m["skill"].get(k), u) for k, u in SKILL_COLUMNS)] for asset, m in run.ml.items()
+             if isinstance(m.get("skill"), dict)]  # mlbt.models.skill: each model against its naive baseline
+    if skill:
+        blocks.append(Block(table(["asset", "test", "baseline", "statistic", "p-value", "verdict"], skill,
+                                  cls="metrics", caption="Is it skill?")))
+    return Section("Models (out of sample, one per asset)", blocks, anchor="model")
 
 
 def portfolio_sections(run: RunData) -> list[Section]:

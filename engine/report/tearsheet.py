@@ -76,7 +76,10 @@ def ml_section(run: RunData) -> Section:
     items: list = []
     if run.ml:
         items.append(Block(table(["model metric (out of sample)", "value"],
-                                 [(k, fmt(v, k)) for k, v in run.ml.items()], cls="metrics")))
+                                 [(k, fmt(v, k)) for k, v in run.ml.items() if not isinstance(v, dict)],
+                                 cls="metrics")))
+    if isinstance(run.ml.get("skill"), dict):
+        items.append(Block(skill_table(run.ml["skill"])))
     row = [Figure("fig-confusion", mf.confusion_figure(cm, labels))]
     r = mf.roc(pred, actual)
     if r is not None:
@@ -97,6 +100,26 @@ def ml_section(run: RunData) -> Section:
                                                     for r in ft.itertuples(index=False)],
                                  caption="Walk-forward folds (metrics on each fold's out-of-sample bars)")))
     return Section("Model (out of sample)", items, anchor="model")
+
+
+#: The rows of the skill table after the five every test has: label and formatting key.
+SKILL_ROWS = {"r2_oos": ("R² out of sample vs the baseline", "share"), "n": ("predictions", "count"),
+              "horizon": ("horizon (bars)", "count"), "accuracy": ("accuracy", "accuracy"),
+              "majority_class": ("majority class", ""), "majority_rate": ("majority-class rate", "accuracy"),
+              "previous_accuracy": ("accuracy of the previous direction (latest known label)", "accuracy"),
+              "auc": ("AUC", "roc_auc"), "auc_low": ("AUC, 95% CI low (DeLong)", "roc_auc"),
+              "auc_high": ("AUC, 95% CI high (DeLong)", "roc_auc"),
+              "auc_p_value": ("AUC p-value (Mann-Whitney, one-sided vs 0.5)", ""), "auc_verdict": ("AUC verdict", "")}
+
+
+def skill_table(skill: dict[str, Any]) -> str:
+    """'Is it skill?': the model against its naive baseline (``ml["skill"]``, from
+    ``mlbt.models.skill``): test, baseline, statistic, p-value and verdict, then the rest."""
+    rows = [("test", fmt(skill.get("test"))), ("baseline", fmt(skill.get("baseline"))),
+            ("statistic", fmt(skill.get("statistic"), "change_correlation")), ("p-value", fmt(skill.get("p_value"))),
+            ("verdict", fmt(skill.get("verdict")))]
+    rows += [(label, fmt(skill[k], unit)) for k, (label, unit) in SKILL_ROWS.items() if k in skill]
+    return table(["Is it skill?", ""], rows, cls="metrics")
 
 
 def run_report_html(run: RunData) -> str:

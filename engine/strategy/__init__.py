@@ -4,7 +4,14 @@ the signal rule), the signal funnel and the no-lookahead audit."""
 
 from mlbt.strategy.base import Conditions, Context, Grid, Param, Strategy
 from mlbt.strategy.cross_section import CrossContext, check_cross, is_cross_sectional
-from mlbt.strategy.funnel import FEW_TRADES, few_trades_notes, funnel_lines, merged_funnel, signal_funnel
+from mlbt.strategy.funnel import (
+    FEW_TRADES,
+    bankrupt_notes,
+    few_trades_notes,
+    funnel_lines,
+    merged_funnel,
+    signal_funnel,
+)
 from mlbt.strategy.lookahead import StageResult, audit, audit_cross, audit_pooled
 from mlbt.strategy.pipeline import Prepared, features_of, make_signals, prepare
 from mlbt.strategy.plugins import PluginError, load_strategy
@@ -21,6 +28,6 @@ from mlbt.strategy.universe import (
 
 __all__ = ["ALLOCATIONS", "Conditions", "Context", "CrossContext", "FEW_TRADES", "Grid", "Param", "PluginError",
            "Prepared", "StageResult", "Strategy", "UniverseContext", "VOL_WINDOW", "audit", "audit_cross",
-           "audit_pooled", "check_cross", "features_of", "few_trades_notes", "funnel_lines", "is_cross_sectional",
-           "is_pooled", "load_strategy", "make_signals", "merged_funnel", "prepare", "prepare_assets",
-           "prepare_context", "resolve_allocation", "signal_funnel", "universe_signals"]
+           "audit_pooled", "bankrupt_notes", "check_cross", "features_of", "few_trades_notes", "funnel_lines",
+           "is_cross_sectional", "is_pooled", "load_strategy", "make_signals", "merged_funnel", "prepare",
+           "prepare_assets", "prepare_context", "resolve_allocation", "signal_funnel", "universe_signals"]

@@ -244,6 +244,8 @@ class Strategy:
 
         return all_of("long"), all_of("short")
 
-    def ml_metrics(self, ctx: Context) -> dict[str, float]:
-        """Out-of-sample model quality on the bars with a prediction (override)."""
+    def ml_metrics(self, ctx: Context) -> dict[str, Any]:
+        """Out-of-sample model quality on the bars with a prediction (override): numbers,
+        and optionally ``"skill"``, a dict from ``mlbt.models.skill`` (the model against a
+        naive baseline) that the tables and tearsheets show as a block of its own."""
         return {}

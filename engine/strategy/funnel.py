@@ -8,10 +8,12 @@ counts, per side, the bars on which every condition so far holds.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mlbt.strategy.base import Context, Strategy
 
@@ -103,3 +105,18 @@ def few_trades_notes(strategy: Strategy, trades: int, funnel: dict[str, Any], pl
     if step <= 0:
         return [f"{where}; loosen it"]
     return [f"{where}; explore it with: bt sweep {plugin} --grid {name}={low:g}:{high:g}:{step:g}"]
+
+
+def bankrupt_notes(stats: dict[str, Any], index: pd.Index) -> list[str]:
+    """One line when the run went bankrupt (execution rule 11): when, and the equity it
+    ended with (below zero when a bar gapped through it); [] otherwise."""
+    if not stats.get("bankrupt"):
+        return []
+    raw = stats.get("bankrupt_bar")
+    bar = math.nan if raw is None else float(raw)
+    at = int(bar) if math.isfinite(bar) else -1
+    when = f"{index[at]} (bar {at:,})" if 0 <= at < len(index) else "an unknown bar"
+    return [f"bankrupt at {when}: the equity reached zero and every position was closed; it "
+            f"ended at {float(stats['final_equity']):,.2f} (below zero when a bar gapped through it). Lower the "
+            "size or the leverage, or add a stop (--sl)"]
+

@@ -356,6 +356,9 @@ def test_run_without_trades_on_daily_data(tmp_path):
         assert re.search(rf'<p class="empty-fig" id="{fig}">[^<]*no trades', text, re.I), fig
     assert not any(t.get("type") == "bar" and t.get("name") == "trades"
                    for f in figure_blocks(text).values() for t in f["data"]), "no histogram trace"
+    # and no tables of headers alone: the exit reasons and drawdowns say there are none
+    assert "No trades to break down by exit reason." in text and "No drawdown: the equity never fell" in text
+    assert "Exit-reason breakdown" not in text and "Worst five drawdowns" not in text
 
 
 # -- layout: what the screenshots showed overlapping or clipped ------------------------

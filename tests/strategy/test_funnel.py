@@ -80,3 +80,20 @@ def test_a_run_without_trades_says_so_in_the_output_the_json_and_the_tearsheet(t
     assert f"note: {note}" in text.stdout.splitlines()
     plain = json.loads(bt("run", "strategies/sma_cross.py", "--json", "--quiet").stdout)
     assert plain["stats"]["trades"] >= 10 and plain["notes"] == []
+
+
+def test_a_bankrupt_run_says_when_and_how_it_ended():
+    """Shorting ETH from 2016 on a shared account (slow SMAs hold it through the rally):
+    the account goes bankrupt, and the run says so in a note, not only in a metric."""
+    import json
+
+    from tests.conftest import bt
+
+    args = ["run", "strategies/sma_cross.py", "--data", "coins_1d", "--symbols", "BTC,ETH", "--set", "fast=200",
+            "--set", "slow=400", "--no-report"]
+    doc = json.loads(bt(*args, "--json").stdout)
+    assert doc["stats"]["bankrupt"] == 1.0
+    note = next(n for n in doc["notes"] if n.startswith("bankrupt at "))
+    assert f"(bar {int(doc['stats']['bankrupt_bar']):,})" in note and f"{doc['stats']['final_equity']:,.2f}" in note
+    assert "--sl" in note
+    assert "note: bankrupt at " in bt(*args).stdout

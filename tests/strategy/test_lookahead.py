@@ -2,14 +2,49 @@
 
 import json
 import os
+import re
 
 from tests.conftest import bt
 
 
 def test_check_passes_the_baseline():
-    out = bt("check", "strategies/sma_cross.py", "--start", "2018-01-01", "--end", "2018-03-01")
+    """A short series (a month of hours, under 10 x 200 bars): a rule cut at every bar, and
+    the line says so."""
+    out = bt("check", "strategies/sma_cross.py", "--start", "2018-01-01", "--end", "2018-02-01")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.startswith("PASS  signals") and "203 cut points" in out.stdout  # 5 + 200, 2 shared
+    assert out.stdout.startswith("PASS  signals")
+    cut = re.search(r"([\d,]+) cut points, .*\(cuts: every bar of 0\.\.([\d,]+)\)$", out.stdout.strip())
+    assert cut and int(cut[1].replace(",", "")) == int(cut[2].replace(",", "")) + 1, out.stdout
+
+
+def test_check_cuts_every_bar_of_the_warm_up(btc):
+    """A warm-up gap back-filled from later bars leaks at 20 bars near the start, and only
+    there: the 200 spread cuts (one per ~100 bars) step over them (this failed before the
+    warm-up was cut at every bar); the honest SMA crossover still passes the same cuts."""
+    from mlbt.strategy.lookahead import audit
+    from mlbt.strategy.plugins import load_strategy
+    from tests.conftest import ROOT
+
+    stage = audit(load_strategy(ROOT / "tests/plugins/warmup_leak.py"), btc)[-1]
+    assert not stage.passed
+    assert {t for t, _, _ in stage.failures} == set(range(29, 49))  # slow=50, 20 bars back-filled
+    honest = audit(load_strategy(ROOT / "strategies/sma_cross.py"), btc)[-1]
+    assert honest.passed, honest.failures[:3]
+    (a, b, k), (c, d, m) = honest.covered  # every bar of the warm-up, then the spread cuts
+    assert (a, k) == (0, b + 1) and b >= 49 + 64 and c > b and d == len(btc) - 2 and 190 < m <= 205
+    assert honest.coverage == f"cuts: every bar of 0..{b}, then {m} spread over {c:,}..{d:,}"
+    assert honest.cuts == k + m
+
+
+def test_check_names_the_bars_its_cuts_covered():
+    out = bt("check", "tests/plugins/warmup_leak.py", "--json", "--quiet")
+    assert out.returncode == 1, out.stdout + out.stderr
+    stage = json.loads(out.stdout)["stages"][0]
+    assert not stage["passed"] and stage["failures"][0]["cut_bar"] == 29
+    first, spread = stage["covered"]
+    assert first["from_bar"] == 0 and first["every_bar"] and first["cuts"] == first["to_bar"] + 1
+    assert first["to_time"] < spread["from_time"] and not spread["every_bar"]
+    assert spread["to_bar"] == 20_104 and stage["cuts"] == first["cuts"] + spread["cuts"]
 
 
 def test_check_fails_a_leaky_plugin():
@@ -27,7 +62,7 @@ def test_check_passes_crypto_lstm_with_its_model(tmp_path):
     out = subprocess.run(
         ["bt", "check", "strategies/crypto_lstm.py", "--start", "2018-01-01", "--end", "2018-03-15", "--cuts", "3",
          "--set", "epochs=1", "--set", "min_train=600", "--set", "retrain_every=400", "--set", "lookback=20",
-         "--quiet"],
+         "--rule-cuts", "50", "--quiet"],  # 50 spread: not every bar of this 1,750-bar series (the suite's time)
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
@@ -46,11 +81,11 @@ def test_audit_passes_every_shipped_model_plugin():
         data, sets, _ = CASES[name]
         bars = load(data["data"], start=data["start"], end=data["end"], warn=False)
         strategy = load_strategy(f"strategies/{name}.py", **sets)
-        stages = audit(strategy, bars, cuts=3)
+        stages = audit(strategy, bars, cuts=3, rule_cuts=60)  # the warm-up's every bar, 60 spread beyond
         assert [s.stage for s in stages] == ["features", "predictions", "signals"], name
         for s in stages:
             assert s.passed, f"{name} {s.stage}: {s.failures[:3]}"
-            assert s.cuts == 3 if s.stage == "predictions" else s.cuts > 150
+            assert s.cuts == 3 if s.stage == "predictions" else s.cuts > 60
             assert s.compared > 0
 
 
