@@ -341,8 +341,9 @@ def periods_per_year(index: pd.Index) -> np.ndarray:
     """
     if not isinstance(index, pd.DatetimeIndex):
         raise ValueError(
-            f"periods_per_year: cannot infer the bar frequency from a {type(index).__name__}; "
-            "pass periods_per_year= explicitly"
+            f"periods_per_year: cannot infer the bar frequency from a {type(index).__name__}; give the bars a "
+            "DatetimeIndex, or pass periods_per_year=N to implied_vol() / features() (e.g. 8760 for hourly "
+            "crypto, 252 for daily stocks)"
         )
     ns = index.as_unit("ns").asi8
     n = len(ns)

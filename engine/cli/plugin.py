@@ -151,8 +151,9 @@ def signal(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet:
             else:
                 prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir)
                 signals = make_signals(strategy, prepared.ctx)
-                # the plugin's own periods_per_year, so that one bar needs no inferred frequency
-                trades = backtest(bars, signals, periods_per_year=engine_settings(strategy, {}).periods_per_year).trades
+                # the plugin's own settings, as bt run has them (its stops decide the position held; its
+                # periods_per_year lets one bar go without an inferred frequency)
+                trades = backtest(bars, signals, **engine_settings(strategy, {})).trades
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     if not is_universe(bars):

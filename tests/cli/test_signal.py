@@ -77,3 +77,19 @@ def test_signal_is_the_rules_decision_and_position_the_engines(tmp_path):
     assert runs["stopped"]["position_since"] is None
     assert runs["held"]["signal"] == 1 and runs["held"]["position"] == 1
     assert pd.Timestamp(runs["held"]["position_since"]) == bars.index[-9]
+
+
+def test_signal_holds_what_bt_run_holds_under_the_plugin_s_own_stop(tmp_path):
+    """bt signal backtests with the plugin's engine settings, as bt run does: a stop the
+    plugin declares closes the position, so the signal stays short but nothing is held."""
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+
+    source = (Path(ROOT) / "strategies" / "sma_cross.py").read_text()
+    tight = tmp_path / "tight.py"
+    tight.write_text(source.replace("    fee = 0.001", "    sl = 0.0005\n    fee = 0.001", 1))
+    plain = json.loads(bt("signal", "strategies/sma_cross.py", "--quiet").stdout)
+    stopped = json.loads(bt("signal", str(tight), "--quiet").stdout)
+    assert plain["signal"] == stopped["signal"] == -1 and plain["position"] == -1
+    assert stopped["position"] == 0 and stopped["position_since"] is None
