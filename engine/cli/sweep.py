@@ -31,20 +31,11 @@ from mlbt.cli.progress import quiet_for, reporting
 from mlbt.cli.tables import print_table
 from mlbt.data.universe import assets, symbol_list
 from mlbt.io import json_safe
-from mlbt.report.formatting import bar_spacing, fmt
+from mlbt.report.formatting import bar_spacing, fmt, param_text
 from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
 from mlbt.settings import SWEEPABLE
 from mlbt.strategy import load_strategy, resolve_allocation
 from mlbt.sweep import DaskExecutor, SweepResult, SweepStore, build_grid, run_sweep
-
-
-def _param(v: Any) -> str:
-    """A param's value as given (``none``: off)."""
-    if hasattr(v, "item") and not isinstance(v, str):
-        v = v.item()
-    if isinstance(v, float):
-        return "none" if math.isnan(v) else f"{v:g}"
-    return str(v)
 
 
 def _table(rows: list[dict], columns: list[str], params: list[str], bar: Any,
@@ -52,7 +43,7 @@ def _table(rows: list[dict], columns: list[str], params: list[str], bar: Any,
     """Print ``rows``: params as given, metrics by the reports' formatting rules (a
     column formatted as the metric ``key_of[column]`` names, else as itself)."""
     key_of = key_of or {}
-    cells = [[_param(r.get(c)) if c in params else fmt(r.get(c), key_of.get(c, c), bar=bar) for c in columns]
+    cells = [[param_text(r.get(c)) if c in params else fmt(r.get(c), key_of.get(c, c), bar=bar) for c in columns]
              for r in rows]
     print_table(columns, cells, left=0)
 

@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from mlbt.report.formatting import fmt, metric_groups, undefined
+from mlbt.report.formatting import fmt, is_undefined, metric_groups, undefined
 
 PLAIN_WIDTH = 200  # columns when stdout is not a terminal: a table is never wrapped into a pipe or a file
 #: Metrics whose sign is the news: green when positive, red when negative (on a terminal).
@@ -84,18 +84,13 @@ def skill_lines(skill: Mapping[str, Any]) -> list[str]:
             else f"statistic {fmt(skill.get('statistic'), 'change_correlation')}")
     r2 = f", R² OOS {fmt(skill['r2_oos'], 'share')}" if "r2_oos" in skill else ""
     lines = [f"skill vs {base}: {skill.get('test')} {stat}{r2}: {skill.get('verdict')}"]
-    if classifier and not _missing(skill.get("previous_accuracy")):
+    if classifier and not is_undefined(skill.get("previous_accuracy")):
         lines.append(f"  vs previous direction (the latest known label): accuracy "
                      f"{fmt(skill.get('previous_accuracy'), 'accuracy')}")
-    if not _missing(skill.get("auc")):
+    if not is_undefined(skill.get("auc")):
         lines.append(f"  AUC {fmt(skill.get('auc'), 'roc_auc')} (95% DeLong CI {fmt(skill.get('auc_low'), 'roc_auc')}"
                      f" to {fmt(skill.get('auc_high'), 'roc_auc')}), Mann-Whitney vs 0.5: {skill.get('auc_verdict')}")
     return lines
-
-
-def _missing(v: Any) -> bool:
-    """None or NaN."""
-    return v is None or (isinstance(v, float) and v != v)
 
 
 def undefined_line(stats: Mapping[str, Any]) -> str:

@@ -126,8 +126,18 @@ def fmt(value: Any, key: str = "", *, bar: pd.Timedelta | None = None, index: pd
                                                     else f"{value:.3e}")
 
 
-def _is_nan(v: Any) -> bool:
+def is_undefined(v: Any) -> bool:
+    """None or NaN: a value a table shows as '-'."""
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def param_text(v: Any) -> str:
+    """A param's value as given: a float in its shortest form, NaN as 'none' (off)."""
+    if hasattr(v, "item") and not isinstance(v, str):
+        v = v.item()
+    if isinstance(v, float):
+        return "none" if math.isnan(v) else f"{v:g}"
+    return str(v)
 
 
 def undefined_reason(key: str, stats: Mapping[str, Any]) -> str:
@@ -167,7 +177,7 @@ def metric_groups(stats: Mapping[str, Any], *, bar: pd.Timedelta | None = None,
     groups = []
     for name, keys in STAT_GROUPS:
         rows = [Row(k, fmt(stats[k], k, bar=bar, index=index),
-                    undefined_reason(k, stats) if _is_nan(stats[k]) else "") for k in keys if k in stats]
+                    undefined_reason(k, stats) if is_undefined(stats[k]) else "") for k in keys if k in stats]
         if rows:
             groups.append((name, rows))
     return groups
@@ -175,4 +185,4 @@ def metric_groups(stats: Mapping[str, Any], *, bar: pd.Timedelta | None = None,
 
 def undefined(stats: Mapping[str, Any]) -> dict[str, str]:
     """{metric: why it is undefined} for every NaN metric of ``stats``."""
-    return {k: undefined_reason(k, stats) for k, v in stats.items() if k in STAT_UNITS and _is_nan(v)}
+    return {k: undefined_reason(k, stats) for k, v in stats.items() if k in STAT_UNITS and is_undefined(v)}

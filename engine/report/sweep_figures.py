@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlbt.report.formatting import fmt
+from mlbt.report.formatting import fmt, param_text
 from mlbt.report.html import COMPACT_TOP, Block, Figure, Section, compact_title, esc, graph_objects, page, table
 from mlbt.sim import LOWER_IS_BETTER
 from mlbt.sweep.dsr import deflated_sharpe
@@ -149,15 +149,6 @@ def heatmap_figure(frame: pd.DataFrame, a: str, b: str, metric: str) -> PlotlyFi
     return fig
 
 
-def _param(v: Any) -> str:
-    """A param value as given: floats in their shortest form, NaN as 'none'."""
-    if hasattr(v, "item") and not isinstance(v, str):
-        v = v.item()
-    if isinstance(v, float):
-        return "none" if math.isnan(v) else f"{v:g}"
-    return str(v)
-
-
 def _sort_key(col: pd.Series, value: str):
     try:
         return (0, float(value), "")
@@ -272,7 +263,7 @@ def sweep_sections(data: SweepData, top: int = 20) -> list[Section]:
                                         "win_rate"]))
     shown_metrics = [c for c in shown_metrics if c in frame.columns]
     cols = ["combo", *params, *shown_metrics]
-    rows = [[_param(v) if c in params else fmt(v, c) for c, v in zip(cols, r, strict=True)]
+    rows = [[param_text(v) if c in params else fmt(v, c) for c, v in zip(cols, r, strict=True)]
             for r in best.head(top)[cols].itertuples(index=False)]
     wf = " (mean over walk-forward folds)" if "fold" in data.table.columns else ""
     sections = [Section("Deflated Sharpe Ratio", [Block(_dsr_block(data, frame))], anchor="dsr"),
