@@ -3,8 +3,9 @@
 ``models`` never imports ``engine`` or ``data``: it sees tensors and arrays only.
 """
 
-from mlbt.models.cache import PredictionCache, cache_key, cached, default_cache_dir
+from mlbt.models.cache import CVCache, PredictionCache, cache_key, cached, default_cache_dir
 from mlbt.models.config import NETWORKS, SYSTEM_TRAINING, ModelConfig, TrainConfig, build_model
+from mlbt.models.cv import CVFold, CVResult, PurgedKFold, cross_validate, default_embargo, lower_is_better
 from mlbt.models.inference import predict
 from mlbt.models.networks import (
     BUY,
@@ -33,6 +34,9 @@ __all__ = [
     "SYSTEM_TRAINING",
     "AttentionEnsemble",
     "AttentionNet",
+    "CVCache",
+    "CVFold",
+    "CVResult",
     "CryptoRegressor",
     "ETF50Classifier",
     "FitResult",
@@ -41,6 +45,7 @@ __all__ = [
     "ModelConfig",
     "PredictionCache",
     "PriceRegressor",
+    "PurgedKFold",
     "RobustScaler",
     "SLTPNet",
     "SLTPOutput",
@@ -52,8 +57,11 @@ __all__ = [
     "build_model",
     "cache_key",
     "cached",
+    "cross_validate",
     "default_cache_dir",
+    "default_embargo",
     "fit",
+    "lower_is_better",
     "make_scaler",
     "model_from_state",
     "predict",

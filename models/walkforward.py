@@ -159,6 +159,17 @@ def outputs_of(out: Any) -> dict[str, torch.Tensor]:
     return {f"out{i}": t for i, t in enumerate(out)}
 
 
+def checked_labels(X: np.ndarray, y: Any, wf: WalkForward) -> tuple[np.ndarray, ...]:
+    """The components of labels ``y`` (``label_components``), one per target scaler of
+    ``wf`` and each with one label per bar of ``X``; ValueError otherwise."""
+    parts = label_components(y)
+    if len(wf.target_scalers) != len(parts):
+        raise ValueError(f"target_scalers has {len(wf.target_scalers)} entries for {len(parts)} target parts")
+    if any(len(p) != len(X) for p in parts):
+        raise ValueError("y must have one label per bar of X")
+    return parts
+
+
 def fit_targets(parts: tuple[np.ndarray, ...], idx: np.ndarray,
                 kinds: tuple[str | None, ...]) -> tuple[list[torch.Tensor], list[Scaler | None]]:
     """The training targets of samples ``idx``: each label part scaled by a scaler of
@@ -228,11 +239,7 @@ def walk_forward(
     original units (scaled target components inverted).
     """
     X = np.asarray(X, dtype=np.float32)
-    parts = label_components(y)
-    if len(wf.target_scalers) != len(parts):
-        raise ValueError(f"target_scalers has {len(wf.target_scalers)} entries for {len(parts)} target parts")
-    if any(len(p) != len(X) for p in parts):
-        raise ValueError("y must have one label per bar of X")
+    parts = checked_labels(X, y, wf)
     usable = usable_samples(X, parts, wf.lookback)
     plan = schedule(usable, wf)
     n = len(X)

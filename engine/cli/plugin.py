@@ -11,6 +11,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from mlbt.cli.crossval import cv_options, train_cv
 from mlbt.cli.errors import fail
 from mlbt.cli.options import (
     apply,
@@ -236,13 +237,33 @@ def _decision(strategy: Strategy, bars: pd.DataFrame, prepared: Any, target: pd.
 @click.command()
 @common
 @cache_option
-@click.option("--retrain/--no-retrain", default=True, show_default=True, help="Train even when cached.")
+@click.option("--retrain/--no-retrain", default=None,
+              help="Train even when cached (default: --retrain; with --cv purged-kfold --no-retrain).")
 @symbols_option
+@cv_options
 def train(plugin: str, sets: tuple[str, ...], device: str, profile: str, quiet: bool, debug: bool,
-          cache_dir: str | None, retrain: bool, **options: Any) -> None:
+          cache_dir: str | None, retrain: bool | None, cv: str, folds: int | None, embargo: int | None,
+          grids: tuple[str, ...], metric: str | None, as_json: bool, **options: Any) -> None:
     """Train PLUGIN's walk-forward models into the cache (or refresh them); with
-    --symbols, one per asset of the universe, each on its own bars."""
+    --symbols, one per asset of the universe, each on its own bars.
+
+    With --cv purged-kfold, cross-validate instead: for each --grid choice of model
+    params, K contiguous test folds, each predicted by a model trained on the other
+    samples minus those whose label overlaps the test labels (purged) and an embargo
+    after them; prints each fold's out-of-sample metrics, their mean and standard
+    deviation, and the best choice. Results are cached per choice. Example:
+    bt train strategies/crypto_lstm.py --cv purged-kfold --folds 5 --grid lookback=32,64
+    """
+    if cv == "purged-kfold":
+        train_cv(plugin, sets, device, profile, quiet, debug, cache_dir, bool(retrain), folds, embargo, grids,
+                  metric, as_json, options)
+        return
     try:
+        given = [name for name, value in (("--folds", folds), ("--embargo", embargo), ("--metric", metric))
+                 if value is not None] + [name for name, value in (("--grid", grids), ("--json", as_json)) if value]
+        if given:
+            raise ValueError(f"{given[0]} needs --cv purged-kfold")
+        retrain = True if retrain is None else retrain
         with reporting(quiet):
             strategy, bars = _strategy_and_bars(plugin, sets, options)
         if not strategy.network:

@@ -45,8 +45,10 @@ from mlbt.strategy import (
     merged_funnel,
     prepare,
     prepare_assets,
+    random_twins,
     resolve_allocation,
     signal_funnel,
+    tradable_start,
     universe_signals,
 )
 
@@ -69,15 +71,23 @@ SHOWN = 12  # a universe's assets named in the header line (the per-asset lines 
 @click.option("--no-report", is_flag=True, help="Write no HTML report.")
 @click.option("--save", "save_dir", default=None, metavar="DIR",
               help="Save the results (Result.to_parquet + run metadata) for `bt report DIR`.")
+@click.option("--twins", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Also simulate N random-entry twins (the strategy's trades, holding times and sides at random "
+                   "bars) and rank the strategy among them; 0: none.")
+@click.option("--twins-seed", type=int, default=0, show_default=True, help="Seed of the twins' random entries.")
 @output_options
 def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: bool, cache_dir: str | None,
         as_json: bool, report_path: str | None, no_report: bool, save_dir: str | None, quiet: bool, debug: bool,
-        allocation: str | None, **options: Any) -> None:
+        allocation: str | None, twins: int, twins_seed: int, **options: Any) -> None:
     """Backtest PLUGIN (a strategy file; it is code and runs as you) and print its metrics.
 
     With --symbols (or a source that is a universe) the plugin's rule runs on each
     asset's own features and walk-forward predictions, and the assets trade as one
-    portfolio with shared cash, each entry sized by --allocation."""
+    portfolio with shared cash, each entry sized by --allocation.
+
+    With --twins N the strategy also runs against N random-entry twins: its own trades,
+    holding times and sides at random bars, so its percentile among them says whether
+    its timing beats chance at the same exposure."""
     try:
         strategy = plugin_with_sets(plugin, sets)
         given = given_settings(options)
@@ -91,6 +101,9 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         if is_cross_sectional(strategy):  # before any training: a universe, and weights as targets
             check_cross(strategy, bars, engine.size_type)
         if is_universe(bars):
+            if twins:
+                raise ValueError("--twins: random-entry twins of a universe portfolio are not supported yet; run "
+                                 "one asset with --symbol ASSET --twins N, or drop --twins")
             if given.get("cash_sharing") is False:
                 raise ValueError("--no-cash-sharing: a run over a universe is one portfolio with shared cash; "
                                  "run each asset on its own cash with --symbol ASSET, or drop --no-cash-sharing")
@@ -113,7 +126,13 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
             return
         with reporting(quiet_for(quiet, as_json)):
             prepared = prepare(strategy, bars, device=device, profile=profile, cache_dir=cache_dir, retrain=retrain)
-        result = backtest(bars, make_signals(strategy, prepared.ctx), **engine)
+        signals = make_signals(strategy, prepared.ctx)
+        result = backtest(bars, signals, **engine)
+        twin = None
+        if twins:
+            with reporting(quiet_for(quiet, as_json)):
+                twin = random_twins(bars, result, signals, engine, twins, seed=twins_seed,
+                                    start=tradable_start(signals, prepared.folds))
         ml = strategy.ml_metrics(prepared.ctx)
         funnel = signal_funnel(strategy, prepared.ctx)
         first = result.stats.iloc[0] if result.stats.ndim == 2 else result.stats
@@ -121,7 +140,7 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
                  *bankrupt_notes(first.to_dict(), bars.index)]
         written = finish_run(report=report_path, save=save_dir, strategy=strategy, bars=bars, result=result,
                              prepared=prepared, ml=ml, source=source, symbol=options["symbol"], engine=engine,
-                             device=device, funnel=funnel, notes=notes)
+                             device=device, funnel=funnel, notes=notes, twins=twin)
     except Exception as exc:  # fail() re-raises bt's own bugs
         fail(debug, exc)
     stats = result.stats
@@ -130,8 +149,8 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
     if as_json:
         _echo_json({**_json_head(strategy, bars, source, engine, data_warnings), "model": prepared.model,
                     "cache_hit": prepared.cache_hit, "folds": prepared.folds, "stats": stats.to_dict(),
-                    "undefined": undefined(stats.to_dict()), "ml": ml, "funnel": funnel, "notes": notes},
-                   written, quiet)
+                    "undefined": undefined(stats.to_dict()), "ml": ml, "funnel": funnel, "notes": notes,
+                    "twins": twin.to_dict() if twin is not None else None}, written, quiet)
         return
     label = _warn_and_label(bars, data_warnings, quiet)
     click.echo(f"{strategy!r} on {source}{label}: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}, "
@@ -142,8 +161,22 @@ def run(plugin: str, sets: tuple[str, ...], device: str, profile: str, retrain: 
         click.echo(f"model: {prepared.model['network']} ({prepared.model['profile']} profile), "
                    f"{len(prepared.folds)} walk-forward folds, {origin}")
     print_metrics(stats.to_dict(), ml, bar=bar_spacing(bars.index), index=bars.index)
+    if twin is not None:
+        click.echo(twins_line(twin))
     for line in (*funnel_lines(funnel), *(f"note: {n}" for n in notes), *written):
         click.echo(line)
+
+
+def twins_line(twin: Any) -> str:
+    """The printed line of ``bt run --twins``: where the strategy ranks among its twins."""
+    d = twin.to_dict()
+    if not twin.trades:
+        return f"twins: {d['verdict']}"
+    sharpe, ret = (lambda v: fmt(v, "sharpe")), (lambda v: fmt(v, "total_return"))
+    return (f"random-entry twins ({twin.n:,}, {twin.trades:,} trades each, seed {twin.seed}): Sharpe "
+            f"{sharpe(twin.strategy_sharpe)} vs twins' median {sharpe(d['median_sharpe'])} (5-95% "
+            f"{sharpe(d['band_sharpe'][0])} .. {sharpe(d['band_sharpe'][1])}), return {ret(twin.strategy_return)} "
+            f"above {d['percentile_return']:.0f}% of them; {d['verdict']}")
 
 
 def _json_head(strategy: Any, bars: Any, source: str, engine: Any, data_warnings: list[str]) -> dict[str, Any]:

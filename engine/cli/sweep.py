@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import click
+import numpy as np
 
 from mlbt.cli.errors import USER_ERRORS, fail
 from mlbt.cli.options import (
@@ -35,7 +36,7 @@ from mlbt.report.formatting import bar_spacing, fmt, param_text
 from mlbt.report.outputs import check_outputs, save_sweep_extras, sweep_report
 from mlbt.settings import SWEEPABLE
 from mlbt.strategy import load_strategy, resolve_allocation
-from mlbt.sweep import DaskExecutor, SweepResult, SweepStore, build_grid, run_sweep
+from mlbt.sweep import RETURN_BLOCKS, DaskExecutor, SweepResult, SweepStore, build_grid, run_sweep
 
 
 def _table(rows: list[dict], columns: list[str], params: list[str], bar: Any,
@@ -75,6 +76,8 @@ def _table(rows: list[dict], columns: list[str], params: list[str], bar: Any,
               help="Working memory of one chunk of columns; sets the chunk size.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Columns per chunk (overrides --memory-budget).")
+@click.option("--pbo-blocks", type=click.IntRange(min=0), default=RETURN_BLOCKS, show_default=True, metavar="S",
+              help="Blocks of the probability of backtest overfitting (CSCV over C(S, S/2) splits; even); 0: none.")
 @click.option("--walk-forward", "walk_forward", type=click.IntRange(min=1), default=None, metavar="K",
               help="Walk-forward optimization over K folds: choose by --metric in-sample (anchored), report "
                    "the out-of-sample folds stitched together.")
@@ -94,7 +97,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
           chunk_size: int | None, walk_forward: int | None, executor: str, scheduler: str | None,
           workers: int | None, device: str, profile: str, retrain: bool, cache_dir: str | None, as_json: bool,
           report_path: str | None, quiet: bool, debug: bool, allocation: str | None, min_trades: int,
-          **options: Any) -> None:
+          pbo_blocks: int, **options: Any) -> None:
     """Sweep PLUGIN's params (a strategy file; it is code and runs as you) and rank them.
 
     Signal params become engine columns over one set of cached predictions; each
@@ -134,7 +137,7 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
                 plugin, grid, bars, params=params, engine=engine, metric=metric, out=out, resume=resume,
                 memory_budget_mb=memory_budget, chunk_size=chunk_size, executor=ex, walk_forward=walk_forward,
                 prepare_options=dict(device=device, profile=profile, cache_dir=cache_dir, retrain=retrain),
-                data_name=source, allocation=allocation, min_trades=min_trades)
+                data_name=source, allocation=allocation, min_trades=min_trades, pbo_blocks=pbo_blocks)
     except KeyboardInterrupt:
         click.echo(f"sweep interrupted{_stored(out)}", err=True)
         sys.exit(130)
@@ -145,7 +148,8 @@ def sweep(plugin: str, grids: tuple[str, ...], random_n: int | None, seed: int, 
             ex.close()
     _report(result, strategy, grid, bars, source, data_warnings, top, as_json, quiet, allocation)
     try:
-        save_sweep_extras(out, metric, result.dsr.to_dict() if result.dsr is not None else None)
+        save_sweep_extras(out, metric, result.dsr.to_dict() if result.dsr is not None else None,
+                          result.pbo.to_dict() if result.pbo is not None else None)
         if report_path:
             line = sweep_report(out, report_path, result=result, grid=grid, top=top, manifest={
                 "strategy": strategy.name, "data": source, "bars": len(bars),
@@ -193,6 +197,7 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
             "elapsed_s": result.elapsed, "combos_per_s": rate, "metric": metric,
             "out": str(result.out) if result.out else None, "data_warnings": data_warnings,
             "top": rows, "best": result.best, "dsr": result.dsr.to_dict() if result.dsr else None,
+            "pbo": result.pbo.to_dict() if result.pbo is not None else None,
             "walk_forward": wf, "min_trades": result.min_trades,
             "symbols": symbols or None, "allocation": allocation if symbols else None})))
         return
@@ -234,3 +239,17 @@ def _report(result: SweepResult, strategy: Any, grid: Any, bars: Any, data_name:
         click.echo(f"Deflated Sharpe Ratio of combo {result.best['combo']}: {d.dsr:.4f} (per-bar SR {d.sharpe:.5f} "
                    f"vs {d.sharpe_0:.5f}, the expected best of {d.trials:,} trials{why} under the null; returns: "
                    f"skew {d.skew:.3f}, excess kurtosis {d.kurtosis - 3:.2f}, {d.observations:,} bars)")
+    if result.pbo is not None:
+        click.echo(pbo_line(result.pbo))
+
+
+def pbo_line(pbo: Any) -> str:
+    """The printed line of a sweep's probability of backtest overfitting."""
+    g = pbo.degradation
+    slope = f"{g.slope:.2f}" if np.isfinite(g.slope) else "-"
+    return (f"Probability of backtest overfitting: {pbo.pbo:.2f} (CSCV, {pbo.blocks} blocks, {pbo.combinations:,} "
+            f"in/out-of-sample splits of {pbo.columns:,} combinations: the in-sample best ranked at or below the "
+            f"out-of-sample median in {pbo.pbo:.0%} of them; its out-of-sample Sharpe was negative in "
+            f"{g.prob_oos_loss:.0%}, slope of out- on in-sample Sharpe {slope}): "
+            + ("picking the in-sample best did no better than a random pick out of sample" if pbo.pbo >= 0.5 else
+               "the in-sample best stayed above the out-of-sample median more often than not"))

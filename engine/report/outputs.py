@@ -65,13 +65,14 @@ def finish_run(*, report: str | None, save: str | None, **run_fields: Any) -> li
     return lines
 
 
-def save_sweep_extras(out: str | None, metric: str, dsr: Any) -> None:
-    """Store the ranking metric and the Deflated Sharpe Ratio beside a sweep's parts
-    (``_report.json``; skipped by Parquet readers) so ``bt report DIR`` shows the
-    exact DSR later. Nothing without ``out``."""
+def save_sweep_extras(out: str | None, metric: str, dsr: Any, pbo: Any = None) -> None:
+    """Store the ranking metric, the Deflated Sharpe Ratio and the probability of
+    backtest overfitting's summary beside a sweep's parts (``_report.json``; skipped by
+    Parquet readers) so ``bt report DIR`` shows the exact DSR later. Nothing without ``out``."""
     if out is None:
         return
-    write_text(Path(out) / SWEEP_EXTRAS, json.dumps(json_safe({"metric": metric, "dsr": dsr}), indent=1))
+    write_text(Path(out) / SWEEP_EXTRAS, json.dumps(json_safe({"metric": metric, "dsr": dsr, "pbo": pbo}),
+                                                    indent=1))
 
 
 def sweep_report(out: str | None, path: str, *, result: Any, grid: Any, manifest: dict[str, Any], top: int) -> str:
@@ -82,7 +83,8 @@ def sweep_report(out: str | None, path: str, *, result: Any, grid: Any, manifest
     if out is not None:
         written = write_sweep_report(out, path, metric=result.metric, top=top, dsr=dsr)
     else:
-        data = SweepData(table=result.table, combos=grid.combos, manifest=manifest, metric=result.metric, dsr=dsr)
+        data = SweepData(table=result.table, combos=grid.combos, manifest=manifest, metric=result.metric, dsr=dsr,
+                         pbo=result.pbo)
         written = write_sweep_report(data, path, metric=result.metric, top=top)
     return f"report: {written} ({written.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.2f} s)"
 

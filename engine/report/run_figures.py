@@ -51,11 +51,23 @@ def _layout(title: str | dict, **kw) -> dict:
     return base
 
 
-def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS, bh_name: str = "buy & hold") -> PlotlyFigure:
-    """Strategy equity and buy-and-hold (named ``bh_name``), with a linear/log y-axis toggle."""
+def equity_figure(equity: pd.Series, bh: pd.Series, points: int = POINTS, bh_name: str = "buy & hold",
+                  band: pd.DataFrame | None = None, twins: int = 0) -> PlotlyFigure:
+    """Strategy equity and buy-and-hold (named ``bh_name``), with a linear/log y-axis
+    toggle; with ``band`` (columns p5, p50, p95 on the bars kept) the 5-95% band and the
+    median of ``twins`` random-entry twins' account value behind them."""
     go = graph_objects()
 
     fig = go.Figure()
+    if band is not None and len(band):
+        x = ms(band.index)
+        fig.add_trace(go.Scatter(x=x, y=band["p95"].to_numpy(), mode="lines", line=dict(width=0, color="#b0c4de"),
+                                 name="twins 95th percentile", showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=band["p5"].to_numpy(), mode="lines", line=dict(width=0, color="#b0c4de"),
+                                 fill="tonexty", fillcolor="rgba(176,196,222,0.45)",
+                                 name=f"{twins:,} random-entry twins, 5-95%"))
+        fig.add_trace(go.Scatter(x=x, y=band["p50"].to_numpy(), mode="lines", name="twins' median",
+                                 line=dict(color="#7f9cc0", width=1, dash="dot")))
     for name, s, color in (("strategy", equity, "#1f77b4"), (bh_name, bh, "#999999")):
         x, y = _thin(s.index, s.to_numpy(), points)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=color, width=1.5)))

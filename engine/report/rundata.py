@@ -42,6 +42,7 @@ SERIES = "series.parquet"
 RESULT = "result"
 FORMAT = "bt-run-v1"
 CLOSE_OF = "close:"  # series.parquet column prefix of a universe asset's close
+TWINS_OF = "twins:"  # series.parquet column prefix of the twins' equity band (p5, p50, p95)
 
 
 @dataclass
@@ -61,6 +62,9 @@ class RunData:
     no conditions).
     prediction / actual / fold: per-bar model output, the label it predicts and the
     fold that made it (None for a model-free strategy).
+    twins: ``bt run --twins``'s summary (``mlbt.strategy.Twins.to_dict()``; empty without
+    twins) and twins_band: the twins' account value percentiles (columns p5, p50, p95)
+    at the bars where they were kept.
     """
 
     meta: dict[str, Any]
@@ -75,6 +79,8 @@ class RunData:
     actual: np.ndarray | None = None
     fold: np.ndarray | None = None
     result: Any = None  # the engine Result, when at hand (saved with save_run)
+    twins: dict[str, Any] = field(default_factory=dict)
+    twins_band: pd.DataFrame | None = None
 
     @property
     def has_model(self) -> bool:
@@ -153,11 +159,12 @@ def _is_probability(pred: np.ndarray, actual: np.ndarray) -> bool:
 def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, ml: dict, source: str,
              symbol: str | None, engine: Mapping[str, Any], device: str,
              funnel: dict[str, Any] | None = None, allocation: str | None = None,
-             notes: list[str] | None = None) -> RunData:
+             notes: list[str] | None = None, twins: Any = None) -> RunData:
     """RunData of a finished ``bt run`` (the first column when the plugin emits several);
     ``engine``: the run's engine settings (``mlbt.settings.EngineSettings``). Over a
     universe (bars with (field, asset) columns) ``prepared`` maps each asset to its
-    Prepared (None: flat) and ``ml``/``funnel`` are per asset."""
+    Prepared (None: flat) and ``ml``/``funnel`` are per asset. ``twins``: the run's
+    ``mlbt.strategy.Twins`` (None: none)."""
     if is_universe(bars):
         return _from_universe_run(strategy=strategy, bars=bars, result=result, prepared=prepared, ml=ml,
                                   source=source, engine=engine, device=device, allocation=allocation, notes=notes)
@@ -185,7 +192,9 @@ def from_run(*, strategy: Any, bars: pd.DataFrame, result: Any, prepared: Any, m
     return RunData(meta=meta, equity=equity, close=bars["close"], trades=trades,
                    stats={k: plain(v) for k, v in stats.items()}, ml={k: plain(v) for k, v in (ml or {}).items()},
                    folds=[{k: plain(v) for k, v in f.items()} for f in prepared.folds], funnel=dict(funnel or {}),
-                   prediction=pred, actual=actual, fold=fold, result=result)
+                   prediction=pred, actual=actual, fold=fold, result=result,
+                   twins=twins.to_dict() if twins is not None else {},
+                   twins_band=twins.band if twins is not None else None)
 
 
 def _meta(strategy: Any, bars: pd.DataFrame, result: Any, source: str, engine: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,7 +247,8 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
     path = Path(path)
     with building_dir(path, RUN_JSON, "saved bt run") as tmp:
         run.result.to_parquet(tmp / RESULT)
-        body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds, "funnel": run.funnel}
+        body = {"meta": run.meta, "stats": run.stats, "ml": run.ml, "folds": run.folds, "funnel": run.funnel,
+                "twins": run.twins}
         (tmp / RUN_JSON).write_text(json.dumps(json_safe(body), indent=1, default=str))
         if run.is_universe:
             series = pd.DataFrame(run.close.to_numpy(dtype="float64"), index=run.close.index,
@@ -249,6 +259,10 @@ def save_run(run: RunData, path: str | os.PathLike) -> Path:
             value = getattr(run, name)
             if value is not None:
                 series[name] = np.asarray(value, dtype="float64")
+        if run.twins_band is not None:  # kept at some bars: NaN at the others
+            band = run.twins_band.reindex(series.index)
+            for name in band.columns:
+                series[f"{TWINS_OF}{name}"] = band[name].to_numpy(dtype="float64")
         series.to_parquet(tmp / SERIES)
     return path
 
@@ -280,7 +294,12 @@ def load_run(path: str | os.PathLike) -> RunData:
         if len(result.columns) > 1:
             trades = trades[trades["col"] == 0].reset_index(drop=True)
     get = lambda c: series[c].to_numpy() if c in series.columns else None
+    band_columns = [c for c in series.columns if c.startswith(TWINS_OF)]
+    band = None
+    if band_columns:
+        band = series[band_columns].dropna(how="all").rename(columns=lambda c: c[len(TWINS_OF):])
     return RunData(meta=body["meta"], equity=equity, close=close, trades=trades, stats=body["stats"],
                    ml=body.get("ml") or {}, folds=body.get("folds") or [], funnel=body.get("funnel") or {},
                    prediction=get("prediction"),
-                   actual=get("actual"), fold=get("fold"), result=result)
+                   actual=get("actual"), fold=get("fold"), result=result, twins=body.get("twins") or {},
+                   twins_band=band)

@@ -108,7 +108,8 @@ def performance_section(run: RunData, held: Result, bh_name: str = "buy & hold")
     return Section("Performance", [
         Block(f'<div class="row"><div>{metrics_block(run, held.stats.to_dict(), bh_name)}</div>'
               f'<div style="flex:1;min-width:480px">'),
-        Figure("fig-equity", rf.equity_figure(run.equity, held.equity, bh_name=bh_name)),
+        Figure("fig-equity", rf.equity_figure(run.equity, held.equity, bh_name=bh_name, band=run.twins_band,
+                                              twins=int(run.twins.get("n") or 0))),
         Figure("fig-drawdown", rf.drawdown_figure(analytics.drawdown(run.equity, cash))),
         Block("</div></div>"),
     ], anchor="performance")

@@ -28,7 +28,9 @@ import pandas as pd
 
 from mlbt.report.formatting import fmt, param_text
 from mlbt.report.html import COMPACT_TOP, Block, Figure, Section, compact_title, esc, graph_objects, page, table
+from mlbt.report.pbo_figures import is_oos_scatter, logit_histogram
 from mlbt.sim import LOWER_IS_BETTER
+from mlbt.sweep import Overfitting, table_overfitting
 from mlbt.sweep.dsr import deflated_sharpe
 from mlbt.sweep.store import COMBOS, MANIFEST, read_sweep
 
@@ -43,13 +45,15 @@ if TYPE_CHECKING:
 class SweepData:
     """A sweep's results: ``table`` (a row per combination: combo, params, metrics),
     ``combos`` (the combination list), its ``manifest``, ranking ``metric`` and, when
-    known, the exact DSR as a dict (mlbt.sweep.dsr.DeflatedSharpe.to_dict())."""
+    known, the exact DSR as a dict (mlbt.sweep.dsr.DeflatedSharpe.to_dict()) and the
+    probability of backtest overfitting (else computed from the table's block sums)."""
 
     table: pd.DataFrame
     combos: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     metric: str = "sharpe"
     dsr: dict[str, Any] | None = None
+    pbo: Overfitting | None = None
 
     @property
     def params(self) -> list[str]:
@@ -230,6 +234,34 @@ def _dsr_block(data: SweepData, frame: pd.DataFrame) -> str:
             f"by {esc(data.metric)}, {esc(how)}.</p>" + table(["", ""], rows, cls="kv"))
 
 
+def _pbo_blocks(data: SweepData) -> list[Block | Figure]:
+    """The probability of backtest overfitting of the sweep, from its table's per-block
+    return sums (CSCV, ``mlbt.sweep.pbo``): a summary, the logit histogram and the IS vs
+    OOS scatter; a note saying why when there is none."""
+    m = data.manifest
+    n_blocks = int(m.get("pbo_blocks") or 0)
+    pbo = data.pbo
+    if pbo is None and "fold" not in data.table:
+        pbo = table_overfitting(data.table, n_blocks, int(m.get("bars") or 0))
+    if pbo is None:
+        why = ("a walk-forward sweep's table is in-sample per fold" if "fold" in data.table else
+               "the sweep kept no per-block returns (--pbo-blocks 0, or a sweep from before bt kept them)"
+               if not n_blocks and data.pbo is None else "fewer than two combinations")
+        return [Block(f'<p class="note">Probability of backtest overfitting: not available ({esc(why)}).</p>')]
+    g = pbo.degradation
+    rows = [("PBO (share of splits where the in-sample best ranks at or below the out-of-sample median)",
+             _f(pbo.pbo)), ("blocks S", _f(pbo.blocks)), ("splits C(S, S/2)", _f(pbo.combinations)),
+            ("combinations", _f(pbo.columns)), ("slope of OOS on IS per-bar Sharpe", _f(g.slope)),
+            ("intercept", _f(g.intercept)), ("share of splits with an OOS loss", _f(g.prob_oos_loss)),
+            ("mean OOS relative rank of the IS best (0.5: the median)", _f(g.mean_relative_rank))]
+    note = ('<p class="note">Probability of backtest overfitting (Bailey, Borwein, López de Prado and Zhu, 2017) of '
+            "choosing the combination with the best Sharpe ratio, by combinatorially symmetric cross-validation "
+            "over the bars cut into blocks.</p>")
+    return [Block(note + table(["", ""], rows, cls="kv") + '<div class="row">'),
+            Figure("fig-pbo-logits", logit_histogram(pbo)), Figure("fig-pbo-scatter", is_oos_scatter(pbo)),
+            Block("</div>")]
+
+
 def _f(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         v = int(v)
@@ -266,7 +298,8 @@ def sweep_sections(data: SweepData, top: int = 20) -> list[Section]:
     rows = [[param_text(v) if c in params else fmt(v, c) for c, v in zip(cols, r, strict=True)]
             for r in best.head(top)[cols].itertuples(index=False)]
     wf = " (mean over walk-forward folds)" if "fold" in data.table.columns else ""
-    sections = [Section("Deflated Sharpe Ratio", [Block(_dsr_block(data, frame))], anchor="dsr"),
+    sections = [Section("Is it skill? Deflated Sharpe Ratio and probability of backtest overfitting",
+                        [Block(_dsr_block(data, frame)), *_pbo_blocks(data)], anchor="dsr"),
                 Section(f"Top {min(top, len(frame))} by {metric}{wf}", [Block(table(cols, rows))], anchor="top")]
     varying = [p for p in params if frame[p].astype(str).nunique() > 1]
     if varying:

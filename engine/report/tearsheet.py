@@ -26,6 +26,7 @@ from mlbt.report.portfolio_sheet import portfolio_sections
 from mlbt.report.rundata import RunData
 from mlbt.report.sheet_blocks import account, calendar_section, header, performance_section, trades_section
 from mlbt.report.sweep_figures import SweepData, sweep_report_html
+from mlbt.strategy.twins import LEVEL
 
 
 def default_report_name(strategy: str, when: float | None = None) -> str:
@@ -46,12 +47,50 @@ def run_sections(run: RunData) -> list[Section]:
     held = analytics.buy_and_hold(run.close, cash, ppy)
     price = Section("Trades on the price", [Figure("fig-price", rf.price_figure(run.close, run.trades))],
                     anchor="price")
-    sections = [performance_section(run, held), price, calendar_section(run, held), trades_section(run)]
+    sections = [performance_section(run, held), skill_section(run), price, calendar_section(run, held),
+                trades_section(run)]
     if run.funnel:
         sections.append(funnel_section(run.funnel))
     if run.has_model and run.actual is not None:
         sections.append(ml_section(run))
     return sections
+
+
+def psr_verdict(psr: float | None) -> str:
+    """The verdict of a probabilistic Sharpe ratio (the probability that the true Sharpe is > 0)."""
+    if psr is None or not np.isfinite(psr):
+        return "no verdict: the Sharpe ratio is undefined (the equity never moved)"
+    return f"{'evidence' if psr >= 1 - LEVEL else 'no evidence'} of a positive Sharpe ratio at {LEVEL:.0%}"
+
+
+def skill_section(run: RunData) -> Section:
+    """'Is it skill?': one row per question, each with its test, figure and verdict: the
+    model against its naive baseline, the strategy against its random-entry twins and
+    the probabilistic Sharpe ratio; a question not asked says how to ask it."""
+    rows = []
+    skill = run.ml.get("skill") if isinstance(run.ml.get("skill"), dict) else None
+    if skill is not None:
+        rows.append(("Does the model beat its naive baseline?", f"{fmt(skill.get('test'))} vs "
+                     f"{fmt(skill.get('baseline'))}", f"p = {fmt(skill.get('p_value'))}", fmt(skill.get("verdict"))))
+    elif run.has_model:
+        rows.append(("Does the model beat its naive baseline?", "-", "-", "the plugin reports no skill test"))
+    t = run.twins
+    if t and t.get("trades"):
+        beats = t.get("percentile_sharpe")
+        rows.append(("Does the timing beat random entries?", f"{t['n']:,} random-entry twins (same trades, holding "
+                     f"times and sides; seed {t.get('seed')})",
+                     f"Sharpe above {beats:.0f}% of them, p = {fmt(t.get('p_value'))}" if beats is not None else "-",
+                     str(t.get("verdict", "")).rsplit(": ", 1)[-1]))
+    else:
+        rows.append(("Does the timing beat random entries?", "random-entry twins", "-",
+                     fmt(t.get("verdict")) if t else "not run: add --twins 1000 to bt run"))
+    psr = run.stats.get("psr")
+    rows.append(("Is the Sharpe ratio above 0?", "probabilistic Sharpe ratio (Bailey and Lopez de Prado, 2012)",
+                 f"PSR = {fmt(psr, 'psr')}", psr_verdict(psr)))
+    note = ('<p class="note">Each row asks one question of this run and answers it at the 5% level; see the '
+            "README's \"Is it skill?\" for the tests and their references.</p>")
+    return Section("Is it skill?", [Block(note + table(["question", "test", "figure", "verdict"], rows))],
+                   anchor="skill")
 
 
 def funnel_section(funnel: dict[str, Any]) -> Section:

@@ -63,11 +63,12 @@ from mlbt.sim.state import (
 )
 from mlbt.sim.stats_nb import (
     TradeStats,
-    add_bars,
+    add_bars_blocked,
     add_carry,
     add_fee,
     add_open,
     add_trade,
+    close_blocks,
     finish,
     new_curve,
     new_trade_stats,
@@ -608,9 +609,10 @@ def simulate_group_nb(g: int, prices: Prices, targets: np.ndarray, settings: Set
         n_buf += 1
         exposed += n_open > 0
         if n_buf == CHUNK:
-            curve = add_bars(curve, i + 1 - n_buf, buf, n_buf, exposed)
+            curve = add_bars_blocked(curve, i + 1 - n_buf, buf, n_buf, exposed, out.blocks[g], T)
             n_buf, exposed = np.int64(0), np.int64(0)
-    curve = add_bars(curve, T - n_buf, buf, n_buf, exposed) if n_buf > 0 else curve
+    curve = add_bars_blocked(curve, T - n_buf, buf, n_buf, exposed, out.blocks[g], T) if n_buf > 0 else curve
+    close_blocks(curve, out.blocks[g], T)
     buy_hold = 0.0
     for k in range(n):  # rule 9: open positions are marked at the last close
         c = cols[k]

@@ -113,9 +113,10 @@ def _bounds(targets: np.ndarray, weights: bool, drift: bool, reentry: bool) -> t
 
 def simulate_groups(prices: tuple[np.ndarray, ...], target: np.ndarray, settings: SettingArrays, rules: Rules,
                     group: Group, *,
-                    record: bool) -> dict[str, np.ndarray]:
+                    record: bool, blocks: int = 0) -> dict[str, np.ndarray]:
     """Run the group kernel: ``prices`` (T, A) arrays, ``target`` (T, N). Returns the
-    outputs as (T, ...) arrays and compacted records (column order)."""
+    outputs as (T, ...) arrays and compacted records (column order), and the groups'
+    running return sums at the ends of ``blocks`` return blocks (G, 2 blocks)."""
     T, N = target.shape
     G = group.start.shape[0] - 1
     # Read-only views of every input (one compiled kernel, see ``simulation._readonly``).
@@ -138,7 +139,8 @@ def simulate_groups(prices: tuple[np.ndarray, ...], target: np.ndarray, settings
                        trades=np.zeros(trade_offsets[-1], dtype=TRADE_DTYPE), trade_offsets=trade_offsets,
                        trade_counts=np.zeros(N, dtype=np.int64),
                        orders=np.zeros(order_offsets[-1], dtype=ORDER_DTYPE), order_offsets=order_offsets,
-                       order_counts=np.zeros(N, dtype=np.int64), stats=np.empty((G, N_STATS)))
+                       order_counts=np.zeros(N, dtype=np.int64), stats=np.empty((G, N_STATS)),
+                       blocks=np.zeros((G, 2 * blocks)))
     if G > 1:
         group_nb.simulate_groups_nb(rows, targets, settings, rules, group, out)
     else:
@@ -152,7 +154,7 @@ def simulate_groups(prices: tuple[np.ndarray, ...], target: np.ndarray, settings
     of_col[group.cols] = np.repeat(np.arange(G), np.diff(group.start))
     orders = orders[np.lexsort((orders["seq"], of_col[orders["col"]], orders["bar"]))] if len(orders) else orders
     return dict(equity=out.equity.T, cash=out.cash.T, value=out.value.T, trades=out.trades[keep_t], orders=orders,
-                stats=out.stats)
+                stats=out.stats, blocks=out.blocks)
 
 
 def group_arrays(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from mlbt.io import building_dir, plain
 from mlbt.sim.state import END, ORDER_DTYPE, ORDER_KINDS, REASON_NAMES, TRADE_DTYPE
-from mlbt.sim.stats_nb import STAT_NAMES
+from mlbt.sim.stats_nb import STAT_NAMES, block_end
 
 # Read-only lookup tables for the trades frame, built once: the exit reason dtype,
 # and the side names as a pandas string array to take() from (which copies), far
@@ -53,6 +53,32 @@ def _values(index: pd.Index):
     return index.to_numpy() if isinstance(index, pd.MultiIndex) else index.array
 
 
+class ReturnBlocks(NamedTuple):
+    """The bar returns of each row of a Result (a column, or a group) summed over S
+    contiguous blocks of the bars, block b = bars [floor(b T / S), floor((b + 1) T / S))
+    (``stats_nb.block_end``): ``sum1[n, b]`` the sum of its returns r there,
+    ``sum2[n, b]`` of r^2, ``bars[b]`` the bars in the block."""
+
+    sum1: np.ndarray  # (N, S)
+    sum2: np.ndarray  # (N, S)
+    bars: np.ndarray  # (S,) int64
+
+
+def block_bounds(n_bars: int, n_blocks: int) -> np.ndarray:
+    """The S + 1 bar bounds of ``n_blocks`` return blocks over ``n_bars`` bars (0 ... T)."""
+    return np.array([0, *(block_end(b, n_blocks, n_bars) for b in range(n_blocks))], dtype=np.int64)
+
+
+def return_blocks(running: np.ndarray, n_bars: int) -> ReturnBlocks:
+    """ReturnBlocks from the kernel's running sums at the block ends (N, 2 S): the sums
+    of each block are the differences of consecutive ends."""
+    S = running.shape[1] // 2
+    zero = np.zeros((running.shape[0], 1))
+    return ReturnBlocks(sum1=np.diff(running[:, :S], axis=1, prepend=zero),
+                        sum2=np.diff(running[:, S:], axis=1, prepend=zero),
+                        bars=np.diff(block_bounds(n_bars, S)))
+
+
 class Result:
     """Outcome of backtest() for N columns over T bars.
 
@@ -63,7 +89,8 @@ class Result:
     """
 
     def __init__(self, *, index: pd.Index, columns: pd.Index, stats: np.ndarray, equity: np.ndarray | None,
-                 trades: np.ndarray | None, init_cash: np.ndarray, settings: dict[str, Any]) -> None:
+                 trades: np.ndarray | None, init_cash: np.ndarray, settings: dict[str, Any],
+                 return_blocks: ReturnBlocks | None = None) -> None:
         self.index = index
         self.columns = columns
         self._stats = stats
@@ -71,6 +98,8 @@ class Result:
         self._trades = trades
         self.init_cash = init_cash
         self.settings = settings
+        #: per-block return sums of each row (``backtest(..., blocks=S)``), else None
+        self.return_blocks = return_blocks
 
     def __repr__(self) -> str:
         n_trades = "?" if self._trades is None else len(self._trades)

@@ -12,7 +12,7 @@ from mlbt.sim import kernel_nb
 from mlbt.sim.frequency import periods_per_year as infer_ppy
 from mlbt.sim.frequency import scan_index
 from mlbt.sim.inputs import check_limits, flex_array, price_arrays, readonly, target_array
-from mlbt.sim.result import Result
+from mlbt.sim.result import Result, return_blocks
 from mlbt.sim.rules_nb import count_entries
 from mlbt.sim.signals import Signals
 from mlbt.sim.state import FILL_MODES, STOP_TIES, TRADE_DTYPE, Group, Outputs, Prices, Rules, SettingArrays
@@ -20,7 +20,7 @@ from mlbt.sim.stats_nb import N_STATS
 
 
 def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules: Rules, *, record: bool,
-              n_orders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              n_orders: int, blocks: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the kernel over every column of ``target``: several columns in parallel
     threads (``simulate_nb``), one column on the calling thread (a thread launch costs
     more than it saves, and the parallel code then need not even be compiled).
@@ -32,7 +32,8 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     ``prices`` and ``target`` are (T, ...) arrays; the kernel gets their transposed
     views, a row per column (no copy). Returns equity (T, N) (a transposed view of the
     kernel's row per column; 0 rows without ``record``), trade records in column
-    order, and the metrics (N, N_STATS)."""
+    order, the metrics (N, N_STATS) and the running return sums at the ends of
+    ``blocks`` return blocks (N, 2 blocks; ``stats_nb.snap_blocks``)."""
     T, N = target.shape
     targets = readonly(target.T)
     prices = Prices(*(readonly(a.T) for a in prices))
@@ -48,7 +49,8 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     offsets = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(bounds, out=offsets[1:])
     out = Outputs(equity=np.empty((N, T if record else 0)), trades=np.empty(offsets[-1], dtype=TRADE_DTYPE),
-                  trade_offsets=offsets, trade_counts=np.zeros(N, dtype=np.int64), stats=np.empty((N, N_STATS)))
+                  trade_offsets=offsets, trade_counts=np.zeros(N, dtype=np.int64), stats=np.empty((N, N_STATS)),
+                  blocks=np.zeros((N, 2 * blocks)))
     if N > 1:
         kernel_nb.simulate_nb(prices, targets, settings, rules, out)
     else:
@@ -60,7 +62,7 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
         trades = trades[: counts[0]]
     elif counts.sum() < len(trades):  # keep the records written, in column order
         trades = trades[np.arange(len(trades)) < np.repeat(offsets[:-1] + counts, bounds)]
-    return out.equity.T, trades, out.stats
+    return out.equity.T, trades, out.stats, out.blocks
 
 
 #: The engine settings that are flex arrays (a value per bar and column), by name.
@@ -145,6 +147,7 @@ def backtest(
     periods_per_year: float | None = DEFAULTS["periods_per_year"],
     reentry: bool = False,
     record: bool = True,
+    blocks: int = 0,
 ) -> Result:
     """Simulate ``signals`` on ``bars`` and return a Result.
 
@@ -157,6 +160,10 @@ def backtest(
         at its fill (default: it needs a fresh change of the forward-filled target);
         ``Signals.reentry`` overrides it.
     record: keep equity curves and trades (False: metrics only, as sweeps do).
+    blocks: split the bars into this many contiguous return blocks and keep, per
+        column (or group), the sum of its bar returns and of their squares in each
+        (``Result.return_blocks``), accumulated in the same streaming pass: what the
+        probability of backtest overfitting needs, with no bars x columns equity.
     group_by: with cash_sharing, which columns share cash: None (the parameter levels:
         every level of the signal columns but the last, the asset), a level name or a
         list of them, one label per column, or {group: [columns]}.
@@ -173,6 +180,8 @@ def backtest(
     Any value out of range raises a ValueError naming the setting, the first offending
     position and the valid range.
     """
+    if isinstance(blocks, bool) or not isinstance(blocks, int | np.integer) or blocks < 0:
+        raise ValueError(f"blocks = {blocks!r}: expected a number of return blocks, an int >= 0 (0: none)")
     if not isinstance(signals, Signals):
         signals = Signals(target=signals)
     columns = signals.columns
@@ -197,15 +206,16 @@ def backtest(
 
     settings = SettingArrays(**{name: arrays[name] for name in SettingArrays._fields})
     carry = bool((arrays["funding_rate"] == arrays["funding_rate"]).any() or (arrays["borrow_rate"] > 0).any())
-    equity, trades, stats = _simulate(Prices(o, h, lo, c), target, settings,
-                                      Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy), carry),
-                                      record=record, n_orders=n_orders)
+    equity, trades, stats, sums = _simulate(Prices(o, h, lo, c), target, settings,
+                                            Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy), carry),
+                                            record=record, n_orders=n_orders, blocks=int(blocks))
     shown = {name: value if value is None or np.ndim(value) == 0 else "per column/bar" for name, value in
              (("fee", fee), ("fixed_fee", fixed_fee), ("slippage", slippage))}
     run_settings = dict(fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry, **shown)
     return Result(
         index=index, columns=columns, stats=stats, equity=equity if record else None,
         trades=trades if record else None, init_cash=arrays["cash"].reshape(-1), settings=run_settings,
+        return_blocks=return_blocks(sums, len(target)) if blocks else None,
     )
 
 
@@ -271,7 +281,7 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
     fill, stop_tie = kw["fill"], kw["stop_tie"]
     out = simulate_groups(prices, target, settings,
                           Rules(FILL_MODES[fill], STOP_TIES[stop_tie], reentry, float(ppy), carry), group,
-                          record=kw["record"])
+                          record=kw["record"], blocks=int(kw["blocks"]))
     record = kw["record"]
     run_settings = dict(fill=fill, stop_tie=stop_tie, periods_per_year=ppy, reentry=reentry,
                         cash_sharing=kw["cash_sharing"], size_type=kw["size_type"])
@@ -279,4 +289,5 @@ def _backtest_groups(bars: pd.DataFrame, signals: Signals, columns: pd.Index, kw
         index=index, columns=groups, stats=out["stats"], equity=out["equity"] if record else None,
         trades=out["trades"] if record else None, init_cash=cash[first], settings=run_settings,
         signal_columns=columns, group_of=codes, asset_of=asset_of, cash=out["cash"] if record else None,
-        value=out["value"] if record else None, orders=out["orders"] if record else None)
+        value=out["value"] if record else None, orders=out["orders"] if record else None,
+        return_blocks=return_blocks(out["blocks"], len(target)) if kw["blocks"] else None)

@@ -201,6 +201,7 @@ class GroupOutputs(NamedTuple):
     order_offsets: np.ndarray  # (N + 1,)
     order_counts: np.ndarray  # (N,)
     stats: np.ndarray         # (G, N_STATS)
+    blocks: np.ndarray        # (G, 2 S): each group's running sums of r and r^2 at its return blocks' ends, or (G, 0)
 
 
 class Outputs(NamedTuple):
@@ -212,3 +213,5 @@ class Outputs(NamedTuple):
     trade_offsets: np.ndarray  # (N + 1,) int64 first row of each column
     trade_counts: np.ndarray  # (N,) int64 trades each column wrote
     stats: np.ndarray         # (N, N_STATS) metrics, in STAT_NAMES order
+    blocks: np.ndarray        # (N, 2 S): each column's running sums of r and r^2 at its S return blocks' ends
+                              # (stats_nb.snap_blocks), or (N, 0) when not accumulated

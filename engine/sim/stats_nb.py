@@ -215,6 +215,87 @@ def add_flat(curve: Curve, first_bar: int, n_bars: int, equity: float) -> Curve:
                  ep_min, ep_low, c.max_dd, max_dd_bars, c.exposed)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def block_end(b: int, n_blocks: int, n_bars: int) -> int:
+    """The first bar after return block ``b``: the T bars split into ``n_blocks``
+    contiguous blocks, block b = bars [floor(b T / S), floor((b + 1) T / S)) (the
+    probability of backtest overfitting, ``mlbt.sweep.pbo``, reads them)."""
+    return ((b + 1) * n_bars) // n_blocks
+
+
+@njit(cache=True, nogil=True, inline="always")
+def first_block_ending_at(bar: int, n_blocks: int, n_bars: int) -> int:
+    """The first block whose end is at or after ``bar``: block_end(b) >= bar exactly when
+    (b + 1) T >= bar S."""
+    return max((bar * n_blocks + n_bars - 1) // n_bars - 1, 0) if n_bars > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def snap_blocks(curve: Curve, blocks: np.ndarray, lo: int, hi: int, n_bars: int) -> None:
+    """Record ``curve``'s running sums at every block end in [lo, hi): ``blocks[b]`` =
+    the sum of the bar returns of bars before block b's end, ``blocks[S + b]`` the sum
+    of their squares (S = len(blocks) // 2; the per-block sums are their differences).
+    ``curve`` must hold exactly the bars before each such end."""
+    n_blocks = blocks.shape[0] // 2
+    b = first_block_ending_at(lo, n_blocks, n_bars)
+    while b < n_blocks:
+        end = block_end(b, n_blocks, n_bars)
+        if end >= hi:
+            break
+        if end >= lo:
+            blocks[b] = curve.sum1
+            blocks[n_blocks + b] = curve.sum2
+        b += 1
+
+
+@njit(cache=True, nogil=True)
+def add_bars_blocked(curve: Curve, first_bar: int, equity: np.ndarray, n: int, exposed: int, blocks: np.ndarray,
+                     n_bars: int) -> Curve:
+    """``add_bars``, and the running sums recorded at each block end the bars pass
+    (``snap_blocks``; ``blocks`` empty: nothing recorded, no cost). ``n_bars``: the
+    column's T."""
+    if blocks.shape[0] == 0:
+        return add_bars(curve, first_bar, equity, n, exposed)
+    n_blocks = blocks.shape[0] // 2
+    k = 0
+    b = first_block_ending_at(first_bar, n_blocks, n_bars)
+    while b < n_blocks:
+        end = block_end(b, n_blocks, n_bars) - first_bar  # the block end, as an index into equity
+        if end >= n:
+            break
+        if end > k:
+            curve = add_bars(curve, first_bar + k, equity[k:end], end - k, exposed)
+            exposed = 0
+            k = end
+        if end >= k:
+            blocks[b] = curve.sum1
+            blocks[n_blocks + b] = curve.sum2
+        b += 1
+    if k < n:
+        curve = add_bars(curve, first_bar + k, equity[k:n], n - k, exposed)
+    return curve
+
+
+@njit(cache=True, nogil=True)
+def add_flat_blocked(curve: Curve, first_bar: int, n: int, equity: float, blocks: np.ndarray, n_bars: int) -> Curve:
+    """``add_flat``, and the running sums recorded at each block end the bars pass: only
+    the first of flat bars can have a return (from the previous equity to ``equity``),
+    so a block end at ``first_bar`` gets the sums before it, later ends those after."""
+    if blocks.shape[0] == 0:
+        return add_flat(curve, first_bar, n, equity)
+    snap_blocks(curve, blocks, first_bar, first_bar + 1, n_bars)
+    curve = add_flat(curve, first_bar, n, equity)
+    snap_blocks(curve, blocks, first_bar + 1, first_bar + n, n_bars)
+    return curve
+
+
+@njit(cache=True, nogil=True)
+def close_blocks(curve: Curve, blocks: np.ndarray, n_bars: int) -> None:
+    """After the last bar: the running sums at the end of the data (the last block's end)."""
+    if blocks.shape[0] > 0:
+        snap_blocks(curve, blocks, n_bars, n_bars + 1, n_bars)
+
+
 @njit(cache=True, nogil=True)
 def new_trade_stats() -> TradeStats:
     return TradeStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan, 0.0, 0.0, 0.0, 0.0, 0.0)

@@ -16,6 +16,7 @@ from mlbt.strategy.lookahead import StageResult, audit, audit_cross, audit_poole
 from mlbt.strategy.pipeline import Prepared, features_of, make_signals, prepare
 from mlbt.strategy.plugins import PluginError, load_strategy
 from mlbt.strategy.pooled import is_pooled
+from mlbt.strategy.twins import Twins, random_twins, tradable_start
 from mlbt.strategy.universe import (
     ALLOCATIONS,
     VOL_WINDOW,
@@ -27,7 +28,8 @@ from mlbt.strategy.universe import (
 )
 
 __all__ = ["ALLOCATIONS", "Conditions", "Context", "CrossContext", "FEW_TRADES", "Grid", "Param", "PluginError",
-           "Prepared", "StageResult", "Strategy", "UniverseContext", "VOL_WINDOW", "audit", "audit_cross",
+           "Prepared", "StageResult", "Strategy", "Twins", "UniverseContext", "VOL_WINDOW", "audit", "audit_cross",
            "audit_pooled", "bankrupt_notes", "check_cross", "features_of", "few_trades_notes", "funnel_lines",
            "is_cross_sectional", "is_pooled", "load_strategy", "make_signals", "merged_funnel", "prepare",
-           "prepare_assets", "prepare_context", "resolve_allocation", "signal_funnel", "universe_signals"]
+           "prepare_assets", "prepare_context", "random_twins", "resolve_allocation", "signal_funnel",
+           "tradable_start", "universe_signals"]

@@ -70,7 +70,8 @@ class LocalExecutor:
     def run(self, job: SweepJob, chunks: Sequence[Chunk]) -> Iterator[tuple[int, pd.DataFrame]]:
         for chunk in chunks:
             strategy, ctx = self._context(job, chunk.group)
-            yield chunk.id, evaluate_chunk(strategy, ctx, job.chunk_frame(chunk), job.engine, job.folds)
+            yield chunk.id, evaluate_chunk(strategy, ctx, job.chunk_frame(chunk), job.engine, job.folds,
+                                            job.blocks)
 
     def close(self) -> None:
         self._held, self._group = None, None
@@ -151,7 +152,7 @@ class DaskExecutor:
         for chunk in chunks:
             future = self.client.submit(chunk_task, job.plugin, job.groups[chunk.group],
                                         self._context(job, chunk.group), job.chunk_frame(chunk), job.engine,
-                                        job.folds, pure=False, key=f"bt-chunk-{chunk.id}-{self._token}")
+                                        job.folds, job.blocks, pure=False, key=f"bt-chunk-{chunk.id}-{self._token}")
             futures[future] = chunk.id
         try:
             for future in as_completed(futures):

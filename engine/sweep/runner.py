@@ -40,13 +40,14 @@ from mlbt.data import fingerprint
 from mlbt.data.universe import assets
 from mlbt.io import plain
 from mlbt.settings import BY_NAME, PER_PASS, SETTINGS, EngineSettings
-from mlbt.sim import LOWER_IS_BETTER, STAT_NAMES, Signals, backtest, periods_per_year
+from mlbt.sim import LOWER_IS_BETTER, STAT_NAMES, Signals, backtest, block_bounds, periods_per_year
 from mlbt.strategy import ALLOCATIONS, Context, Strategy, prepare_context
 from mlbt.sweep.dsr import DeflatedSharpe, deflated_sharpe
 from mlbt.sweep.executors import LocalExecutor
 from mlbt.sweep.grid import SweepGrid
+from mlbt.sweep.pbo import Overfitting, probability_of_overfitting
 from mlbt.sweep.store import FORMAT, SweepStore, sort_table
-from mlbt.sweep.tasks import Chunk, PluginRef, SweepJob, chunk_inputs
+from mlbt.sweep.tasks import RETURN_BLOCKS, Chunk, PluginRef, SweepJob, block_columns, chunk_inputs
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ PER_BAR = tuple(s.name for s in SETTINGS if s.when)
 class SweepResult:
     """A finished sweep. ``table``: one row per combination (per combination and fold
     with walk-forward), sorted by ``combo``; ``best``: the row chosen by ``metric``;
-    ``dsr``: its Deflated Sharpe Ratio; ``walk_forward``: the out-of-sample report."""
+    ``dsr``: its Deflated Sharpe Ratio; ``pbo``: the probability of backtest
+    overfitting of the whole grid (None with walk-forward or fewer than two
+    combinations); ``walk_forward``: the out-of-sample report."""
 
     table: pd.DataFrame
     metric: str
@@ -75,6 +78,7 @@ class SweepResult:
     prepare_seconds: float | None = None
     best: dict[str, Any] | None = None
     dsr: DeflatedSharpe | None = None
+    pbo: Overfitting | None = None
     walk_forward: dict[str, Any] | None = None
     min_trades: int = 0
 
@@ -167,6 +171,7 @@ def run_sweep(
     deflate: bool = True,
     allocation: str = "equal",
     min_trades: int = 0,
+    pbo_blocks: int = RETURN_BLOCKS,
 ) -> SweepResult:
     """Sweep ``grid`` over plugin file ``plugin`` on ``bars``.
 
@@ -183,13 +188,21 @@ def run_sweep(
     cache_dir, retrain). deflate: compute the Deflated Sharpe Ratio of the
     best combination (one extra recorded run). min_trades: rank (best, top, each
     walk-forward fold's choice) only the combinations with at least that many trades;
-    every combination still counts as a trial of the DSR. Over universe ``bars`` ((field, asset)
+    every combination still counts as a trial of the DSR. pbo_blocks: the return
+    blocks S of the probability of backtest overfitting (even, >= 2; 0: none): each
+    combination's per-block return sums are accumulated in the simulation pass and
+    kept in the table (``block_columns``), and CSCV over them gives ``pbo``; not with
+    walk-forward, whose table is in-sample per fold. Over universe ``bars`` ((field, asset)
     columns) each combination is a portfolio of every asset with shared cash (its
     assets are its engine columns, a row of the table is the portfolio) and
     ``allocation`` sizes its entries (``mlbt.strategy.ALLOCATIONS``). Progress is logged (``mlbt.sweep``, INFO)
     after every chunk.
     """
     engine = engine or EngineSettings()
+    if isinstance(pbo_blocks, bool) or not isinstance(pbo_blocks, int) or pbo_blocks < 0 or pbo_blocks % 2:
+        raise ValueError(f"--pbo-blocks {pbo_blocks!r}: the probability of backtest overfitting splits the bars into "
+                         "an even number of blocks (16 is usual); give an even int >= 2, or 0 for none")
+    blocks = 0 if walk_forward else pbo_blocks
     if metric not in STAT_NAMES:
         raise ValueError(f"--metric {metric!r}: not a metric; metrics: {', '.join(STAT_NAMES)}")
     ref = PluginRef.from_path(plugin, params)
@@ -204,13 +217,14 @@ def run_sweep(
     options = dict(prepare_options or {})
     symbols = _universe(bars, walk_forward, allocation, options)
     job = SweepJob(plugin=ref, bars=bars, combos=grid.combos, groups=groups, group_ids=group_ids, engine=engine,
-                   folds=bounds[1:-1] if bounds else None, prepare=options)
+                   folds=bounds[1:-1] if bounds else None, prepare=options, blocks=blocks)
     manifest = {
         "format": FORMAT, "plugin": str(plugin), "plugin_sha256": ref.sha256, "strategy": strategy.name,
         "data": data_name, "data_fingerprint": fingerprint(bars), "bars": len(bars),
         "start": str(bars.index[0]), "end": str(bars.index[-1]), **grid.spec, "combos": len(grid),
         "combos_sha256": grid.hash, "params": {k: plain(v) for k, v in fixed.items()}, "engine": engine.to_dict(),
-        "walk_forward": walk_forward, "model_groups": len(groups), "memory_budget_mb": memory_budget_mb,
+        "walk_forward": walk_forward, "pbo_blocks": blocks, "model_groups": len(groups),
+        "memory_budget_mb": memory_budget_mb,
         **({"symbols": symbols, "allocation": allocation, "cash_sharing": True} if symbols else {}),
         "periods_per_year": engine.periods_per_year or periods_per_year(bars.index),  # the metrics' annualization
     }
@@ -272,6 +286,7 @@ def run_sweep(
             result.best = _row_dict(job, best)
             if deflate and np.isfinite(best["sharpe"]):
                 result.dsr = _deflated(best, table, ppy, len(bars))
+            result.pbo = table_overfitting(table, blocks, len(bars))
         else:
             result.walk_forward = _walk_forward_report(job, table, metric, bounds, dict(executor.contexts()),
                                                        min_trades)
@@ -339,6 +354,17 @@ def _single(job: SweepJob, combo: int, ctx_cache: dict) -> tuple[Strategy, Conte
     strategy, ctx = ctx_cache[g]
     target, fields, kwargs = chunk_inputs(strategy, ctx, job.combos.iloc[[combo]], job.engine)
     return strategy, ctx, target, fields, kwargs
+
+
+def table_overfitting(table: pd.DataFrame, n_blocks: int, n_bars: int) -> Overfitting | None:
+    """The probability of backtest overfitting of the combinations in ``table`` from
+    their per-block return sums (``block_columns``; None without blocks, with fewer
+    than two rows or with fewer bars than blocks)."""
+    if n_blocks == 0 or len(table) < 2 or n_bars < n_blocks or not set(block_columns(n_blocks)) <= set(table):
+        return None
+    names = block_columns(n_blocks)
+    sums = table[names].to_numpy(dtype="float64")
+    return probability_of_overfitting(sums[:, :n_blocks], sums[:, n_blocks:], np.diff(block_bounds(n_bars, n_blocks)))
 
 
 def _deflated(best: pd.Series, table: pd.DataFrame, ppy: float, bars: int) -> DeflatedSharpe:

@@ -30,7 +30,7 @@ from mlbt.settings import DEFAULTS
 
 MANIFEST = "_manifest.json"
 COMBOS = "_combos.parquet"
-FORMAT = "bt-sweep-v2"  # v2: skew, kurtosis and psr among the metrics
+FORMAT = "bt-sweep-v3"  # v2: skew, kurtosis and psr among the metrics; v3: per-block return sums (PBO)
 
 # Manifest keys that must match for a resume, with the words used when they differ.
 COMPARED = {

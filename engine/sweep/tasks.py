@@ -35,6 +35,16 @@ from mlbt.strategy import (
 )
 from mlbt.sweep.store import sort_table
 
+#: Return blocks a sweep accumulates per combination by default, for the probability
+#: of backtest overfitting (``mlbt.sweep.pbo``; 16 gives C(16, 8) = 12,870 splits).
+RETURN_BLOCKS = 16
+
+
+def block_columns(n_blocks: int) -> list[str]:
+    """The table columns holding a combination's per-block return sums: ``r_b00`` ...
+    (the sum of its bar returns in each block), then ``r2_b00`` ... (of their squares)."""
+    return [f"r_b{b:02d}" for b in range(n_blocks)] + [f"r2_b{b:02d}" for b in range(n_blocks)]
+
 
 @dataclass(frozen=True)
 class PluginRef:
@@ -90,6 +100,7 @@ class SweepJob:
     engine: EngineSettings
     folds: list[int] | None = None
     prepare: dict[str, Any] = field(default_factory=dict)
+    blocks: int = 0  # return blocks per combination (``block_columns``; 0: none)
 
     def chunk_frame(self, chunk: Chunk) -> pd.DataFrame:
         """The chunk's combinations, indexed by combination id."""
@@ -167,24 +178,25 @@ def _rows(value: Any, end: int, T: int) -> Any:
 
 
 def evaluate_chunk(strategy: Strategy, ctx: Context | UniverseContext, combos: pd.DataFrame, engine: EngineSettings,
-                   folds: Sequence[int] | None = None) -> pd.DataFrame:
+                   folds: Sequence[int] | None = None, blocks: int = 0) -> pd.DataFrame:
     """Metrics of ``combos`` (indexed by combination id): one row per combination with
-    columns ``combo``, the swept params and every metric; with ``folds`` (in-sample
-    ends) one row per combination and fold, on bars [0, end) of each fold, with a
-    ``fold`` column (1, 2, ...)."""
-    return simulate_chunk(ctx, combos, chunk_inputs(strategy, ctx, combos, engine), folds)
+    columns ``combo``, the swept params and every metric, then, with ``blocks``, its
+    per-block return sums (``block_columns``); with ``folds`` (in-sample ends) one row
+    per combination and fold, on bars [0, end) of each fold, with a ``fold`` column
+    (1, 2, ...) and no blocks."""
+    return simulate_chunk(ctx, combos, chunk_inputs(strategy, ctx, combos, engine), folds, blocks)
 
 
 def simulate_chunk(ctx: Context | UniverseContext, combos: pd.DataFrame, inputs: tuple[np.ndarray, dict, dict],
-                   folds: Sequence[int] | None = None) -> pd.DataFrame:
+                   folds: Sequence[int] | None = None, blocks: int = 0) -> pd.DataFrame:
     """The simulation half of ``evaluate_chunk``, on ``inputs`` from ``chunk_inputs``."""
     target, fields, kwargs = inputs
     bars, T = ctx.bars, len(ctx.bars)
     head = pd.DataFrame({"combo": combos.index.to_numpy(dtype="int64")})
     head = pd.concat([head, combos.reset_index(drop=True)], axis=1)
     if not folds:
-        stats = pd.DataFrame(simulate_columns(bars, target, fields, kwargs), columns=list(STAT_NAMES))
-        return pd.concat([head, stats], axis=1)
+        values = simulate_columns(bars, target, fields, kwargs, blocks)
+        return pd.concat([head, pd.DataFrame(values, columns=list(STAT_NAMES) + block_columns(blocks))], axis=1)
     frames = []
     for k, end in enumerate(folds, start=1):
         sub_fields = {name: _rows(v, end, T) for name, v in fields.items()}
@@ -197,21 +209,22 @@ def simulate_chunk(ctx: Context | UniverseContext, combos: pd.DataFrame, inputs:
 
 
 def simulate_columns(bars: pd.DataFrame, target: np.ndarray, fields: dict[str, Any],
-                     kwargs: dict[str, Any]) -> np.ndarray:
-    """The metrics (N, len(STAT_NAMES)) of the N columns of ``target``, metrics only:
-    one engine pass, or one per combination of the ``PER_PASS`` settings' values when
-    they are swept (object arrays in ``kwargs``), each pass on its own columns."""
+                     kwargs: dict[str, Any], blocks: int = 0) -> np.ndarray:
+    """The metrics (N, len(STAT_NAMES)) of the N columns of ``target``, metrics only,
+    followed by their ``blocks`` per-block return sums and sums of squares (``2 blocks``
+    more columns): one engine pass, or one per combination of the ``PER_PASS``
+    settings' values when they are swept (object arrays in ``kwargs``), each pass on
+    its own columns. Over a universe a row is a combination's portfolio."""
     n = target.shape[1]
     width = len(assets(bars)) if isinstance(target, pd.DataFrame) else 1  # a universe: a group per combination
     split = [name for name in PER_PASS if isinstance(kwargs.get(name), np.ndarray)]
     if any(len(kwargs[name]) != n for name in split):
         raise RuntimeError("bt bug: a swept engine switch has not one value per column")
     if not split:
-        result = backtest(bars, Signals(target, **fields), **kwargs, record=False)
-        return np.reshape(result.stats.to_numpy(), (n // width, len(STAT_NAMES)))
+        return _rows_of(backtest(bars, Signals(target, **fields), **kwargs, record=False, blocks=blocks))
     keys = pd.MultiIndex.from_arrays([kwargs[name] for name in split])
     codes, uniques = pd.factorize(keys)
-    out = np.empty((n // width, len(STAT_NAMES)))
+    out = np.empty((n // width, len(STAT_NAMES) + 2 * blocks))
     T = target.shape[0]
     for code, values in enumerate(uniques):
         cols = np.flatnonzero(codes == code)  # whole combinations: their columns share the switches
@@ -219,9 +232,17 @@ def simulate_columns(bars: pd.DataFrame, target: np.ndarray, fields: dict[str, A
         sub_kwargs.update(dict(zip(split, values, strict=True)))
         sub_fields = {name: _columns(v, cols, n, T) for name, v in fields.items()}
         sub_target = target.iloc[:, cols] if isinstance(target, pd.DataFrame) else target[:, cols]
-        result = backtest(bars, Signals(sub_target, **sub_fields), **sub_kwargs, record=False)
-        out[cols[::width] // width] = np.reshape(result.stats.to_numpy(), (len(cols) // width, len(STAT_NAMES)))
+        result = backtest(bars, Signals(sub_target, **sub_fields), **sub_kwargs, record=False, blocks=blocks)
+        out[cols[::width] // width] = _rows_of(result)
     return out
+
+
+def _rows_of(result: Any) -> np.ndarray:
+    """A metrics-only Result's rows (a column, or a universe's group) as one array: the
+    metrics, then the per-block return sums and sums of squares when it has them."""
+    stats = np.reshape(result.stats.to_numpy(), (-1, len(STAT_NAMES)))
+    blocks = result.return_blocks
+    return stats if blocks is None else np.hstack([stats, blocks.sum1, blocks.sum2])
 
 
 def _columns(value: Any, cols: np.ndarray, n: int, T: int) -> Any:
@@ -272,9 +293,9 @@ def prepare_task(plugin: PluginRef, model_values: dict[str, Any], bars: pd.DataF
 
 
 def chunk_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context | UniverseContext, combos: pd.DataFrame,
-               engine: EngineSettings, folds: Sequence[int] | None) -> pd.DataFrame:
+               engine: EngineSettings, folds: Sequence[int] | None, blocks: int = 0) -> pd.DataFrame:
     """``evaluate_chunk`` for a strategy loaded in this process."""
-    return evaluate_chunk(plugin.load(**model_values), ctx, combos, engine, folds)
+    return evaluate_chunk(plugin.load(**model_values), ctx, combos, engine, folds, blocks)
 
 
 def probe_task(plugin: PluginRef, model_values: dict[str, Any], ctx: Context | UniverseContext, combos: pd.DataFrame,

@@ -257,7 +257,8 @@ def test_sweep_report_from_folder_and_cli(tmp_path):
     assert res.exit_code == 0, res.output
     assert (out / "_report.json").is_file()
     text = (tmp_path / "s1.html").read_text()
-    figs = ["fig-vs-0", "fig-vs-1", "fig-vs-2", "fig-pair-0", "fig-pair-1", "fig-pair-2", "fig-parcoords"]
+    figs = ["fig-vs-0", "fig-vs-1", "fig-vs-2", "fig-pair-0", "fig-pair-1", "fig-pair-2", "fig-parcoords",
+            "fig-pbo-logits", "fig-pbo-scatter"]
     check_page(text, figs)
     assert "Deflated Sharpe Ratio" in text and "ESTIMATE" not in text
     res = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "s2.html")])
@@ -286,7 +287,8 @@ def test_sweep_report_without_out(tmp_path):
     res = CliRunner().invoke(main, ["sweep", SMA, "--grid", "fast=5,10", "--grid", "slow=30,40", "--quiet",
                                     "--report", str(tmp_path / "s.html")])
     assert res.exit_code == 0, res.output
-    check_page((tmp_path / "s.html").read_text(), ["fig-vs-0", "fig-vs-1", "fig-pair-0"])
+    check_page((tmp_path / "s.html").read_text(), ["fig-vs-0", "fig-vs-1", "fig-pair-0", "fig-pbo-logits",
+                                                    "fig-pbo-scatter"])
 
 
 # -- the command line -----------------------------------------------------------------
@@ -378,7 +380,8 @@ def test_small_figures_put_their_title_below_the_modebar(bars, tmp_path):
     figs = figure_blocks(text) | figure_blocks((tmp_path / "s.html").read_text())
     names = ["BTC", "ETH", "LTC"]
     figs["fig-correlation"] = json.loads(correlation_figure(pd.DataFrame(np.eye(3), names, names)).to_json())
-    for fig in ("fig-confusion", "fig-roc", "fig-vs-0", "fig-vs-1", "fig-pair-0", "fig-correlation"):
+    for fig in ("fig-confusion", "fig-roc", "fig-vs-0", "fig-vs-1", "fig-pair-0", "fig-correlation", "fig-pbo-logits",
+                "fig-pbo-scatter"):
         layout = figs[fig]["layout"]
         title = layout["title"]
         assert (title["yref"], title["y"], title["yanchor"]) == ("paper", 1, "bottom"), fig

@@ -224,7 +224,7 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
     for name in TRADE_DTYPE.names:
         trades[name] = -7
     counts = np.zeros(1, dtype=np.int64)
-    out = Outputs(np.empty((1, T)), trades[:2], np.array([0, 2]), counts, np.empty((1, N_STATS)))
+    out = Outputs(np.empty((1, T)), trades[:2], np.array([0, 2]), counts, np.empty((1, N_STATS)), np.empty((1, 0)))
     kernel_nb.simulate_column_nb(0, Prices(c.T, c.T, c.T, c.T), target.T, settings,
                                  Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0, False), out)
     assert counts[0] == 4 and all(trades[2][n] == -7 for n in TRADE_DTYPE.names) and (trades[:2]["side"] != -7).all()

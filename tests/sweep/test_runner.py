@@ -18,7 +18,7 @@ from mlbt.cli.options import engine_settings
 from mlbt.sim.stats_nb import STAT_NAMES
 from mlbt.sim.stats_nb import probabilistic_sharpe_nb as probabilistic_sharpe
 from mlbt.strategy.pipeline import make_signals, prepare
-from mlbt.sweep import EngineSettings, ResumeError, build_grid, read_sweep, run_sweep
+from mlbt.sweep import EngineSettings, ResumeError, block_columns, build_grid, read_sweep, run_sweep
 from mlbt.sweep.dsr import deflated_sharpe
 from mlbt.sweep.store import SweepStore
 from tests.conftest import ROOT
@@ -54,7 +54,7 @@ def test_sweep_equals_individual_backtests_with_per_column_fees_and_stops(bars, 
     result = run_sweep(SMA, grid, bars, engine=engine, chunk_size=7, deflate=False)
     table = result.table
     assert len(table) == 32 and result.chunks == 5 and table["combo"].tolist() == list(range(32))
-    assert list(table.columns) == ["combo", "fast", "slow", "fee", "sl", "max_hold", *STAT_NAMES]
+    assert list(table.columns) == ["combo", "fast", "slow", "fee", "sl", "max_hold", *STAT_NAMES, *block_columns(16)]
     for row in table.itertuples(index=False):
         sl = None if np.isnan(row.sl) else row.sl
         mh = None if np.isnan(row.max_hold) else int(row.max_hold)
@@ -332,7 +332,7 @@ def test_switches_and_choices_are_sweep_dimensions_with_a_pass_each(bars, sma):
     for row in table.itertuples(index=False):
         alone = single_stats(bars, row.fast, row.slow, fee=0.001, size=0.5, size_type=row.size_type,
                              cash_sharing=bool(row.cash_sharing), leverage=row.leverage)
-        assert_same(np.asarray(row[6:], dtype="float64"), alone)
+        assert_same(np.asarray(row[6:6 + len(STAT_NAMES)], dtype="float64"), alone)
     by = table.set_index(["fast", "size_type", "cash_sharing", "leverage"])["total_return"]
     assert by[(10, "entry_fraction", False, 1.0)] != by[(10, "target_weight", False, 1.0)]  # the choice matters
     with pytest.raises(ValueError, match=r"size_type = 'weights'.*one of 'entry_fraction', 'target_weight'"):
@@ -381,7 +381,7 @@ def test_a_pass_per_switch_value_splits_the_plugin_s_per_column_fields(tmp_path)
         target = make_signals(strategy, prepare(strategy, bars).ctx).target
         alone = backtest(bars, Signals(target, sl=np.linspace(0.01, 0.05, 20)[row.combo]),
                          cash_sharing=bool(row.cash_sharing)).stats.to_numpy()
-        assert_same(np.asarray(row[3:], dtype="float64"), alone)
+        assert_same(np.asarray(row[3:3 + len(STAT_NAMES)], dtype="float64"), alone)
     # 30 columns on 30 bars, walk-forward: the switch's values are per column, not cut to a fold's bars
     path.write_text(PER_COLUMN.replace("SL", "np.linspace(0.01, 0.05, len(p))[None, :]"))
     grid = build_grid(["window=1:15:1", "cash_sharing=false,true"], load_strategy(path).params)
