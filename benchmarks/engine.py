@@ -219,9 +219,10 @@ def first_calls(baseline: ModuleType | None) -> None:
               f"warm cache {warm:.2f} s")
 
 
-def old_vs_new(baseline: ModuleType, stages: list[tuple[str, int, Callable, Callable]]) -> None:
-    """Each stage run by both kernels, alternately; the ratio is new / old time."""
-    print(f"\n{'stage (bt now vs the previous kernel, ' + BASELINE + ')':<58}{'now ms':>10}{'previous ms':>13}"
+def old_vs_new(baseline: ModuleType, stages: list[tuple[str, int, Callable, Callable]], baseline_name: str) -> None:
+    """Each stage run by both kernels (the previous one, of commit ``baseline_name``),
+    alternately; the ratio is new / old time."""
+    print(f"\n{'stage (bt now vs the previous kernel, ' + baseline_name + ')':<58}{'now ms':>10}{'previous ms':>13}"
           f"{'now / previous':>16}")
     for name, repeat, new, old in stages:
         t_old, t_new = race(old, new, repeat)
@@ -237,6 +238,7 @@ def main() -> None:  # noqa: C901 - a script: each workload and its table, read 
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--one-repeat", type=int, default=20)
     ap.add_argument("--baseline", default=BASELINE, help="commit whose engine/ is the previous kernel ('' for none)")
+    ap.add_argument("--kernel-only", action="store_true", help="only bt against the previous kernel (no peers)")
     args = ap.parse_args()
 
     print(f"load average {os.getloadavg()[0]:.2f}; numba threads {__import__('numba').get_num_threads()}")
@@ -275,7 +277,9 @@ def main() -> None:  # noqa: C901 - a script: each workload and its table, read 
             (f"sparse {args.sparse_bars:,} x 8, metrics", args.repeat,
              lambda: backtest(sparse, sparse_signals, record=False).stats,
              lambda: baseline.backtest(sparse, old_sparse, record=False).stats),
-        ])
+        ], args.baseline)
+    if args.kernel_only:
+        return
 
     bt_sim = best_of(lambda: backtest(bars, signals, fee=FEE, record=False), args.repeat)
     bt_full = best_of(lambda: backtest(bars, signals, fee=FEE).trades, args.repeat)

@@ -19,7 +19,9 @@ Every measurement runs in a fresh process: import, a warm-up run on a tiny grid
 (numba compilation and caches), then the timed run; peak memory is that process's
 ``ru_maxrss`` (interpreter and libraries included). bt's timed run is the whole
 ``run_sweep`` (signals in chunks sized by ``--memory-budget``, metrics-only
-simulation, and the Deflated Sharpe Ratio of the best column from the table).
+simulation, the Deflated Sharpe Ratio of the best column from the table and the
+probability of backtest overfitting from its per-block return sums), timed with and
+without the PBO (``pbo_blocks=0``), interleaved, the best of three each.
 Prints a table with combinations/s, bar-columns/s and peak memory, and the ratios.
 """
 
@@ -62,18 +64,29 @@ def combos(n: int):
 def child_bt(n: int, budget: float, out: str) -> dict:
     from mlbt import load_strategy
     from mlbt.data import load
-    from mlbt.sweep import EngineSettings, build_grid, run_sweep
+    from mlbt.sweep import EngineSettings, build_grid, run_sweep, table_overfitting
 
     bars = load("btcusd_1h", warn=False)
     grid = combos(n)
     base = peak_mb()
     tiny = build_grid(["fast=5,6", "slow=30"], load_strategy(SMA).params)
     run_sweep(SMA, tiny, bars.iloc[:1000], engine=EngineSettings(fee=FEE))  # warm-up: compile, caches
+    run_sweep(SMA, tiny, bars.iloc[:1000], engine=EngineSettings(fee=FEE), pbo_blocks=0)
+    seconds: dict[int, list[float]] = {16: [], 0: []}
+    for _ in range(3):  # with and without the PBO's block sums and CSCV, interleaved; the best of each
+        for blocks in (16, 0):
+            t = time.perf_counter()
+            run = run_sweep(SMA, grid, bars, engine=EngineSettings(fee=FEE), memory_budget_mb=budget,
+                            pbo_blocks=blocks)
+            seconds[blocks].append(time.perf_counter() - t)
+            if blocks:
+                result = run
     t = time.perf_counter()
-    result = run_sweep(SMA, grid, bars, engine=EngineSettings(fee=FEE), memory_budget_mb=budget)
-    seconds = time.perf_counter() - t
+    table_overfitting(result.table, 16, len(bars))
+    cscv = time.perf_counter() - t
     np.save(out, result.table[["fast", "slow", "total_return", "sharpe", "max_drawdown"]].to_numpy())
-    return {"seconds": seconds, "combos": len(grid), "bars": len(bars), "chunks": result.chunks,
+    return {"seconds": min(seconds[16]), "seconds_no_pbo": min(seconds[0]), "cscv_seconds": cscv,
+            "pbo": result.pbo.pbo, "combos": len(grid), "bars": len(bars), "chunks": result.chunks,
             "chunk_size": result.chunk_size, "dsr": result.dsr.dsr, "peak_mb": peak_mb(), "import_mb": base}
 
 
@@ -151,7 +164,15 @@ def main() -> None:
           f"{ok:,}/{len(a):,} columns (max relative difference {rel.max():.1e}); max |sharpe difference| "
           f"{sharpe_diff:.1e}")
     print(f"bt: {bt_full['chunks']} chunks of {bt_full['chunk_size']:,} columns (--memory-budget "
-          f"{args.memory_budget:g} MB); DSR of the best: {bt_full['dsr']:.3f}\n")
+          f"{args.memory_budget:g} MB); DSR of the best: {bt_full['dsr']:.3f}")
+    for name in ("bt", "bt (subset)"):
+        r = runs[name]
+        added = r["seconds"] / r["seconds_no_pbo"] - 1
+        print(f"probability of backtest overfitting, {name} ({r['combos']:,} combinations): PBO {r['pbo']:.3f}; "
+              f"sweep {r['seconds']:.2f} s with it, {r['seconds_no_pbo']:.2f} s with --pbo-blocks 0: "
+              f"{added:+.1%} (target < 10%: {'met' if added < 0.10 else 'NOT met'}), of which CSCV "
+              f"{r['cscv_seconds']:.3f} s")
+    print()
     head = f"{'run':<20}{'combos':>8}{'seconds':>10}{'combos/s':>11}{'Mbar-col/s':>12}{'peak MB':>9}{'import MB':>11}"
     print(head)
     for name, r in runs.items():

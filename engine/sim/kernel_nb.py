@@ -59,9 +59,11 @@ from mlbt.sim.state import (
 from mlbt.sim.stats_nb import (
     Curve,
     TradeStats,
+    add_bars,
     add_bars_blocked,
     add_carry,
     add_fee,
+    add_flat,
     add_flat_blocked,
     add_open,
     add_trade,
@@ -163,14 +165,16 @@ def pay_carry(amount: float, funding: bool, cash: float, position: Position, exi
 def flush(curve: Curve, buf: np.ndarray, n: int, first_bar: int, exposed: int, equity_out: np.ndarray,
           c: int, blocks: np.ndarray, T: int) -> Curve:
     """Fold the ``n`` buffered equity values of bars ``first_bar``, ... into ``curve``
-    (and the return blocks' running sums into ``blocks``, the column's row of
-    ``out.blocks``; T: its bars) and, when recording, into row ``c`` of ``equity_out``."""
+    (and the return blocks' running sums into row ``c`` of ``blocks``, ``out.blocks``,
+    when it has columns; T: the bars) and, when recording, into row ``c`` of ``equity_out``."""
     if n == 0:
         return curve
     if equity_out.shape[1] > 0:
         for k in range(n):  # a loop, not a slice assignment: much faster to compile
             equity_out[c, first_bar + k] = buf[k]
-    return add_bars_blocked(curve, first_bar, buf, n, exposed, blocks, T)
+    if blocks.shape[1] == 0:
+        return add_bars(curve, first_bar, buf, n, exposed)
+    return add_bars_blocked(curve, first_bar, buf, n, exposed, blocks[c], T)
 
 
 @njit(cache=True, nogil=True)
@@ -197,7 +201,6 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
     column = targets[c]
     opens_, highs, lows, closes = prices.open[pc], prices.high[pc], prices.low[pc], prices.close[pc]
     trades = out.trades
-    block_sums = out.blocks[c]  # the return blocks' running sums (empty: not accumulated)
     first_row = out.trade_offsets[c] if trades.shape[0] > 0 else 0
     init_cash = flex(settings.cash, 0, c)
     cash = init_cash
@@ -221,12 +224,15 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
         if position.side == 0.0 and not order.pending:  # rule 2: flat until a target opens
             j, ffilled = next_entry_bar(column, i, ffilled, rules.reentry) if bankrupt_bar < 0 else (T, ffilled)
             if j > i:
-                curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, block_sums, T)
+                curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, out.blocks, T)
                 n_buf, exposed = np.int64(0), np.int64(0)
                 if out.equity.shape[1] > 0:
                     for k in range(i, j):
                         out.equity[c, k] = cash
-                curve = add_flat_blocked(curve, i, j - i, cash, block_sums, T)
+                if out.blocks.shape[1] == 0:  # no array passed to a call: no reference counting per stretch
+                    curve = add_flat(curve, i, j - i, cash)
+                else:
+                    curve = add_flat_blocked(curve, i, j - i, cash, out.blocks[c], T)
                 i = j
                 if i == T:
                     break
@@ -282,7 +288,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 last_close = closes[i - 1]
             exposed += i - start
             if n_buf == CHUNK:
-                curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, block_sums, T)
+                curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, out.blocks, T)
                 n_buf, exposed = np.int64(0), np.int64(0)
                 continue
             if i == T:
@@ -343,10 +349,11 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
         exposed += position.side != 0.0
         i += 1
         if n_buf == CHUNK:
-            curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, block_sums, T)
+            curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, out.blocks, T)
             n_buf, exposed = np.int64(0), np.int64(0)
-    curve = flush(curve, buf, n_buf, T - n_buf, exposed, out.equity, c, block_sums, T)
-    close_blocks(curve, block_sums, T)
+    curve = flush(curve, buf, n_buf, T - n_buf, exposed, out.equity, c, out.blocks, T)
+    if out.blocks.shape[1] > 0:
+        close_blocks(curve, out.blocks[c], T)
     if position.side != 0.0:  # rule 9: the open position is marked at the last close
         pnl = open_trade_pnl(position, last_close)
         stats = add_open(stats)

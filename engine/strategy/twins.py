@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import percentileofscore
 
 from mlbt.sim import Result, Signals, backtest
 
@@ -65,6 +64,8 @@ class Twins:
 
     def percentile(self, values: np.ndarray, score: float) -> float:
         """The percent of twins below ``score`` (ties count half); NaN when undefined."""
+        from scipy.stats import percentileofscore  # scipy: loaded only when twins are ranked
+
         v = self._finite(values)
         return float(percentileofscore(v, score, kind="mean")) if len(v) and np.isfinite(score) else float("nan")
 
