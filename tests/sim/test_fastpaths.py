@@ -208,6 +208,7 @@ def test_trades_frame_equals_the_public_constructor(monkeypatch):
 
 def test_trade_rows_past_the_reserved_buffer_are_not_written():
     from mlbt.sim import kernel_nb
+    from mlbt.sim.inputs import readonly
     from mlbt.sim.state import FILL_NEXT_OPEN, TIE_SL, TRADE_DTYPE, Outputs, Prices, Rules, SettingArrays
     from mlbt.sim.stats_nb import N_STATS
 
@@ -225,6 +226,9 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
         trades[name] = -7
     counts = np.zeros(1, dtype=np.int64)
     out = Outputs(np.empty((1, T)), trades[:2], np.array([0, 2]), counts, np.empty((1, N_STATS)), np.empty((1, 0)))
-    kernel_nb.simulate_column_nb(0, Prices(c.T, c.T, c.T, c.T), target.T, settings,
+    # read-only inputs, as backtest() passes them: the kernel it compiled, not one more specialization
+    settings = SettingArrays(*(readonly(a) for a in settings))
+    p = readonly(c.T)
+    kernel_nb.simulate_column_nb(0, Prices(p, p, p, p), readonly(target.T), settings,
                                  Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0, False), out)
     assert counts[0] == 4 and all(trades[2][n] == -7 for n in TRADE_DTYPE.names) and (trades[:2]["side"] != -7).all()
