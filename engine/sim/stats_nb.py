@@ -280,9 +280,8 @@ def add_bars_blocked(curve: Curve, first_bar: int, equity: np.ndarray, n: int, e
 def add_flat_blocked(curve: Curve, first_bar: int, n: int, equity: float, blocks: np.ndarray, n_bars: int) -> Curve:
     """``add_flat``, and the running sums recorded at each block end the bars pass: only
     the first of flat bars can have a return (from the previous equity to ``equity``),
-    so a block end at ``first_bar`` gets the sums before it, later ends those after."""
-    if blocks.shape[0] == 0:
-        return add_flat(curve, first_bar, n, equity)
+    so a block end at ``first_bar`` gets the sums before it, later ends those after
+    (``blocks`` has the block ends: the kernel calls ``add_flat`` when none are asked for)."""
     snap_blocks(curve, blocks, first_bar, first_bar + 1, n_bars)
     curve = add_flat(curve, first_bar, n, equity)
     snap_blocks(curve, blocks, first_bar + 1, first_bar + n, n_bars)

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlbt.data import fingerprint
 from mlbt.strategy.base import Context, Strategy
-from mlbt.strategy.pipeline import digest, features_of, model_inputs
+from mlbt.strategy.pipeline import features_of, model_inputs, model_key_parts
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlbt.models import CVResult
@@ -91,7 +90,7 @@ def cross_validate_strategy(
     horizon and lookback from ``walk_forward()``; ``embargo`` in bars (None:
     ``mlbt.models.default_embargo``). ``feats``: the feature set, when already computed."""
     # mlbt.models loads torch: imported only for a strategy with a network
-    from mlbt.models import CVCache, PurgedKFold, cache_key, cached, cross_validate, default_embargo, resolve_device
+    from mlbt.models import CVCache, PurgedKFold, cache_key, cached, cross_validate, default_embargo
     from mlbt.models.cv import label_scorer
     from mlbt.models.walkforward import label_components, usable_samples
 
@@ -105,16 +104,7 @@ def cross_validate_strategy(
     parts_of_y = label_components(labels)
     n_usable = int(usable_samples(np.asarray(X.to_numpy(), dtype=np.float32), parts_of_y, wf.lookback).sum())
     cv = PurgedKFold(folds, wf.horizon, default_embargo(n_usable, wf) if embargo is None else embargo)
-    parts = {
-        "data": fingerprint(bars),
-        "features": {"set": strategy.features, "columns": list(X.columns), "values": digest(X.to_numpy())},
-        "labels": digest(*parts_of_y),
-        "model": config.to_dict(),
-        "walk_forward": wf.to_dict(),
-        "model_params": strategy.model_params,
-        "device": resolve_device(device).type,
-        "cv": cv.to_dict(),
-    }
+    parts = {**model_key_parts(strategy, bars, X, labels, config, device), "cv": cv.to_dict()}
     score = _scorer(strategy, bars, feats) or label_scorer(labels, wf.target_scalers)
 
     def compute() -> CVResult:

@@ -54,24 +54,13 @@ def prepare(
     if not strategy.network:
         return Prepared(ctx)
     # mlbt.models loads torch: imported only for a strategy with a network
-    from mlbt.models import PredictionCache, cache_key, cached, resolve_device, walk_forward
-    from mlbt.models.walkforward import label_components
+    from mlbt.models import PredictionCache, cache_key, cached, walk_forward
 
     wf = strategy.walk_forward()
     X = model_inputs(strategy, feats)
     config = strategy.model_config(profile).resolved(device, n_features=X.shape[1])
     labels = strategy.labels(ctx)
-    parts = {
-        "data": fingerprint(bars),
-        # the values the network sees and learns, not the code that made them: an edit to an
-        # indicator, a label helper or the TA backend (TA-Lib or pandas-ta's own) changes the key
-        "features": {"set": strategy.features, "columns": list(X.columns), "values": digest(X.to_numpy())},
-        "labels": digest(*label_components(labels)),
-        "model": config.to_dict(),
-        "walk_forward": wf.to_dict(),
-        "model_params": strategy.model_params,
-        "device": resolve_device(device).type,  # CUDA trains under AMP; its models are not the CPU's
-    }
+    parts = model_key_parts(strategy, bars, X, labels, config, device)
     cache = PredictionCache(cache_dir) if use_cache else None
 
     def compute():
@@ -88,6 +77,27 @@ def prepare(
     ctx.predictions = result.frame(bars.index)
     return Prepared(ctx, cache_hit=hit if use_cache else None, cache_key=cache_key(parts),
                     folds=[f.to_dict() for f in result.folds], model=config.to_dict())
+
+
+def model_key_parts(strategy: Strategy, bars: pd.DataFrame, X: pd.DataFrame, labels: Any, config: Any,
+                    device: str) -> dict[str, Any]:
+    """What a trained model of ``strategy`` depends on, the parts of its cache key: the
+    data, the network's inputs ``X`` and ``labels`` (their values), the resolved model
+    ``config``, the walk-forward settings, the model params and the device kind."""
+    from mlbt.models import resolve_device  # mlbt.models loads torch: only for a model
+    from mlbt.models.walkforward import label_components
+
+    return {
+        "data": fingerprint(bars),
+        # the values the network sees and learns, not the code that made them: an edit to an
+        # indicator, a label helper or the TA backend (TA-Lib or pandas-ta's own) changes the key
+        "features": {"set": strategy.features, "columns": list(X.columns), "values": digest(X.to_numpy())},
+        "labels": digest(*label_components(labels)),
+        "model": config.to_dict(),
+        "walk_forward": strategy.walk_forward().to_dict(),
+        "model_params": strategy.model_params,
+        "device": resolve_device(device).type,  # CUDA trains under AMP; its models are not the CPU's
+    }
 
 
 def features_of(strategy: Strategy, bars: pd.DataFrame) -> pd.DataFrame:
