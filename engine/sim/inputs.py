@@ -6,6 +6,7 @@ and timestamp, column) and what would be valid.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -207,12 +208,20 @@ def _as_2d(name: str, value: Any, index: pd.Index, columns: pd.Index) -> np.ndar
     return a
 
 
+@functools.lru_cache(maxsize=256)
+def _scalar_array(value: float) -> np.ndarray:
+    """A read-only (1, 1) array of ``value``, built once per value: most settings are a
+    plain number, and the arrays a run reads them from are never written."""
+    return readonly(np.full((1, 1), value))
+
+
 def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index) -> np.ndarray:
     """``value`` of engine setting ``setting`` as a (1|T, 1|N) float64 array: a scalar,
     a per-column Series (index equal to ``columns``) or array (N,), a per-bar Series
     (index equal to ``index``), or a (T, N) / (T, 1) / (1, N) frame or array. None and
     NaN mean "off" and pass only for an optional setting; any other value must satisfy
-    the setting's rule (ValueError with its refusal, naming the first bad position)."""
+    the setting's rule (ValueError with its refusal, naming the first bad position). A
+    plain number gives a shared read-only array."""
     name = setting.name
     if value is None:
         value = np.nan
@@ -220,7 +229,7 @@ def flex_array(setting: Setting, value: Any, index: pd.Index, columns: pd.Index)
     if isinstance(value, float | int) and not isinstance(value, bool):
         # A plain number (the usual keyword): checked without building masks.
         if setting.valid(value) or (value != value and setting.optional):
-            return np.full((1, 1), float(value))
+            return _scalar_array(float(value))
         raise ValueError(setting.refusal(float(value)))
     a = _as_2d(name, value, index, columns)
     if a.ndim != 2 or a.shape[0] not in (1, T) or a.shape[1] not in (1, N):

@@ -161,7 +161,7 @@ def pay_carry(amount: float, funding: bool, cash: float, position: Position, exi
     return cash, position, rearm_liquidation(cash, position, exits), stats
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined: passing its arrays to a call costs reference counting
 def flush(curve: Curve, buf: np.ndarray, n: int, first_bar: int, exposed: int, equity_out: np.ndarray,
           c: int, blocks: np.ndarray, T: int) -> Curve:
     """Fold the ``n`` buffered equity values of bars ``first_bar``, ... into ``curve``
@@ -177,12 +177,26 @@ def flush(curve: Curve, buf: np.ndarray, n: int, first_bar: int, exposed: int, e
     return add_bars_blocked(curve, first_bar, buf, n, exposed, blocks[c], T)
 
 
+@njit(cache=True, nogil=True, inline="always")  # inlined: passing its arrays to a call costs reference counting
+def hold_cash(curve: Curve, start: int, end: int, cash: float, equity_out: np.ndarray, c: int, blocks: np.ndarray,
+              T: int) -> Curve:
+    """Bars ``start`` ... ``end`` - 1 of column ``c`` flat: their equity is ``cash``, folded
+    into ``curve`` (and its return blocks, row ``c`` of ``blocks``, when it has columns)
+    and, when recording, written to row ``c`` of ``equity_out``."""
+    if equity_out.shape[1] > 0:
+        for k in range(start, end):
+            equity_out[c, k] = cash
+    if blocks.shape[1] == 0:
+        return add_flat(curve, start, end - start, cash)
+    return add_flat_blocked(curve, start, end - start, cash, blocks[c], T)
+
+
 @njit(cache=True, nogil=True)
 # noqa reason: the rules of a bar run in one function body; moving the bar loop's blocks
 # into calls costs reference counting of their array arguments on every call (measured:
 # 2x slower on dense targets).
 def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: SettingArrays, rules: Rules,  # noqa: C901
-                       out: Outputs) -> None:
+                       out: Outputs, carry: bool | None) -> None:
     """Simulate column ``c``: its equity to row ``c`` of ``out.equity`` (if recorded), its
     trades from row ``out.trade_offsets[c]`` (if ``out.trades`` has rows) and their
     number to ``out.trade_counts[c]``, its metrics to ``out.stats[c]``.
@@ -192,9 +206,15 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
     with nothing pending, run through the bars that only mark equity; any other bar applies, in this order, the forced
     exits (rules 5-7: stops, then max_hold), the fill of the earlier bar's order at this
     open (rule 1), this bar's decision (rules 1, 2) and, with close fills, its fill at
-    this close; a NaN bar has no fills (rule 8). Equity is buffered CHUNK bars at a time
+    this close; a NaN bar has no fills (rule 8); a bankrupt column (rule 11) decides
+    nothing more and stays flat. Equity is buffered CHUNK bars at a time
     and folded into the metrics by ``stats_nb.add_bars``. At the end an open position
-    is marked to market and reported as an open trade (rule 9)."""
+    is marked to market and reported as an open trade (rule 9).
+
+    ``carry``: True when some bar has a funding or borrow rate (``rules.carry``), else
+    None, which numba compiles as a type of its own with the code of rules 12 and 13
+    pruned away (a run without carrying costs, the common case, pays nothing for them:
+    their branches alone cost 2-3% of the kernel's instructions)."""
     T = targets.shape[1]
     pc = c if prices.close.shape[0] > 1 else 0  # price row: prices are (1, T) or (N, T)
     # The column's series as 1-D views: indexing them costs less than a 2-D index per bar.
@@ -226,17 +246,11 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             if j > i:
                 curve = flush(curve, buf, n_buf, i - n_buf, exposed, out.equity, c, out.blocks, T)
                 n_buf, exposed = np.int64(0), np.int64(0)
-                if out.equity.shape[1] > 0:
-                    for k in range(i, j):
-                        out.equity[c, k] = cash
-                if out.blocks.shape[1] == 0:  # no array passed to a call: no reference counting per stretch
-                    curve = add_flat(curve, i, j - i, cash)
-                else:
-                    curve = add_flat_blocked(curve, i, j - i, cash, out.blocks[c], T)
+                curve = hold_cash(curve, i, j, cash, out.equity, c, out.blocks, T)
                 i = j
                 if i == T:
                     break
-        elif not rules.carry and not order.pending and position.entry_bar < i and column[i] != column[i]:
+        elif carry is None and not order.pending and position.entry_bar < i and column[i] != column[i]:
             # Holding with nothing pending (rules 5, 7, 8): bars on which no stop level
             # is reached, max_hold is not due, the target is NaN (keep) and the bar is
             # valid only mark equity and move the trailing reference. (A block, not a
@@ -301,7 +315,7 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
             decision: Bar = np.int64(0)
             reason: Code = NO_REASON
             price, want = np.nan, 0.0
-            if rules.carry and position.side != 0.0 and position.entry_bar < i:  # rule 12: funding at the open
+            if carry is not None and position.side != 0.0 and position.entry_bar < i:  # rule 12: funding at the open
                 rate = flex(settings.funding_rate, i, c)
                 if rate == rate:
                     cash, position, exits, stats = pay_carry(funding_payment(position, rate, open_), True, cash,
@@ -339,7 +353,8 @@ def simulate_column_nb(c: int, prices: Prices, targets: np.ndarray, settings: Se
                 if position.side == 0.0 and bankrupt_after(cash, signal, exits.mmr):  # rule 11
                     bankrupt_bar = i
             # rule 13: a short held over the bar pays its borrow at the close (not one entered at it)
-            if rules.carry and position.side < 0.0 and not (rules.fill_mode == FILL_CLOSE and position.entry_bar == i):
+            if carry is not None and position.side < 0.0 and not (rules.fill_mode == FILL_CLOSE
+                                                                   and position.entry_bar == i):
                 cost = borrow_cost(position, flex(settings.borrow_rate, i, c), rules.periods_per_year, close)
                 if cost != 0.0:
                     cash, position, exits, stats = pay_carry(cost, False, cash, position, exits, stats)
@@ -392,10 +407,11 @@ def entry_bounds_nb(targets: np.ndarray, reentry: bool) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def simulate_nb(prices: Prices, targets: np.ndarray, settings: SettingArrays, rules: Rules, out: Outputs) -> None:
+def simulate_nb(prices: Prices, targets: np.ndarray, settings: SettingArrays, rules: Rules, out: Outputs,
+                carry: bool | None) -> None:
     """``simulate_column_nb`` for every column (a row of ``targets``), in parallel threads."""
     for k in prange(targets.shape[0]):
-        simulate_column_nb(np.int64(k), prices, targets, settings, rules, out)  # prange indices are unsigned
+        simulate_column_nb(np.int64(k), prices, targets, settings, rules, out, carry)  # prange indices are unsigned
 
 
 # numba's cache keys a function on its own file only, but these kernels inline the

@@ -51,10 +51,11 @@ def _simulate(prices: Prices, target: np.ndarray, settings: SettingArrays, rules
     out = Outputs(equity=np.empty((N, T if record else 0)), trades=np.empty(offsets[-1], dtype=TRADE_DTYPE),
                   trade_offsets=offsets, trade_counts=np.zeros(N, dtype=np.int64), stats=np.empty((N, N_STATS)),
                   blocks=np.zeros((N, 2 * blocks)))
+    carry = True if rules.carry else None  # the kernel's compile-time switch for rules 12, 13
     if N > 1:
-        kernel_nb.simulate_nb(prices, targets, settings, rules, out)
+        kernel_nb.simulate_nb(prices, targets, settings, rules, out, carry)
     else:
-        kernel_nb.simulate_column_nb(0, prices, targets, settings, rules, out)
+        kernel_nb.simulate_column_nb(0, prices, targets, settings, rules, out, carry)
     counts, trades = out.trade_counts, out.trades
     if record and (counts > bounds).any():
         raise RuntimeError("engine bug: more trades than the records reserved for them")

@@ -230,5 +230,5 @@ def test_trade_rows_past_the_reserved_buffer_are_not_written():
     settings = SettingArrays(*(readonly(a) for a in settings))
     p = readonly(c.T)
     kernel_nb.simulate_column_nb(0, Prices(p, p, p, p), readonly(target.T), settings,
-                                 Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0, False), out)
+                                 Rules(FILL_NEXT_OPEN, TIE_SL, False, 8760.0, False), out, None)
     assert counts[0] == 4 and all(trades[2][n] == -7 for n in TRADE_DTYPE.names) and (trades[:2]["side"] != -7).all()
