@@ -40,20 +40,19 @@ def child(package: str, stage: str, flag: str) -> None:
 
     bt = importlib.import_module(package)
     numba.set_num_threads(1)
-    if stage == "sparse":
-        bars = eb.synthetic_bars(1_000_000, freq="min")
-        signals, kw = bt.Signals(eb.showdown_targets(bars.index)), {}
+    if stage == "one":
+        call = eb.one_column_call(bt, 100_000)  # engine.py's one-column stage itself
     else:
-        bars = eb.synthetic_bars(100_000)
-        target = eb.random_targets(bars.index, 1 if stage == "one" else 8)
-        signals, kw = bt.Signals(target[target.columns[0]] if stage == "one" else target, sl=eb.SL, tp=eb.TP), {
-            "fee": eb.FEE}
-    if stage in ("one", "records"):
+        if stage == "sparse":
+            bars = eb.synthetic_bars(1_000_000, freq="min")
+            signals, kw = bt.Signals(eb.showdown_targets(bars.index)), {}
+        else:
+            bars = eb.synthetic_bars(100_000)
+            signals, kw = bt.Signals(eb.random_targets(bars.index, 8), sl=eb.SL, tp=eb.TP), {"fee": eb.FEE}
+
         def call() -> object:
-            return bt.backtest(bars, signals, **kw).trades
-    else:
-        def call() -> object:
-            return bt.backtest(bars, signals, record=False, **kw)
+            result = bt.backtest(bars, signals, record=stage == "records", **kw)
+            return result.trades if stage == "records" else result
     call()
     call()
     if flag == "-":  # the native warm-up run: compile into the cache and stop
